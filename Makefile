@@ -1,0 +1,23 @@
+# The two commands of the README: `make demo` runs the whole system, `make test` runs the tests.
+# Both install what they need first (Debian packages, .venv/, the package with its extras).
+PY := .venv/bin/python
+
+.PHONY: setup demo test bench lint clean
+
+setup:
+	./scripts/setup.sh
+
+demo: setup
+	$(PY) scripts/demo.py
+
+test: setup
+	$(PY) -m pytest -q -ra
+
+bench: setup
+	$(PY) bench/bench_ingest.py
+
+lint: setup
+	.venv/bin/ruff check . && .venv/bin/mypy protocol hub edge simulator devtools
+
+clean:
+	rm -rf var/ .pytest_cache/ test-artifacts/

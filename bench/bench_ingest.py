@@ -1,0 +1,170 @@
+"""Ingest throughput of the hub against a bare paho subscriber, on the same broker, in the same run.
+
+Both consumers drain the same backlog of simulated province traffic that the broker queued for their
+persistent MQTT 5 sessions while they were away, so the publisher's speed does not enter the figure:
+- baseline: a bare paho-mqtt subscriber that only counts messages (QoS 1, automatic acknowledgements);
+- hub: the hub's ingest: validated, deduplicated, stored in SQLite (WAL), visits rebuilt, live state and
+  alerts updated, acknowledged after commit.
+Prints messages per second of each and the ratio hub / bare, and checks that nothing was lost.
+
+Run: ``make bench`` or ``.venv/bin/python bench/bench_ingest.py [--messages N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from devtools.mosquitto import MosquittoBroker  # noqa: E402
+from hub.config import load_settings  # noqa: E402
+from hub.runtime import HubRuntime  # noqa: E402
+from protocol.topics import SUBSCRIPTION_ALL  # noqa: E402
+from simulator.traffic import ProvinceTraffic, TrafficOptions  # noqa: E402
+
+
+def traffic(count: int) -> list[tuple[str, bytes]]:
+    """``count`` messages of a simulated working day (with its 1 % duplicates)."""
+    start = datetime(2026, 11, 20, 0, 30, tzinfo=UTC)  # 07:30 local
+    messages = []
+    for _, message in ProvinceTraffic(load_settings(), start, TrafficOptions(seed=3)):
+        messages.append((message.topic, message.to_payload()))
+        if len(messages) == count:
+            break
+    return messages
+
+
+def publish_all(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> None:
+    """Publish at QoS 1 and wait until the broker acknowledged every message."""
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-publisher")
+    window = threading.BoundedSemaphore(10000)
+    client.on_publish = lambda c, u, mid, rc, p: window.release()
+    client.max_inflight_messages_set(1000)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    last = None
+    for topic, payload in messages:
+        window.acquire()
+        last = client.publish(topic, payload, qos=1)
+    assert last is not None
+    last.wait_for_publish(timeout=120)
+    time.sleep(0.5)
+    client.disconnect()
+    client.loop_stop()
+
+
+def _session_properties() -> Properties:
+    properties = Properties(PacketTypes.CONNECT)
+    properties.SessionExpiryInterval = 3600
+    properties.ReceiveMaximum = 1000
+    return properties
+
+
+def bare_rate(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> float:
+    """Messages per second a bare paho subscriber drains from its queued session."""
+    received = 0
+    done = threading.Event()
+    subscribed = threading.Event()
+
+    def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        nonlocal received
+        received += 1
+        if received == len(messages):
+            done.set()
+
+    def make() -> mqtt.Client:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5
+        )
+        client.on_message = on_message
+        client.on_subscribe = lambda *args: subscribed.set()
+        return client
+
+    client = make()
+    client.connect(broker.host, broker.port, clean_start=True, properties=_session_properties())
+    client.loop_start()
+    client.subscribe(SUBSCRIPTION_ALL, qos=1)
+    subscribed.wait(10)
+    client.disconnect()
+    client.loop_stop()
+
+    publish_all(broker, messages)
+    client = make()
+    started = time.perf_counter()
+    client.connect(broker.host, broker.port, clean_start=False, properties=_session_properties())
+    client.loop_start()
+    if not done.wait(300):
+        raise RuntimeError(f"bare subscriber got {received} of {len(messages)}")
+    elapsed = time.perf_counter() - started
+    client.disconnect()
+    client.loop_stop()
+    return len(messages) / elapsed
+
+
+def hub_rate(broker: MosquittoBroker, messages: list[tuple[str, bytes]], workdir: Path) -> tuple[float, dict[str, int]]:
+    """Messages per second the hub's ingest drains from its queued session, and what the record holds."""
+    settings = load_settings().with_overrides(
+        mqtt={"host": broker.host, "port": broker.port, "client_id": "bench-hub"},
+        database=f"sqlite:///{workdir / 'bench.db'}",
+    )
+    runtime = HubRuntime(settings)
+    runtime.start()
+    runtime.ingest.wait_connected(10)
+    time.sleep(0.5)
+    runtime.close()
+
+    publish_all(broker, messages)
+    runtime = HubRuntime(settings)
+    started = time.perf_counter()
+    runtime.start()
+    counters = runtime.ingest.counters
+    deadline = time.monotonic() + 600
+    while counters.accepted + counters.duplicates + counters.rejected < len(messages):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"hub handled {counters} of {len(messages)}")
+        time.sleep(0.01)
+    elapsed = time.perf_counter() - started
+    stored = runtime.store.message_counts()
+    figures = {
+        "accepted": counters.accepted,
+        "duplicates": counters.duplicates,
+        "rejected": counters.rejected,
+        "stored": sum(v for k, v in stored.items() if k != "rejected"),
+    }
+    runtime.close()
+    return len(messages) / elapsed, figures
+
+
+def main() -> int:
+    """Run both consumers and print the ratio."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=30000)
+    args = parser.parse_args()
+    messages = traffic(args.messages)
+    unique = len({payload for _, payload in messages})
+    with tempfile.TemporaryDirectory() as tmp, MosquittoBroker(workdir=Path(tmp) / "broker") as broker:
+        bare = bare_rate(broker, messages)
+        hub, figures = hub_rate(broker, messages, Path(tmp))
+    ratio = hub / bare
+    print(f"messages: {len(messages)} ({unique} unique, {len(messages) - unique} duplicates)")
+    print(f"bare paho subscriber: {bare:,.0f} msg/s")
+    print(f"hub ingest:           {hub:,.0f} msg/s  {figures}")
+    print(f"ratio hub / bare:     {ratio:.2f}")
+    lost = unique - figures["stored"]
+    print(f"lost: {lost}")
+    return 0 if lost == 0 and figures["duplicates"] == len(messages) - unique else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""The hub's web application: REST API, live stream and the dashboard's static files."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from hub.api import alerts, sites, stream, system
+from hub.config import HubSettings
+from hub.events import Broadcaster
+from hub.runtime import HubRuntime
+
+logger = logging.getLogger(__name__)
+
+DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "web"
+
+
+def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], HubRuntime] = HubRuntime) -> FastAPI:
+    """Build the application; the runtime (database, MQTT) opens in the lifespan, not here."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = runtime_factory(settings)
+        runtime.start(Broadcaster(asyncio.get_running_loop()))
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            runtime.close()
+
+    app = FastAPI(
+        title="One-Stop Monitor hub",
+        description="Giám sát Bộ phận Một cửa: thời gian chờ, mức độ hài lòng, cảnh báo theo thời gian thực.",
+        version="1",
+        lifespan=lifespan,
+    )
+    for module in (sites, alerts, stream, system):
+        app.include_router(module.router)
+    if DASHBOARD_DIR.is_dir():
+        app.mount("/", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
+    else:
+        logger.warning("dashboard files not found at %s; serving the API only", DASHBOARD_DIR)
+    return app

@@ -1,0 +1,100 @@
+"""``onestop-hub``: run the hub, or check its configuration."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from pathlib import Path
+
+from hub.config import HubSettings, load_settings, parse_host_port
+from protocol.errors import ConfigError
+
+logger = logging.getLogger("hub")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line."""
+    parser = argparse.ArgumentParser(prog="onestop-hub", description="One-Stop Monitor hub")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="ingest MQTT, keep the record, serve the API and dashboard")
+    _add_config_option(serve)
+    serve.add_argument("--broker", metavar="HOST:PORT", help="MQTT broker (overrides mqtt.host/port)")
+    serve.add_argument("--database", metavar="URL", help="database URL, e.g. sqlite:///var/onestop.db")
+    serve.add_argument("--listen", metavar="HOST:PORT", help="address of the API and dashboard")
+    serve.add_argument("--client-id", help="MQTT client id (one per hub worker)")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+
+    check = commands.add_parser("validate-config", help="check the configuration file and exit")
+    _add_config_option(check)
+    return parser
+
+
+def _add_config_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, help="hub YAML file (default: the embedded sample province)", default=None
+    )
+
+
+def settings_from_args(args: argparse.Namespace) -> HubSettings:
+    """Load the configuration and apply the command-line overrides.
+
+    Raises:
+        ConfigError: a bad file, key or option.
+    """
+    settings = load_settings(args.config)
+    overrides: dict[str, object] = {}
+    mqtt: dict[str, object] = {}
+    if getattr(args, "broker", None):
+        host, port = parse_host_port(args.broker)
+        mqtt.update(host=host, port=port)
+    if getattr(args, "client_id", None):
+        mqtt["client_id"] = args.client_id
+    if mqtt:
+        overrides["mqtt"] = mqtt
+    if getattr(args, "database", None):
+        overrides["database"] = args.database
+    if getattr(args, "listen", None):
+        overrides["listen"] = args.listen
+    return settings.with_overrides(**overrides) if overrides else settings
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``onestop-hub``."""
+    args = build_parser().parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as error:
+        print(f"onestop-hub: invalid configuration\n{error}", file=sys.stderr)
+        return 2
+    if args.command == "validate-config":
+        print(f"configuration OK: {len(settings.sites)} units, {len(settings.targets)} target rules")
+        return 0
+
+    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import uvicorn
+
+    from hub.api.app import create_app
+
+    host, port = parse_host_port(settings.listen)
+    if is_loopback(host):
+        logger.warning("listening on %s only; the API and dashboard are open to this machine", settings.listen)
+    logger.info("dashboard: http://%s:%d/  API docs: http://%s:%d/docs", host, port, host, port)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level.lower(), access_log=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

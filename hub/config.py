@@ -1,0 +1,298 @@
+"""The hub's configuration: one YAML file, validated at start-up, with the sample province embedded.
+
+Targets are data: a dated schedule per unit level. Secrets (the MQTT password) come only from the
+environment.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from protocol.config_errors import read_yaml_mapping, validate_config
+from protocol.errors import ConfigError
+from protocol.topics import IDENTIFIER_PATTERN, UNIT_WIDE_DESK
+
+DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
+DEFAULT_DATABASE_URL = "sqlite:///var/onestop.db"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UnitLevel(StrEnum):
+    """Administrative level of a one-stop unit."""
+
+    PROVINCE = "province"
+    DISTRICT = "district"
+    COMMUNE = "commune"
+
+
+class TargetMetric(StrEnum):
+    """What a target limits."""
+
+    WAIT_PER_VISIT = "wait_per_visit"
+    WAIT_PER_TRANSACTION = "wait_per_transaction"
+    HANDLING_PER_DOSSIER = "handling_per_dossier"
+
+
+WAIT_METRICS = (TargetMetric.WAIT_PER_VISIT, TargetMetric.WAIT_PER_TRANSACTION)
+
+
+class _Dated(_Strict):
+    valid_from: date | None = Field(None, description="First day in force (inclusive); open if absent.")
+    valid_until: date | None = Field(None, description="Last day in force (inclusive); open if absent.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> _Dated:
+        if self.valid_from and self.valid_until and self.valid_from > self.valid_until:
+            raise ValueError(f"valid_from {self.valid_from} is after valid_until {self.valid_until}")
+        return self
+
+    def in_force_on(self, day: date) -> bool:
+        """Whether this entry applies on ``day``."""
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_until is None or day <= self.valid_until
+        )
+
+
+class TargetRule(_Dated):
+    """One dated target: a time limit on waits or handling, for some or all unit levels."""
+
+    metric: TargetMetric = Field(description="wait_per_visit, wait_per_transaction or handling_per_dossier.")
+    limit_minutes: float = Field(gt=0, le=24 * 60, description="The limit on the mean, in minutes.")
+    levels: list[UnitLevel] | None = Field(None, description="Unit levels it applies to; all if absent.")
+
+    @property
+    def limit_s(self) -> float:
+        """The limit in seconds."""
+        return self.limit_minutes * 60
+
+    def applies(self, day: date, level: UnitLevel) -> bool:
+        """Whether the rule is in force on ``day`` for a unit of ``level``."""
+        return self.in_force_on(day) and (self.levels is None or level in self.levels)
+
+
+class DatedLevel(_Dated):
+    """The level a unit had during a period (district units were dissolved on 1 July 2025)."""
+
+    level: UnitLevel = Field(description="province, district or commune.")
+
+
+class DeskConfig(_Strict):
+    """A service desk ("quầy") of a unit."""
+
+    id: str = Field(pattern=IDENTIFIER_PATTERN, description="Desk id as in the MQTT topic, e.g. q01.")
+    name: str = Field(min_length=1, description="Name shown to people, e.g. Quầy 1.")
+    services: list[str] = Field(default_factory=list, description="Service field codes handled here.")
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == UNIT_WIDE_DESK:
+            raise ValueError(f"desk id {UNIT_WIDE_DESK!r} is reserved for unit-wide alerts")
+        return value
+
+
+class SiteConfig(_Strict):
+    """A one-stop unit ("Bộ phận Một cửa")."""
+
+    id: str = Field(pattern=IDENTIFIER_PATTERN, description="Unit id as in the MQTT topic.")
+    name: str = Field(min_length=1, description="Full Vietnamese name of the unit.")
+    admin_code: int | None = Field(None, description="Administrative unit code (vietnam-provinces).")
+    level: UnitLevel | None = Field(None, description="Level, when it never changed; else use levels.")
+    levels: list[DatedLevel] | None = Field(None, description="Dated levels, when the level changed.")
+    lat: float = Field(ge=-90, le=90, description="Latitude of the unit, degrees.")
+    lon: float = Field(ge=-180, le=180, description="Longitude of the unit, degrees.")
+    desks: list[DeskConfig] = Field(default_factory=list, description="The unit's desks.")
+
+    @model_validator(mode="after")
+    def _one_way_to_give_the_level(self) -> SiteConfig:
+        if (self.level is None) == (self.levels is None):
+            raise ValueError("give exactly one of level (a fixed level) or levels (a dated list)")
+        ids = [desk.id for desk in self.desks]
+        duplicated = sorted({d for d in ids if ids.count(d) > 1})
+        if duplicated:
+            raise ValueError(f"desk ids repeated: {', '.join(duplicated)}")
+        return self
+
+    def level_on(self, day: date) -> UnitLevel:
+        """The unit's level in force on ``day`` (the latest dated level when none covers the day)."""
+        if self.level is not None:
+            return self.level
+        assert self.levels is not None
+        for entry in self.levels:
+            if entry.in_force_on(day):
+                return entry.level
+        return self.levels[-1].level
+
+
+class RatingScale(_Strict):
+    """The satisfaction scale of the rating buttons."""
+
+    levels: int = Field(4, ge=2, le=10, description="Number of levels; the highest score is the best.")
+    satisfied_min: int = Field(3, ge=1, description="Lowest score that counts as satisfied.")
+
+    @model_validator(mode="after")
+    def _threshold_on_scale(self) -> RatingScale:
+        if self.satisfied_min > self.levels:
+            raise ValueError(f"satisfied_min {self.satisfied_min} is above the {self.levels} levels")
+        return self
+
+    def satisfied_min_for(self, levels: int | None) -> int:
+        """Lowest satisfied score on a scale of ``levels`` (the same share of the scale as configured)."""
+        if levels is None or levels == self.levels:
+            return self.satisfied_min
+        return math.ceil(self.satisfied_min / self.levels * levels)
+
+
+class MqttSettings(_Strict):
+    """How the hub reaches the broker."""
+
+    host: str = Field("127.0.0.1", description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port.")
+    client_id: str = Field("onestop-hub", min_length=1, description="Client id; fixed for a persistent session.")
+    username: str | None = Field(None, description="User name, when the broker asks for one.")
+    password_env: str = Field(
+        "ONESTOP_HUB_MQTT_PASSWORD", description="Name of the environment variable holding the password."
+    )
+    tls: bool = Field(False, description="Connect with TLS.")
+    tls_ca_file: Path | None = Field(None, description="CA certificate file; the system's CAs if absent.")
+    shared_group: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="MQTT 5 shared-subscription group, when several hub workers share the load.",
+    )
+    session_expiry_s: int = Field(7 * 24 * 3600, ge=0, description="How long the broker keeps the session.")
+    keepalive_s: int = Field(30, ge=5, le=600, description="MQTT keep-alive interval, seconds.")
+
+    @property
+    def password(self) -> str | None:
+        """The password, read from the environment (never from the file)."""
+        return os.environ.get(self.password_env) or None
+
+
+class LiveSettings(_Strict):
+    """How the live desk state and the predicted-breach alerts are computed."""
+
+    queue_sample_fresh_s: float = Field(120, gt=0, description="A queue sample older than this is ignored.")
+    recent_services: int = Field(10, ge=1, description="Services averaged for the predicted wait.")
+    default_service_s: float = Field(600, gt=0, description="Service time assumed before any is measured.")
+    at_risk_clear_ratio: float = Field(
+        0.8, gt=0, le=1, description="An at-risk alert clears when the prediction falls below this × target."
+    )
+    tick_s: float = Field(1, gt=0, description="How often live states and alerts are re-evaluated, seconds.")
+    offline_after_s: float = Field(95, gt=0, description="A node silent this long is shown offline.")
+
+
+class ProvinceInfo(_Strict):
+    """The province the hub serves."""
+
+    code: int | None = Field(None, description="Province code (vietnam-provinces).")
+    name: str = Field(description="Province name, e.g. Bắc Ninh.")
+
+
+class HubSettings(_Strict):
+    """Everything the hub needs; loaded from one YAML file."""
+
+    timezone: str = Field("Asia/Ho_Chi_Minh", description="Time zone of every view and of local days.")
+    province: ProvinceInfo = Field(description="The province served.")
+    rating: RatingScale = Field(default_factory=RatingScale, description="The rating scale.")
+    targets: list[TargetRule] = Field(description="Dated targets per unit level.")
+    services: dict[str, str] = Field(default_factory=dict, description="Service field code → name.")
+    sites: list[SiteConfig] = Field(default_factory=list, description="Known units; unknown ones still work.")
+    mqtt: MqttSettings = Field(default_factory=MqttSettings, description="Broker connection.")
+    database: str = Field(DEFAULT_DATABASE_URL, description="Database URL, e.g. sqlite:///var/onestop.db.")
+    listen: str = Field("127.0.0.1:8080", description="HOST:PORT the API and dashboard listen on.")
+    live: LiveSettings = Field(default_factory=LiveSettings, description="Live state and alert tuning.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}, expected e.g. Asia/Ho_Chi_Minh") from None
+        return value
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        parse_host_port(value)
+        return value
+
+    @model_validator(mode="after")
+    def _unique_sites(self) -> HubSettings:
+        ids = [site.id for site in self.sites]
+        duplicated = sorted({s for s in ids if ids.count(s) > 1})
+        if duplicated:
+            raise ValueError(f"site ids repeated: {', '.join(duplicated)}")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The configured time zone."""
+        return ZoneInfo(self.timezone)
+
+    def site(self, site_id: str) -> SiteConfig | None:
+        """The configured unit with this id, or None for a unit not (yet) in the configuration."""
+        return next((site for site in self.sites if site.id == site_id), None)
+
+    def with_overrides(self, **overrides: Any) -> HubSettings:
+        """A copy with some top-level or nested settings replaced (command-line options)."""
+        data = self.model_dump()
+        for key, value in overrides.items():
+            if isinstance(value, dict):
+                data[key] = {**data[key], **value}
+            else:
+                data[key] = value
+        return validate_config(HubSettings, data, "command line")
+
+
+def parse_host_port(value: str) -> tuple[str, int]:
+    """Split ``HOST:PORT``.
+
+    Raises:
+        ConfigError: the value is not ``HOST:PORT`` with a port from 1 to 65535.
+    """
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"{value!r} is not HOST:PORT (for example 127.0.0.1:8080)")
+    return host.strip("[]"), int(port_text)
+
+
+def load_settings(path: Path | None = None) -> HubSettings:
+    """Load and validate the hub configuration; the embedded sample province when ``path`` is None.
+
+    Raises:
+        ConfigError: the file cannot be read or a key is invalid; the text names each key.
+    """
+    source = path or DEFAULT_CONFIG_PATH
+    return validate_config(HubSettings, read_yaml_mapping(source), str(source))
+
+
+def targets_in_force(settings: HubSettings, day: date, level: UnitLevel) -> dict[TargetMetric, TargetRule]:
+    """The rules in force on ``day`` for ``level``, one per metric (the latest-starting one wins)."""
+    chosen: dict[TargetMetric, TargetRule] = {}
+    for rule in settings.targets:
+        if not rule.applies(day, level):
+            continue
+        current = chosen.get(rule.metric)
+        if current is None or (rule.valid_from or date.min) >= (current.valid_from or date.min):
+            chosen[rule.metric] = rule
+    return chosen
+
+
+def wait_target(settings: HubSettings, day: date, level: UnitLevel) -> TargetRule | None:
+    """The wait target in force (per visit or per transaction, the latest-starting one)."""
+    rules = targets_in_force(settings, day, level)
+    candidates = [rules[m] for m in WAIT_METRICS if m in rules]
+    return max(candidates, key=lambda r: r.valid_from or date.min, default=None)

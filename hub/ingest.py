@@ -1,0 +1,277 @@
+"""The hub's MQTT side: subscribe, hand batches to the processor, acknowledge only what is committed.
+
+paho-mqtt 2.x, MQTT 5, QoS 1, a persistent session (fixed client id, ``clean_start=False``), optionally a
+shared subscription so that several hub workers split the load. Messages are acknowledged to the broker
+only after the batch holding them is committed to the record, so a hub killed at any moment loses nothing:
+the broker redelivers what was not acknowledged, and deduplication on the message id keeps the record
+exactly-once. A batch the database refuses is retried with back-off, never dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.subscribeoptions import SubscribeOptions
+
+from hub.config import MqttSettings
+from hub.processor import BatchOutcome, Incoming, Processor
+from protocol.messages import AlertMessage
+from protocol.topics import SUBSCRIPTION_ALL
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+RECEIVE_MAXIMUM = 1000
+
+Listener = Callable[[BatchOutcome], None]
+
+
+@dataclass(slots=True)
+class _Received:
+    incoming: Incoming
+    mid: int
+    qos: int
+    generation: int
+
+
+@dataclass(slots=True)
+class IngestCounters:
+    """Running totals since start."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    batches: int = 0
+    retries: int = 0
+
+
+class Ingest:
+    """Subscriber, batching worker and alert publisher of one hub worker."""
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        processor: Processor,
+        lock: threading.Lock,
+        listener: Listener,
+        tick_s: float = 5.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._settings = settings
+        self._processor = processor
+        self._lock = lock
+        self._listener = listener
+        self._tick_s = tick_s
+        self._clock = clock
+        self._queue: queue.Queue[_Received | None] = queue.Queue()
+        self._generation = 0
+        self._connected = threading.Event()
+        self._stopping = threading.Event()
+        self._worker: threading.Thread | None = None
+        self.counters = IngestCounters()
+        self.last_error: str | None = None
+        self._client = self._build_client()
+
+    @property
+    def connected(self) -> bool:
+        """Whether the broker connection is up."""
+        return self._connected.is_set()
+
+    def _build_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self._settings.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if self._settings.username:
+            client.username_pw_set(self._settings.username, self._settings.password)
+        if self._settings.tls:
+            ca = str(self._settings.tls_ca_file) if self._settings.tls_ca_file else None
+            client.tls_set(ca_certs=ca, cert_reqs=ssl.CERT_REQUIRED)
+        client.reconnect_delay_set(min_delay=1, max_delay=60)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        """Connect in the background and start the worker; returns at once."""
+        self._worker = threading.Thread(target=self._work, name="hub-ingest", daemon=True)
+        self._worker.start()
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self._settings.session_expiry_s
+        properties.ReceiveMaximum = RECEIVE_MAXIMUM
+        self._client.connect_async(
+            self._settings.host,
+            self._settings.port,
+            keepalive=self._settings.keepalive_s,
+            clean_start=False,
+            properties=properties,
+        )
+        self._client.loop_start()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block until connected and subscribed, at most ``timeout`` seconds."""
+        return self._connected.wait(timeout)
+
+    def stop(self) -> None:
+        """Finish the batch in hand, disconnect and stop (idempotent)."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._queue.put(None)
+        if self._worker is not None:
+            self._worker.join(timeout=30)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def publish_alert(self, alert: AlertMessage) -> None:
+        """Publish an alert (QoS 1); paho queues it while the broker is away."""
+        self._client.publish(alert.topic, alert.to_payload(), qos=1)
+
+    # -- paho callbacks (network thread) ------------------------------------------------------------------
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            self.last_error = f"broker refused the connection: {reason_code}"
+            logger.error("MQTT broker %s:%s refused the hub: %s", self._settings.host, self._settings.port, reason_code)
+            return
+        self._generation += 1
+        topic = SUBSCRIPTION_ALL
+        if self._settings.shared_group:
+            topic = f"$share/{self._settings.shared_group}/{SUBSCRIPTION_ALL}"
+        # no_local: the hub does not receive the alerts it publishes itself.
+        client.subscribe(topic, options=SubscribeOptions(qos=1, noLocal=True))
+        self.last_error = None
+        self._connected.set()
+        logger.info(
+            "hub connected to MQTT %s:%s (session present: %s), subscribed to %s",
+            self._settings.host,
+            self._settings.port,
+            flags.session_present,
+            topic,
+        )
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason_code: mqtt.ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._connected.clear()
+        if not self._stopping.is_set():
+            self.last_error = f"disconnected: {reason_code}"
+            logger.warning("hub lost the MQTT broker (%s); reconnecting with back-off", reason_code)
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        incoming = Incoming(message.topic, bytes(message.payload), self._clock())
+        self._queue.put(_Received(incoming, message.mid, message.qos, self._generation))
+
+    # -- worker thread ------------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        next_tick = time.monotonic()
+        while True:
+            timeout = max(0.0, next_tick - time.monotonic())
+            try:
+                first = self._queue.get(timeout=timeout)
+            except queue.Empty:
+                first = None
+                if self._stopping.is_set():
+                    return
+            else:
+                if first is None and self._stopping.is_set():
+                    self._drain_and_process()
+                    return
+            if first is not None:
+                batch = [first]
+                while len(batch) < MAX_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is None:
+                        self._queue.put(None)
+                        break
+                    batch.append(item)
+                self._process(batch)
+            if time.monotonic() >= next_tick:
+                self._tick()
+                next_tick = time.monotonic() + self._tick_s
+
+    def _drain_and_process(self) -> None:
+        batch: list[_Received] = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not None:
+                batch.append(item)
+        if batch:
+            self._process(batch)
+
+    def _process(self, batch: list[_Received]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                with self._lock:
+                    outcome = self._processor.process([r.incoming for r in batch], self._clock())
+                break
+            except Exception as error:  # the database refused: keep the batch, retry, never drop it
+                self.counters.retries += 1
+                self.last_error = f"database write failed: {error}"
+                logger.exception("writing a batch of %d messages failed; retrying in %.1f s", len(batch), delay)
+                if self._stopping.is_set() and delay > 5:
+                    return  # not acknowledged: the broker redelivers after restart
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+        for received in batch:
+            if received.qos > 0 and received.generation == self._generation:
+                self._client.ack(received.mid, received.qos)
+        self.counters.accepted += outcome.accepted
+        self.counters.duplicates += outcome.duplicates
+        self.counters.rejected += outcome.rejected
+        self.counters.batches += 1
+        if outcome.rejected:
+            logger.warning("rejected %d malformed message(s); kept with reasons in the record", outcome.rejected)
+        self._notify(outcome)
+
+    def _tick(self) -> None:
+        try:
+            with self._lock:
+                alerts = self._processor.tick(self._clock())
+        except Exception:
+            logger.exception("re-evaluating live alerts failed; trying again at the next tick")
+            return
+        for alert in alerts:
+            self.publish_alert(alert)
+        if alerts:
+            self._notify(BatchOutcome(alerts=alerts))
+
+    def _notify(self, outcome: BatchOutcome) -> None:
+        try:
+            self._listener(outcome)
+        except Exception:
+            logger.exception("a live-update listener failed")

@@ -1,0 +1,350 @@
+"""Live state of every desk today, the predicted wait, and the alerts when a wait target is at risk or broken.
+
+Pure and synchronous: the caller passes the current time in. The board only knows the current local day;
+it is rebuilt from the record at start-up.
+
+The predicted wait of the last person in line is the remaining time of the service in progress plus one
+mean recent service time per person ahead (a single-server queue; the reports' Erlang C model covers
+units where several desks share a queue).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from hub.config import HubSettings, UnitLevel, wait_target
+from hub.figures import mean
+from hub.store import QueueSample
+from hub.visits import Visit, VisitStatus
+from protocol.messages import AlertMessage, AlertState, AlertType
+
+UNKNOWN_UNIT_LEVEL = UnitLevel.COMMUNE
+
+
+@dataclass(slots=True)
+class _Serving:
+    ticket: str
+    since: datetime
+    staff: str | None
+
+
+@dataclass(slots=True)
+class _Desk:
+    waiting: dict[str, tuple[datetime, bool]] = field(default_factory=dict)
+    serving: _Serving | None = None
+    recent_service_s: deque[float] = field(default_factory=deque)
+    last_staff: str | None = None
+    queue: QueueSample | None = None
+    node_online: bool | None = None
+    node_seen_at: datetime | None = None
+    ratings: int = 0
+    satisfied: int = 0
+
+
+DeskKey = tuple[str, str]
+
+
+class LiveBoard:
+    """Today's live state per desk and the alerts that follow from it."""
+
+    def __init__(self, settings: HubSettings) -> None:
+        self._settings = settings
+        self._day: str | None = None
+        self._desks: dict[DeskKey, _Desk] = {}
+        self._placement: dict[tuple[str, str], DeskKey] = {}
+        self._counted_services: set[tuple[str, str, int]] = set()
+        self._active: dict[tuple[str, str, AlertType], AlertMessage] = {}
+
+    # -- updates -----------------------------------------------------------------------------------------
+
+    def start_day(self, day: str) -> bool:
+        """Forget yesterday's tickets when the local day changes; True when it changed."""
+        if day == self._day:
+            return False
+        self._day = day
+        self._placement.clear()
+        self._counted_services.clear()
+        for desk in self._desks.values():
+            desk.waiting.clear()
+            desk.serving = None
+            desk.ratings = desk.satisfied = 0
+        return True
+
+    def apply_visit(self, site: str, day: str, visit: Visit) -> set[DeskKey]:
+        """Take in a rebuilt visit of today; return the desks whose state changed."""
+        if day != self._day:
+            return set()
+        changed: set[DeskKey] = set()
+        previous = self._placement.pop((site, visit.ticket), None)
+        if previous is not None:
+            desk = self._desks[previous]
+            desk.waiting.pop(visit.ticket, None)
+            if desk.serving is not None and desk.serving.ticket == visit.ticket:
+                desk.serving = None
+            changed.add(previous)
+
+        for transaction in visit.transactions:
+            key = (site, visit.ticket, transaction.seq)
+            service_s = transaction.service_s
+            if service_s is not None and key not in self._counted_services:
+                self._counted_services.add(key)
+                recent = self._desk((site, transaction.desk)).recent_service_s
+                recent.append(service_s)
+                while len(recent) > self._settings.live.recent_services:
+                    recent.popleft()
+                changed.add((site, transaction.desk))
+            if transaction.staff:
+                self._desk((site, transaction.desk)).last_staff = transaction.staff
+
+        placed_at: DeskKey | None = None
+        if visit.status is VisitStatus.WAITING and visit.waiting_since is not None:
+            desk_id = visit.waiting_desk or visit.issued_desk
+            if desk_id:
+                placed_at = (site, desk_id)
+                self._desk(placed_at).waiting[visit.ticket] = (visit.waiting_since, visit.priority)
+        elif visit.status is VisitStatus.SERVING:
+            current = visit.transactions[-1]
+            placed_at = (site, current.desk)
+            self._desk(placed_at).serving = _Serving(visit.ticket, current.called_at, current.staff)
+        if placed_at is not None:
+            self._placement[(site, visit.ticket)] = placed_at
+            changed.add(placed_at)
+        return changed
+
+    def apply_rating(self, site: str, desk_id: str, day: str, score: int, scale: int | None) -> set[DeskKey]:
+        """Count a rating given today at a desk."""
+        if day != self._day:
+            return set()
+        desk = self._desk((site, desk_id))
+        desk.ratings += 1
+        desk.satisfied += int(score >= self._settings.rating.satisfied_min_for(scale))
+        return {(site, desk_id)}
+
+    def apply_queue(self, sample: QueueSample) -> set[DeskKey]:
+        """Take in a queue measurement (a newer one replaces the older)."""
+        desk = self._desk((sample.site, sample.desk))
+        if desk.queue is not None and desk.queue.ts > sample.ts:
+            return set()
+        desk.queue = sample
+        return {(sample.site, sample.desk)}
+
+    def apply_node(self, site: str, desk_id: str, seen_at: datetime, online: bool | None) -> set[DeskKey]:
+        """Take in a heartbeat (online None) or a status message from an edge node."""
+        desk = self._desk((site, desk_id))
+        if desk.node_seen_at is None or seen_at >= desk.node_seen_at:
+            desk.node_seen_at = seen_at
+            if online is not None:
+                desk.node_online = online
+            elif desk.node_online is None:
+                desk.node_online = True
+        return {(site, desk_id)}
+
+    def _desk(self, key: DeskKey) -> _Desk:
+        desk = self._desks.get(key)
+        if desk is None:
+            desk = self._desks[key] = _Desk()
+        return desk
+
+    # -- views -------------------------------------------------------------------------------------------
+
+    def desks_of(self, site: str) -> list[str]:
+        """Desk ids of a unit: configured ones first, then any that sent data."""
+        configured = self._settings.site(site)
+        ids = [d.id for d in configured.desks] if configured else []
+        seen = sorted(d for s, d in self._desks if s == site and d not in ids)
+        return ids + seen
+
+    def sites(self) -> list[str]:
+        """Unit ids: configured ones first, then any that sent data."""
+        ids = [s.id for s in self._settings.sites]
+        return ids + sorted({s for s, _ in self._desks if s not in ids})
+
+    def target_wait_s(self, site: str, day: date) -> float | None:
+        """The wait target in force at a unit on a day, seconds."""
+        configured = self._settings.site(site)
+        level = configured.level_on(day) if configured else UNKNOWN_UNIT_LEVEL
+        rule = wait_target(self._settings, day, level)
+        return rule.limit_s if rule else None
+
+    def desk_view(self, site: str, desk_id: str, now: datetime) -> dict[str, Any]:
+        """What a supervisor sees of one desk now."""
+        desk = self._desks.get((site, desk_id)) or _Desk()
+        live = self._settings.live
+        configured_site = self._settings.site(site)
+        configured_desk = next((d for d in configured_site.desks if d.id == desk_id), None) if configured_site else None
+        waiting = sorted(desk.waiting.items(), key=lambda item: item[1][0])
+        waited = [max(0.0, (now - since).total_seconds()) for _, (since, _) in waiting]
+        waiting_tickets: list[dict[str, Any]] = [
+            {"ticket": t, "waited_s": max(0.0, (now - since).total_seconds()), "priority": prio}
+            for t, (since, prio) in waiting
+        ]
+        sample = desk.queue
+        fresh = sample is not None and (now - sample.ts).total_seconds() <= live.queue_sample_fresh_s
+        service_mean = mean(list(desk.recent_service_s))
+        service_s = service_mean if service_mean is not None else live.default_service_s
+        serving = None
+        remaining = 0.0
+        if desk.serving is not None:
+            elapsed = max(0.0, (now - desk.serving.since).total_seconds())
+            remaining = max(0.0, service_s - elapsed)
+            serving = {"ticket": desk.serving.ticket, "elapsed_s": elapsed, "staff": desk.serving.staff}
+
+        if fresh and sample is not None:
+            queue_length = sample.length
+            source = sample.source
+            since_sample = max(0.0, (now - sample.ts).total_seconds())
+            head_wait = sample.head_wait_s + since_sample if sample.head_wait_s is not None else None
+            if head_wait is None and waited:
+                head_wait = waited[0]
+            last_waited = 0.0
+            present = sample.present
+        else:
+            queue_length = len(waiting_tickets)
+            source = "tickets"
+            head_wait = waited[0] if waited else None
+            last_waited = waited[-1] if waited else 0.0
+            present = None
+        if present is None and desk.serving is not None:
+            present = True
+        predicted = last_waited + remaining + (queue_length - 1) * service_s if queue_length > 0 else 0.0
+
+        target = self.target_wait_s(site, now.astimezone(self._settings.zone).date())
+        state = "ok"
+        if target is not None:
+            if head_wait is not None and head_wait > target:
+                state = "broken"
+            elif predicted > target:
+                state = "at_risk"
+        online = desk.node_online
+        if desk.node_seen_at is not None and (now - desk.node_seen_at).total_seconds() > live.offline_after_s:
+            online = False
+        return {
+            "site": site,
+            "desk": desk_id,
+            "name": configured_desk.name if configured_desk else desk_id,
+            "services": configured_desk.services if configured_desk else [],
+            "queue_length": queue_length,
+            "queue_source": source,
+            "waiting_tickets": waiting_tickets,
+            "serving": serving,
+            "staff": desk.serving.staff if desk.serving else desk.last_staff,
+            "staff_present": present,
+            "head_wait_s": head_wait,
+            "predicted_wait_s": predicted,
+            "mean_service_s": service_mean,
+            "target_wait_s": target,
+            "state": state,
+            "ratings_today": desk.ratings,
+            "satisfaction_share_today": desk.satisfied / desk.ratings if desk.ratings else None,
+            "node_online": online,
+            "node_last_seen": desk.node_seen_at.isoformat() if desk.node_seen_at else None,
+        }
+
+    # -- alerts ------------------------------------------------------------------------------------------
+
+    def active_alerts(self) -> list[AlertMessage]:
+        """Alerts raised and not yet cleared."""
+        return list(self._active.values())
+
+    def evaluate(self, now: datetime) -> list[AlertMessage]:
+        """Raise or clear alerts from the state now; return the changes."""
+        changes: list[AlertMessage] = []
+        clear_ratio = self._settings.live.at_risk_clear_ratio
+        for site, desk_id in list(self._desks):
+            view = self.desk_view(site, desk_id, now)
+            target = view["target_wait_s"]
+            if target is not None:
+                head = view["head_wait_s"] or 0.0
+                predicted = view["predicted_wait_s"]
+                changes += self._switch(
+                    site,
+                    desk_id,
+                    AlertType.WAIT_TARGET_BROKEN,
+                    head > target,
+                    head <= target,
+                    head,
+                    target,
+                    now,
+                )
+                changes += self._switch(
+                    site,
+                    desk_id,
+                    AlertType.WAIT_TARGET_AT_RISK,
+                    predicted > target,
+                    predicted < clear_ratio * target,
+                    predicted,
+                    target,
+                    now,
+                )
+            if view["node_online"] is not None:
+                offline = view["node_online"] is False
+                changes += self._switch(site, desk_id, AlertType.NODE_OFFLINE, offline, not offline, None, None, now)
+        return changes
+
+    def _switch(
+        self,
+        site: str,
+        desk_id: str,
+        kind: AlertType,
+        raise_now: bool,
+        clear_now: bool,
+        value: float | None,
+        target: float | None,
+        now: datetime,
+    ) -> list[AlertMessage]:
+        key = (site, desk_id, kind)
+        active = self._active.get(key)
+        if active is None and raise_now:
+            alert = self._alert(site, desk_id, kind, AlertState.RAISED, value, target, now)
+            self._active[key] = alert
+            return [alert]
+        if active is not None and clear_now:
+            del self._active[key]
+            return [self._alert(site, desk_id, kind, AlertState.CLEARED, value, target, now)]
+        return []
+
+    def _alert(
+        self,
+        site: str,
+        desk_id: str,
+        kind: AlertType,
+        state: AlertState,
+        value: float | None,
+        target: float | None,
+        now: datetime,
+    ) -> AlertMessage:
+        configured_site = self._settings.site(site)
+        site_name = configured_site.name if configured_site else site
+        desk_name = self.desk_view(site, desk_id, now)["name"]
+        where = f"{desk_name} – {site_name}"
+        minutes = round((value or 0) / 60)
+        limit = round((target or 0) / 60)
+        raised = state is AlertState.RAISED
+        if kind is AlertType.WAIT_TARGET_BROKEN:
+            text = (
+                f"{where}: người đầu hàng đã chờ {minutes} phút, vượt chỉ tiêu {limit} phút."
+                if raised
+                else f"{where}: thời gian chờ đã trở lại trong chỉ tiêu {limit} phút."
+            )
+        elif kind is AlertType.WAIT_TARGET_AT_RISK:
+            text = (
+                f"{where}: thời gian chờ dự báo {minutes} phút, sắp vượt chỉ tiêu {limit} phút."
+                if raised
+                else f"{where}: thời gian chờ dự báo đã giảm còn {minutes} phút."
+            )
+        else:
+            text = f"{where}: thiết bị tại quầy mất kết nối." if raised else f"{where}: thiết bị đã kết nối lại."
+        return AlertMessage(
+            ts=now,
+            site=site,
+            desk=desk_id,
+            alert=kind,
+            state=state,
+            severity="critical" if kind is AlertType.WAIT_TARGET_BROKEN else "warning",
+            message=text,
+            value_s=value,
+            target_s=target,
+        )

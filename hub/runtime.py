@@ -1,0 +1,209 @@
+"""One running hub worker: the record, the live board, the MQTT ingest and the live event fan-out.
+
+The API reads through this object; it is opened in the web application's lifespan, never at import.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, date, datetime
+from typing import Any
+
+from hub.config import HubSettings, TargetMetric, UnitLevel, targets_in_force, wait_target
+from hub.events import Broadcaster
+from hub.figures import compute_figures
+from hub.ingest import Ingest
+from hub.live import UNKNOWN_UNIT_LEVEL, LiveBoard
+from hub.processor import BatchOutcome, Processor
+from hub.store import Store, open_store
+from protocol.messages import AlertMessage, AlertState
+
+logger = logging.getLogger(__name__)
+
+STATE_ORDER = {"ok": 0, "at_risk": 1, "broken": 2}
+
+
+class HubRuntime:
+    """The hub's moving parts, started and stopped together."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        store: Store | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.settings = settings
+        self.store = store or open_store(settings.database)
+        self.board = LiveBoard(settings)
+        self.processor = Processor(settings, self.store, self.board)
+        self.lock = threading.Lock()
+        self.clock = clock
+        self.broadcaster: Broadcaster | None = None
+        self.ingest = Ingest(
+            settings.mqtt, self.processor, self.lock, self._on_batch, tick_s=settings.live.tick_s, clock=clock
+        )
+        self.started_at = clock()
+
+    def start(self, broadcaster: Broadcaster | None = None) -> None:
+        """Rebuild today's live state from the record and start listening to the broker."""
+        self.broadcaster = broadcaster
+        with self.lock:
+            self.processor.restore(self.clock())
+        self.ingest.start()
+
+    def close(self) -> None:
+        """Stop ingest and close the store (idempotent)."""
+        self.ingest.stop()
+        self.store.close()
+
+    # -- live fan-out (ingest worker thread) ----------------------------------------------------------------
+
+    def _on_batch(self, outcome: BatchOutcome) -> None:
+        if self.broadcaster is None:
+            return
+        now = self.clock()
+        with self.lock:
+            views = [self.board.desk_view(site, desk, now) for site, desk in sorted(outcome.changed_desks)]
+        for view in views:
+            self.broadcaster.publish("desk", view)
+        for alert in outcome.alerts:
+            self.broadcaster.publish("alert", alert_json(alert))
+
+    # -- views (any thread) -------------------------------------------------------------------------------
+
+    def local_today(self) -> date:
+        """Today in the hub's time zone."""
+        return self.clock().astimezone(self.settings.zone).date()
+
+    def level_of(self, site: str, day: date) -> UnitLevel:
+        """A unit's level on a day (unknown units count as commune level)."""
+        configured = self.settings.site(site)
+        return configured.level_on(day) if configured else UNKNOWN_UNIT_LEVEL
+
+    def known_sites(self) -> list[str]:
+        """Configured units, then units that only appeared on the wire."""
+        with self.lock:
+            live = self.board.sites()
+        seen = self.store.seen_units()
+        return live + sorted(s for s in seen if s not in live)
+
+    def sites_overview(self) -> list[dict[str, Any]]:
+        """Every unit with its level today, name, coordinates and worst desk state now."""
+        now = self.clock()
+        today = self.local_today()
+        result = []
+        for site_id in self.known_sites():
+            configured = self.settings.site(site_id)
+            live = self.site_live(site_id, now)
+            states = [d["state"] for d in live["desks"]]
+            result.append(
+                {
+                    "id": site_id,
+                    "name": configured.name if configured else site_id,
+                    "level": self.level_of(site_id, today).value,
+                    "configured": configured is not None,
+                    "admin_code": configured.admin_code if configured else None,
+                    "lat": configured.lat if configured else None,
+                    "lon": configured.lon if configured else None,
+                    "desks": len(live["desks"]),
+                    "people_waiting": sum(d["queue_length"] for d in live["desks"]),
+                    "state": max(states, key=STATE_ORDER.__getitem__, default="ok"),
+                    "target_wait_s": live["target_wait_s"],
+                }
+            )
+        return result
+
+    def site_live(self, site: str, now: datetime | None = None) -> dict[str, Any]:
+        """Live state of every desk of a unit."""
+        now = now or self.clock()
+        seen = self.store.seen_units().get(site, set())
+        with self.lock:
+            desk_ids = self.board.desks_of(site)
+            desk_ids += sorted(d for d in seen if d not in desk_ids and d != "all")
+            desks = [self.board.desk_view(site, desk, now) for desk in desk_ids]
+            target = self.board.target_wait_s(site, now.astimezone(self.settings.zone).date())
+            active = [alert_json(a) for a in self.board.active_alerts() if a.site == site]
+        configured = self.settings.site(site)
+        return {
+            "site": site,
+            "name": configured.name if configured else site,
+            "at": now.astimezone(self.settings.zone).isoformat(),
+            "target_wait_s": target,
+            "people_waiting": sum(d["queue_length"] for d in desks),
+            "desks": desks,
+            "active_alerts": active,
+        }
+
+    def site_stats(self, site: str, day: date) -> dict[str, Any]:
+        """The day's figures of a unit and of each of its desks against the targets in force that day."""
+        level = self.level_of(site, day)
+        rules = targets_in_force(self.settings, day, level)
+        wait_rule = wait_target(self.settings, day, level)
+        service_rule = rules.get(TargetMetric.HANDLING_PER_DOSSIER)
+        day_text = day.isoformat()
+        visits = self.store.visits(site, day_text)
+        figures = compute_figures(
+            visits, self.store.ratings(site, day_text), wait_rule, service_rule, self.settings.rating
+        )
+        desk_ids = sorted(
+            {t.desk for v in visits for t in v.transactions} | {v.issued_desk for v in visits if v.issued_desk}
+        )
+        desks = []
+        for desk in desk_ids:
+            desk_figures = compute_figures(
+                visits,
+                self.store.ratings(site, day_text, desk),
+                wait_rule,
+                service_rule,
+                self.settings.rating,
+                desk,
+            )
+            desks.append({"desk": desk, **desk_figures.as_dict()})
+        configured = self.settings.site(site)
+        return {
+            "site": site,
+            "name": configured.name if configured else site,
+            "date": day_text,
+            "level": level.value,
+            **figures.as_dict(),
+            "desks": desks,
+        }
+
+    def alerts(self, site: str | None, active_only: bool) -> list[dict[str, Any]]:
+        """Active alerts now, or the recent history."""
+        if active_only:
+            with self.lock:
+                active = self.board.active_alerts()
+            return [alert_json(a) for a in active if site is None or a.site == site]
+        return [alert_json(a) for a in self.store.alerts(site)]
+
+    def health(self) -> dict[str, Any]:
+        """Whether the hub is connected, and its running counts."""
+        return {
+            "mqtt_connected": self.ingest.connected,
+            "last_error": self.ingest.last_error,
+            "started_at": self.started_at.isoformat(),
+            "ingest": asdict(self.ingest.counters),
+            "stream_clients": self.broadcaster.client_count if self.broadcaster else 0,
+            "nodes": [
+                {
+                    "site": n.site,
+                    "desk": n.desk,
+                    "last_seen": n.last_seen.isoformat(),
+                    "online": n.online,
+                    "silent_s": (self.clock() - n.last_seen).total_seconds(),
+                    "heartbeat": n.heartbeat,
+                }
+                for n in self.store.nodes()
+            ],
+        }
+
+
+def alert_json(alert: AlertMessage) -> dict[str, Any]:
+    """An alert as the API and the live stream show it."""
+    data = alert.model_dump(mode="json", exclude_none=True)
+    data["active"] = alert.state is AlertState.RAISED
+    return data

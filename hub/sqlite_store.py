@@ -1,0 +1,505 @@
+"""SQLite implementation of the hub's store: WAL, one writer thread, a connection per reading thread."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hub.figures import RatingFact
+from hub.store import NodeHealth, QueueSample, RejectedMessage
+from hub.visits import TicketEventRecord, Transaction, TransactionEnd, Visit, VisitStatus
+from protocol.messages import (
+    AlertMessage,
+    EmotionMessage,
+    Envelope,
+    FeedbackMessage,
+    HeartbeatMessage,
+    QueueMessage,
+    RatingMessage,
+    TicketEvent,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id TEXT PRIMARY KEY, kind TEXT NOT NULL, site TEXT NOT NULL, desk TEXT NOT NULL,
+    ts TEXT NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS rejected (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT NOT NULL, topic TEXT NOT NULL,
+    payload BLOB NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS ticket_events (
+    id TEXT PRIMARY KEY, site TEXT NOT NULL, day TEXT NOT NULL, ticket TEXT NOT NULL, desk TEXT NOT NULL,
+    event TEXT NOT NULL, ts TEXT NOT NULL, staff TEXT, service TEXT, priority INTEGER NOT NULL,
+    to_desk TEXT);
+CREATE INDEX IF NOT EXISTS ticket_events_by_visit ON ticket_events (site, day, ticket);
+CREATE TABLE IF NOT EXISTS visits (
+    site TEXT NOT NULL, day TEXT NOT NULL, ticket TEXT NOT NULL, status TEXT NOT NULL, issued_at TEXT,
+    issued_desk TEXT, service TEXT, priority INTEGER NOT NULL, wait_s REAL, waiting_since TEXT,
+    waiting_desk TEXT, PRIMARY KEY (site, day, ticket));
+CREATE INDEX IF NOT EXISTS visits_by_day ON visits (day);
+CREATE TABLE IF NOT EXISTS transactions (
+    site TEXT NOT NULL, day TEXT NOT NULL, ticket TEXT NOT NULL, seq INTEGER NOT NULL, desk TEXT NOT NULL,
+    staff TEXT, service TEXT, wait_started_at TEXT, called_at TEXT NOT NULL, ended_at TEXT, end_reason TEXT,
+    wait_s REAL, service_s REAL, PRIMARY KEY (site, day, ticket, seq));
+CREATE INDEX IF NOT EXISTS transactions_by_staff ON transactions (staff, day);
+CREATE TABLE IF NOT EXISTS ratings (
+    id TEXT PRIMARY KEY, site TEXT NOT NULL, desk TEXT NOT NULL, day TEXT NOT NULL, ts TEXT NOT NULL,
+    score INTEGER NOT NULL, scale INTEGER, ticket TEXT, staff TEXT, channel TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS ratings_by_day ON ratings (site, day);
+CREATE TABLE IF NOT EXISTS feedback (
+    id TEXT PRIMARY KEY, site TEXT NOT NULL, desk TEXT NOT NULL, day TEXT NOT NULL, ts TEXT NOT NULL,
+    sentiment TEXT NOT NULL, confidence REAL NOT NULL, ticket TEXT, staff TEXT, text TEXT);
+CREATE TABLE IF NOT EXISTS emotions (
+    id TEXT PRIMARY KEY, site TEXT NOT NULL, desk TEXT NOT NULL, day TEXT NOT NULL, ts TEXT NOT NULL,
+    ticket TEXT, frames INTEGER NOT NULL, valence REAL NOT NULL, probabilities TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS queue_samples (
+    id TEXT PRIMARY KEY, site TEXT NOT NULL, desk TEXT NOT NULL, ts TEXT NOT NULL, length INTEGER NOT NULL,
+    est_wait_s REAL, head_wait_s REAL, source TEXT NOT NULL, present INTEGER);
+CREATE INDEX IF NOT EXISTS queue_samples_by_desk ON queue_samples (site, desk, ts);
+CREATE TABLE IF NOT EXISTS nodes (
+    site TEXT NOT NULL, desk TEXT NOT NULL, last_seen TEXT NOT NULL, online INTEGER, heartbeat TEXT,
+    PRIMARY KEY (site, desk));
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY, site TEXT NOT NULL, desk TEXT NOT NULL, ts TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (ts);
+"""
+
+
+INSERT_TICKET_EVENT = (
+    "INSERT OR IGNORE INTO ticket_events "
+    "(id, site, day, ticket, desk, event, ts, staff, service, priority, to_desk) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+_NO_OFFSET = timedelta(0)
+
+
+def _utc_text(moment: datetime) -> str:
+    if moment.utcoffset() == _NO_OFFSET:  # most messages already carry UTC: skip the conversion
+        return moment.isoformat()
+    return moment.astimezone(UTC).isoformat()
+
+
+def _parse(text: str | None) -> datetime | None:
+    return None if text is None else datetime.fromisoformat(text)
+
+
+class SqliteStore:
+    """The record in one SQLite file (WAL journal, synchronous=NORMAL: safe against process crashes)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._conn.executescript(SCHEMA)
+        # Inserts of a transaction are buffered per statement and written with executemany at commit
+        # (or before a read on the writing thread): far fewer round trips into SQLite per message.
+        self._pending: dict[str, list[tuple[Any, ...]]] = {}
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit everything inside together; roll back on error."""
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+            self._flush()
+        except BaseException:
+            self._pending.clear()
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _write(self, sql: str, row: tuple[Any, ...]) -> None:
+        self._pending.setdefault(sql, []).append(row)
+
+    def _flush(self, only: str | None = None) -> None:
+        if only is not None:
+            rows = self._pending.pop(only, None)
+            if rows:
+                self._conn.executemany(only, rows)
+            return
+        pending, self._pending = self._pending, {}
+        for sql, rows in pending.items():
+            self._conn.executemany(sql, rows)
+
+    def existing_message_ids(self, ids: list[str]) -> set[str]:
+        """Which of these message ids are already in the record."""
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self._conn.execute(f"SELECT id FROM messages WHERE id IN ({marks})", chunk))
+        return found
+
+    # -- writes ------------------------------------------------------------------------------------------
+
+    def add_message(self, message: Envelope, payload: bytes, received_at: datetime) -> None:
+        """Keep an accepted message (a repeated id is ignored)."""
+        self._write(
+            "INSERT OR IGNORE INTO messages (id, kind, site, desk, ts, received_at, payload) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.id,
+                message.kind.value,
+                message.site,
+                message.desk,
+                _utc_text(message.ts),
+                _utc_text(received_at),
+                payload.decode("utf-8", errors="replace"),
+            ),
+        )
+
+    def add_rejected(self, topic: str, payload: bytes, reason: str, received_at: datetime) -> None:
+        """Keep a rejected message with its reason."""
+        self._write(
+            "INSERT INTO rejected (received_at, topic, payload, reason) VALUES (?, ?, ?, ?)",
+            (_utc_text(received_at), topic, payload, reason),
+        )
+
+    def add_ticket_event(self, site: str, day: str, ticket: str, event: TicketEventRecord) -> None:
+        """Keep a ticket event under its visit key."""
+        self._write(
+            INSERT_TICKET_EVENT,
+            (
+                event.id,
+                site,
+                day,
+                ticket,
+                event.desk,
+                event.event.value,
+                _utc_text(event.ts),
+                event.staff,
+                event.service,
+                int(event.priority),
+                event.to_desk,
+            ),
+        )
+
+    def ticket_events(self, site: str, day: str, ticket: str) -> list[TicketEventRecord]:
+        """All events of one visit."""
+        self._flush(only=INSERT_TICKET_EVENT)
+        rows = self._conn.execute(
+            "SELECT id, ts, desk, event, staff, service, priority, to_desk FROM ticket_events "
+            "WHERE site = ? AND day = ? AND ticket = ?",
+            (site, day, ticket),
+        ).fetchall()
+        return [
+            TicketEventRecord(
+                id=row[0],
+                ts=datetime.fromisoformat(row[1]),
+                desk=row[2],
+                event=TicketEvent(row[3]),
+                staff=row[4],
+                service=row[5],
+                priority=bool(row[6]),
+                to_desk=row[7],
+            )
+            for row in rows
+        ]
+
+    def save_visit(self, site: str, day: str, visit: Visit) -> None:
+        """Replace a visit and its transactions."""
+        self._write(
+            "INSERT OR REPLACE INTO visits (site, day, ticket, status, issued_at, issued_desk, service, "
+            "priority, wait_s, waiting_since, waiting_desk) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                site,
+                day,
+                visit.ticket,
+                visit.status.value,
+                _opt_utc(visit.issued_at),
+                visit.issued_desk,
+                visit.service,
+                int(visit.priority),
+                visit.wait_s,
+                _opt_utc(visit.waiting_since),
+                visit.waiting_desk,
+            ),
+        )
+        self._write("DELETE FROM transactions WHERE site = ? AND day = ? AND ticket = ?", (site, day, visit.ticket))
+        for t in visit.transactions:
+            self._write(
+                "INSERT INTO transactions (site, day, ticket, seq, desk, staff, service, wait_started_at, "
+                "called_at, ended_at, end_reason, wait_s, service_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    site,
+                    day,
+                    visit.ticket,
+                    t.seq,
+                    t.desk,
+                    t.staff,
+                    t.service,
+                    _opt_utc(t.wait_started_at),
+                    _utc_text(t.called_at),
+                    _opt_utc(t.ended_at),
+                    t.end.value if t.end else None,
+                    t.wait_s,
+                    t.service_s,
+                ),
+            )
+
+    def add_rating(self, message: RatingMessage, day: str) -> None:
+        """Keep a rating."""
+        self._write(
+            "INSERT OR IGNORE INTO ratings (id, site, desk, day, ts, score, scale, ticket, staff, channel) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.id,
+                message.site,
+                message.desk,
+                day,
+                _utc_text(message.ts),
+                message.score,
+                message.scale,
+                message.ticket,
+                message.staff,
+                message.channel.value,
+            ),
+        )
+
+    def add_feedback(self, message: FeedbackMessage, day: str) -> None:
+        """Keep a comment's sentiment, and its text only when the citizen consented."""
+        self._write(
+            "INSERT OR IGNORE INTO feedback (id, site, desk, day, ts, sentiment, confidence, ticket, staff, text) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.id,
+                message.site,
+                message.desk,
+                day,
+                _utc_text(message.ts),
+                message.sentiment.value,
+                message.confidence,
+                message.ticket,
+                message.staff,
+                message.text if message.consent else None,
+            ),
+        )
+
+    def add_emotion(self, message: EmotionMessage, day: str) -> None:
+        """Keep the aggregated emotion of one service."""
+        self._write(
+            "INSERT OR IGNORE INTO emotions (id, site, desk, day, ts, ticket, frames, valence, probabilities) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.id,
+                message.site,
+                message.desk,
+                day,
+                _utc_text(message.ts),
+                message.ticket,
+                message.frames,
+                message.valence,
+                json.dumps(message.probabilities),
+            ),
+        )
+
+    def add_queue_sample(self, message: QueueMessage) -> None:
+        """Keep a queue measurement."""
+        row = (
+            message.site,
+            message.desk,
+            _utc_text(message.ts),
+            message.length,
+            message.est_wait_s,
+            message.head_wait_s,
+            message.source.value,
+            None if message.present is None else int(message.present),
+        )
+        self._write(
+            "INSERT OR IGNORE INTO queue_samples (id, site, desk, ts, length, est_wait_s, head_wait_s, source, "
+            "present) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (message.id, *row),
+        )
+
+    def record_node(
+        self, site: str, desk: str, seen_at: datetime, online: bool | None, heartbeat: HeartbeatMessage | None
+    ) -> None:
+        """Update an edge node's health (its last heartbeat and online state)."""
+        beat = heartbeat.model_dump_json(exclude_none=True) if heartbeat else None
+        self._write(
+            "INSERT INTO nodes (site, desk, last_seen, online, heartbeat) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (site, desk) DO UPDATE SET last_seen = MAX(nodes.last_seen, excluded.last_seen), "
+            "online = COALESCE(excluded.online, nodes.online), heartbeat = COALESCE(excluded.heartbeat, "
+            "nodes.heartbeat)",
+            (site, desk, _utc_text(seen_at), None if online is None else int(online), beat),
+        )
+
+    def add_alert(self, alert: AlertMessage) -> None:
+        """Keep an alert raised or cleared by the hub."""
+        self._write(
+            "INSERT OR IGNORE INTO alerts (id, site, desk, ts, payload) VALUES (?, ?, ?, ?, ?)",
+            (alert.id, alert.site, alert.desk, _utc_text(alert.ts), alert.model_dump_json(exclude_none=True)),
+        )
+
+    # -- reads -------------------------------------------------------------------------------------------
+
+    def visits(self, site: str, day: str) -> list[Visit]:
+        """The visits of a unit on a local day."""
+        return self._visits_where("site = ? AND day = ?", (site, day)).get(site, [])
+
+    def visits_on(self, day: str) -> dict[str, list[Visit]]:
+        """Every unit's visits on a local day."""
+        return self._visits_where("day = ?", (day,))
+
+    def _visits_where(self, where: str, args: tuple[Any, ...]) -> dict[str, list[Visit]]:
+        conn = self._conn
+        transactions: dict[tuple[str, str], list[Transaction]] = {}
+        for row in conn.execute(
+            "SELECT site, ticket, seq, desk, staff, service, wait_started_at, called_at, ended_at, end_reason "
+            f"FROM transactions WHERE {where} ORDER BY site, ticket, seq",
+            args,
+        ):
+            transactions.setdefault((row[0], row[1]), []).append(
+                Transaction(
+                    seq=row[2],
+                    desk=row[3],
+                    staff=row[4],
+                    service=row[5],
+                    wait_started_at=_parse(row[6]),
+                    called_at=datetime.fromisoformat(row[7]),
+                    ended_at=_parse(row[8]),
+                    end=TransactionEnd(row[9]) if row[9] else None,
+                )
+            )
+        visits: dict[str, list[Visit]] = {}
+        for row in conn.execute(
+            "SELECT site, ticket, status, issued_at, issued_desk, service, priority, waiting_since, waiting_desk "
+            f"FROM visits WHERE {where} ORDER BY site, issued_at",
+            args,
+        ):
+            visits.setdefault(row[0], []).append(
+                Visit(
+                    ticket=row[1],
+                    status=VisitStatus(row[2]),
+                    issued_at=_parse(row[3]),
+                    issued_desk=row[4],
+                    service=row[5],
+                    priority=bool(row[6]),
+                    transactions=tuple(transactions.get((row[0], row[1]), ())),
+                    waiting_since=_parse(row[7]),
+                    waiting_desk=row[8],
+                )
+            )
+        return visits
+
+    def ratings(self, site: str, day: str, desk: str | None = None) -> list[RatingFact]:
+        """The ratings of a unit (or one desk) on a local day."""
+        sql = "SELECT score, scale FROM ratings WHERE site = ? AND day = ?"
+        args: tuple[Any, ...] = (site, day)
+        if desk is not None:
+            sql += " AND desk = ?"
+            args = (*args, desk)
+        return [RatingFact(score=row[0], scale=row[1]) for row in self._conn.execute(sql, args)]
+
+    def latest_queue_samples(self) -> list[QueueSample]:
+        """The latest queue sample of every desk."""
+        return [
+            QueueSample(
+                site=row[0],
+                desk=row[1],
+                ts=datetime.fromisoformat(row[2]),
+                length=row[3],
+                est_wait_s=row[4],
+                head_wait_s=row[5],
+                source=row[6],
+                present=None if row[7] is None else bool(row[7]),
+            )
+            for row in self._conn.execute(
+                "SELECT site, desk, MAX(ts), length, est_wait_s, head_wait_s, source, present FROM queue_samples "
+                "GROUP BY site, desk"
+            )
+        ]
+
+    def nodes(self) -> list[NodeHealth]:
+        """Health of every edge node heard from."""
+        return [
+            NodeHealth(
+                site=row[0],
+                desk=row[1],
+                last_seen=datetime.fromisoformat(row[2]),
+                online=None if row[3] is None else bool(row[3]),
+                heartbeat=json.loads(row[4]) if row[4] else None,
+            )
+            for row in self._conn.execute("SELECT site, desk, last_seen, online, heartbeat FROM nodes")
+        ]
+
+    def alerts(self, site: str | None = None, limit: int = 200) -> list[AlertMessage]:
+        """Recent alerts, newest first."""
+        sql = "SELECT payload FROM alerts"
+        args: tuple[Any, ...] = ()
+        if site is not None:
+            sql += " WHERE site = ?"
+            args = (site,)
+        sql += " ORDER BY ts DESC LIMIT ?"
+        return [AlertMessage.model_validate_json(row[0]) for row in self._conn.execute(sql, (*args, limit))]
+
+    def rejected(self, limit: int = 100) -> list[RejectedMessage]:
+        """Recently rejected messages, newest first."""
+        return [
+            RejectedMessage(
+                seq=row[0],
+                received_at=datetime.fromisoformat(row[1]),
+                topic=row[2],
+                payload=row[3],
+                reason=row[4],
+            )
+            for row in self._conn.execute(
+                "SELECT seq, received_at, topic, payload, reason FROM rejected ORDER BY seq DESC LIMIT ?",
+                (limit,),
+            )
+        ]
+
+    def seen_units(self) -> dict[str, set[str]]:
+        """Every unit and desk that sent an accepted message (alerts of the hub itself excluded)."""
+        units: dict[str, set[str]] = {}
+        for site, desk in self._conn.execute(
+            "SELECT DISTINCT site, desk FROM messages WHERE kind NOT IN ('alert', 'config')"
+        ):
+            units.setdefault(site, set()).add(desk)
+        return units
+
+    def message_counts(self) -> dict[str, int]:
+        """Accepted messages by kind, plus ``rejected``."""
+        counts = dict(self._conn.execute("SELECT kind, COUNT(*) FROM messages GROUP BY kind").fetchall())
+        counts["rejected"] = self._conn.execute("SELECT COUNT(*) FROM rejected").fetchone()[0]
+        return counts
+
+    def close(self) -> None:
+        """Close every connection this store opened (idempotent)."""
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+
+def _opt_utc(moment: datetime | None) -> str | None:
+    return None if moment is None else _utc_text(moment)

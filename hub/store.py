@@ -1,0 +1,174 @@
+"""The system of record: what the hub keeps, behind a small interface.
+
+SQLite (WAL) is the embedded default; the interface is kept narrow and the SQL portable so that a
+PostgreSQL implementation can follow for several hub workers. Times are stored as UTC ISO 8601 text;
+``day`` columns hold the local day (YYYY-MM-DD) in the hub's time zone.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from hub.figures import RatingFact
+from hub.visits import TicketEventRecord, Visit
+from protocol.errors import ConfigError
+from protocol.messages import (
+    AlertMessage,
+    EmotionMessage,
+    Envelope,
+    FeedbackMessage,
+    HeartbeatMessage,
+    QueueMessage,
+    RatingMessage,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedMessage:
+    """A message that did not conform, kept with the reason."""
+
+    seq: int
+    received_at: datetime
+    topic: str
+    payload: bytes
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class NodeHealth:
+    """The last word from an edge node."""
+
+    site: str
+    desk: str
+    last_seen: datetime
+    online: bool | None
+    heartbeat: dict[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSample:
+    """The latest queue measurement of a desk."""
+
+    site: str
+    desk: str
+    ts: datetime
+    length: int
+    est_wait_s: float | None
+    head_wait_s: float | None
+    source: str
+    present: bool | None
+
+
+class Store(Protocol):
+    """What the hub needs from its database. Writes happen on one thread; reads on any."""
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """A unit of work: everything inside commits together or not at all."""
+        ...
+
+    def existing_message_ids(self, ids: list[str]) -> set[str]:
+        """Which of these message ids are already in the record (deduplication)."""
+        ...
+
+    def add_message(self, message: Envelope, payload: bytes, received_at: datetime) -> None:
+        """Keep an accepted message (writes may be buffered until the transaction commits)."""
+        ...
+
+    def add_rejected(self, topic: str, payload: bytes, reason: str, received_at: datetime) -> None:
+        """Keep a message that was rejected, with the reason."""
+        ...
+
+    def add_ticket_event(self, site: str, day: str, ticket: str, event: TicketEventRecord) -> None:
+        """Keep a ticket event under its visit key."""
+        ...
+
+    def ticket_events(self, site: str, day: str, ticket: str) -> list[TicketEventRecord]:
+        """All events of one visit."""
+        ...
+
+    def save_visit(self, site: str, day: str, visit: Visit) -> None:
+        """Replace a visit and its transactions."""
+        ...
+
+    def add_rating(self, message: RatingMessage, day: str) -> None:
+        """Keep a rating."""
+        ...
+
+    def add_feedback(self, message: FeedbackMessage, day: str) -> None:
+        """Keep a comment's sentiment (and its text when the citizen consented)."""
+        ...
+
+    def add_emotion(self, message: EmotionMessage, day: str) -> None:
+        """Keep an aggregated emotion of one service."""
+        ...
+
+    def add_queue_sample(self, message: QueueMessage) -> None:
+        """Keep a queue measurement."""
+        ...
+
+    def record_node(
+        self, site: str, desk: str, seen_at: datetime, online: bool | None, heartbeat: HeartbeatMessage | None
+    ) -> None:
+        """Update an edge node's health."""
+        ...
+
+    def add_alert(self, alert: AlertMessage) -> None:
+        """Keep an alert raised or cleared by the hub."""
+        ...
+
+    def visits(self, site: str, day: str) -> list[Visit]:
+        """The visits of a unit on a local day."""
+        ...
+
+    def visits_on(self, day: str) -> dict[str, list[Visit]]:
+        """Every unit's visits on a local day, by unit id."""
+        ...
+
+    def ratings(self, site: str, day: str, desk: str | None = None) -> list[RatingFact]:
+        """The counted ratings of a unit (or one desk) on a local day."""
+        ...
+
+    def latest_queue_samples(self) -> list[QueueSample]:
+        """The latest queue sample of every desk."""
+        ...
+
+    def nodes(self) -> list[NodeHealth]:
+        """Health of every edge node heard from."""
+        ...
+
+    def alerts(self, site: str | None = None, limit: int = 200) -> list[AlertMessage]:
+        """Recent alerts, newest first."""
+        ...
+
+    def rejected(self, limit: int = 100) -> list[RejectedMessage]:
+        """Recently rejected messages, newest first."""
+        ...
+
+    def seen_units(self) -> dict[str, set[str]]:
+        """Every unit and desk that sent an accepted message."""
+        ...
+
+    def message_counts(self) -> dict[str, int]:
+        """How many accepted messages of each kind are stored."""
+        ...
+
+    def close(self) -> None:
+        """Close connections (idempotent)."""
+        ...
+
+
+def open_store(url: str) -> Store:
+    """Open the store a database URL names: ``sqlite:///relative/path.db`` or ``sqlite:////abs/path.db``.
+
+    Raises:
+        ConfigError: the URL's scheme is not supported.
+    """
+    from hub.sqlite_store import SqliteStore
+
+    if url.startswith("sqlite:///"):
+        return SqliteStore(Path(url.removeprefix("sqlite:///")))
+    raise ConfigError(f"database URL {url!r} is not supported: expected sqlite:///path/to/file.db")

@@ -1,0 +1,332 @@
+"""Message models of wire protocol v1, one pydantic model per message kind.
+
+Validation of what arrives on the wire is strict (JSON types are not coerced): unknown fields, a wrong
+protocol version, times without a UTC offset, ids that do not fit, values out of range, and a site or desk
+that disagrees with the topic are all rejected with a :class:`~protocol.errors.ProtocolError` whose text
+says which field is wrong and why.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from protocol.errors import ProtocolError
+from protocol.topics import IDENTIFIER_PATTERN, MessageKind, Topic, parse_topic
+
+MESSAGE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
+TICKET_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$"
+CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+STAFF_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+EMOTION_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+Seconds = Annotated[float, Field(ge=0, le=7 * 24 * 3600)]
+
+
+def new_message_id() -> str:
+    """Return a fresh message id (32 hex characters)."""
+    return uuid.uuid4().hex
+
+
+def utc_now() -> datetime:
+    """Return the current time in UTC; the one place protocol code reads the clock."""
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """Fields every message carries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: ClassVar[MessageKind]
+
+    v: Literal[1] = Field(1, description="Protocol version; always 1 for this protocol.")
+    id: str = Field(
+        default_factory=new_message_id,
+        pattern=MESSAGE_ID_PATTERN,
+        description="Unique message id, at most 64 characters; the hub deduplicates on it.",
+    )
+    ts: AwareDatetime = Field(
+        default_factory=utc_now,
+        description="When it happened at the desk (RFC 3339 with offset), not when it arrived.",
+    )
+    site: Identifier = Field(description="Unit id; equal to the topic's site.")
+    desk: Identifier = Field(description="Desk id; equal to the topic's desk.")
+
+    @property
+    def topic(self) -> str:
+        """The topic this message is published on."""
+        return str(Topic(self.site, self.desk, self.kind))
+
+    def to_payload(self) -> bytes:
+        """Serialise to the JSON payload sent on the wire (absent optional fields left out)."""
+        return self.model_dump_json(exclude_none=True).encode()
+
+
+class TicketEvent(StrEnum):
+    """What happened to a queue ticket."""
+
+    ISSUED = "issued"
+    CALLED = "called"
+    RECALLED = "recalled"
+    STARTED = "started"
+    FINISHED = "finished"
+    NO_SHOW = "no_show"
+    TRANSFERRED = "transferred"
+
+
+class TicketMessage(Envelope):
+    """A queue ticket event from a desk agent or a queue-number system."""
+
+    kind: ClassVar[MessageKind] = MessageKind.TICKET
+
+    event: TicketEvent = Field(description="issued, called, recalled, started, finished, no_show, transferred.")
+    ticket: str = Field(pattern=TICKET_PATTERN, description="Ticket number, unique per site and local day.")
+    service: str | None = Field(None, pattern=CODE_PATTERN, description="Service field code, e.g. dat-dai.")
+    staff: str | None = Field(None, pattern=STAFF_PATTERN, description="Officer id; required from called on.")
+    priority: bool = Field(False, description="Priority citizen: elderly, pregnant, disabled.")
+    to_desk: Identifier | None = Field(None, description="On transferred: the desk the citizen is sent to.")
+
+    @field_validator("ticket", mode="before")
+    @classmethod
+    def _ticket_number_as_text(cls, value: Any) -> Any:
+        # Queue-number machines often send the number as a JSON integer; it is still a ticket number.
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return str(value)
+        return value
+
+    @model_validator(mode="after")
+    def _staff_known_once_called(self) -> TicketMessage:
+        if self.event is not TicketEvent.ISSUED and self.staff is None:
+            raise ValueError(f"staff is required for event {self.event.value!r} (every event after issued)")
+        if self.to_desk is not None and self.event is not TicketEvent.TRANSFERRED:
+            raise ValueError("to_desk is only allowed on a transferred event")
+        return self
+
+
+class QueueSource(StrEnum):
+    """What measured a queue length."""
+
+    CAMERA = "camera"
+    SENSOR = "sensor"
+    FUSED = "fused"
+
+
+class QueueMessage(Envelope):
+    """A queue measurement at a desk."""
+
+    kind: ClassVar[MessageKind] = MessageKind.QUEUE
+
+    length: int = Field(ge=0, le=1000, description="People waiting in the desk's queue.")
+    est_wait_s: Seconds | None = Field(None, description="Estimated wait of the last person in line, seconds.")
+    head_wait_s: Seconds | None = Field(None, description="How long the person at the head has waited, seconds.")
+    source: QueueSource = Field(description="camera, sensor or fused.")
+    present: bool | None = Field(None, description="Whether an officer is present at the desk.")
+
+
+class RatingChannel(StrEnum):
+    """How a citizen gave a rating."""
+
+    BUTTON = "button"
+    TOUCH = "touch"
+
+
+class RatingMessage(Envelope):
+    """A citizen's satisfaction rating."""
+
+    kind: ClassVar[MessageKind] = MessageKind.RATING
+
+    score: int = Field(ge=1, le=10, description="Score on the configured scale (default 4 levels, 4 best).")
+    scale: int | None = Field(None, ge=2, le=10, description="Number of levels of the scale, when not the default.")
+    ticket: str | None = Field(None, pattern=TICKET_PATTERN, description="The ticket just served, when known.")
+    staff: str | None = Field(None, pattern=STAFF_PATTERN, description="The officer who served, when known.")
+    channel: RatingChannel = Field(description="button or touch.")
+
+    @field_validator("ticket", mode="before")
+    @classmethod
+    def _ticket_number_as_text(cls, value: Any) -> Any:
+        return TicketMessage._ticket_number_as_text(value)
+
+    @model_validator(mode="after")
+    def _score_on_scale(self) -> RatingMessage:
+        if self.scale is not None and self.score > self.scale:
+            raise ValueError(f"score {self.score} is above the scale's {self.scale} levels")
+        return self
+
+
+class Sentiment(StrEnum):
+    """Sentiment of a comment."""
+
+    NEGATIVE = "negative"
+    NEUTRAL = "neutral"
+    POSITIVE = "positive"
+
+
+class FeedbackMessage(Envelope):
+    """The sentiment of a citizen's typed comment; the text only with the citizen's consent."""
+
+    kind: ClassVar[MessageKind] = MessageKind.FEEDBACK
+
+    sentiment: Sentiment = Field(description="negative, neutral or positive.")
+    confidence: float = Field(ge=0, le=1, description="Classifier confidence in [0, 1].")
+    ticket: str | None = Field(None, pattern=TICKET_PATTERN, description="The ticket just served, when known.")
+    staff: str | None = Field(None, pattern=STAFF_PATTERN, description="The officer who served, when known.")
+    consent: bool = Field(False, description="The citizen ticked that the text may be sent.")
+    text: str | None = Field(None, max_length=2000, description="The comment, only when consent is true.")
+
+    @model_validator(mode="after")
+    def _text_only_with_consent(self) -> FeedbackMessage:
+        if self.text is not None and not self.consent:
+            raise ValueError("text may only be sent when the citizen gave consent (consent: true)")
+        return self
+
+
+class EmotionMessage(Envelope):
+    """The aggregated emotion of the citizen during one finished service."""
+
+    kind: ClassVar[MessageKind] = MessageKind.EMOTION
+
+    ticket: str | None = Field(None, pattern=TICKET_PATTERN, description="The ticket served, when known.")
+    frames: int = Field(ge=1, description="Number of face observations averaged.")
+    probabilities: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
+        description=f"Mean class probabilities over the service; classes: {', '.join(EMOTION_CLASSES)}."
+    )
+    valence: float = Field(ge=-1, le=1, description="Mean valence in [-1, 1].")
+
+    @model_validator(mode="after")
+    def _known_classes_summing_to_one(self) -> EmotionMessage:
+        unknown = set(self.probabilities) - set(EMOTION_CLASSES)
+        if unknown:
+            raise ValueError(f"unknown emotion classes {sorted(unknown)}: expected {', '.join(EMOTION_CLASSES)}")
+        total = sum(self.probabilities.values())
+        if abs(total - 1.0) > 0.02:
+            raise ValueError(f"probabilities sum to {total:.3f}, expected 1")
+        return self
+
+
+class HeartbeatMessage(Envelope):
+    """Health of an edge node."""
+
+    kind: ClassVar[MessageKind] = MessageKind.HEARTBEAT
+
+    uptime_s: float = Field(ge=0, description="Seconds since the agent started.")
+    spool_depth: int = Field(ge=0, description="Messages waiting in the outbox.")
+    fps: float | None = Field(None, ge=0, description="Camera frames processed per second.")
+    model_latency_ms: float | None = Field(None, ge=0, description="Mean model inference time, ms.")
+    cpu_temp_c: float | None = Field(None, ge=-40, le=150, description="CPU temperature where exposed, °C.")
+    camera_ok: bool | None = Field(None, description="Whether the camera delivers frames.")
+
+
+class StatusMessage(Envelope):
+    """Whether an edge node is online (retained; the offline form is the last will)."""
+
+    kind: ClassVar[MessageKind] = MessageKind.STATUS
+
+    online: bool = Field(description="True on connect, false as the last will.")
+
+
+class ConfigMessage(Envelope):
+    """The node settings the hub manages (retained)."""
+
+    kind: ClassVar[MessageKind] = MessageKind.CONFIG
+
+    settings: dict[str, Any] = Field(description="Targets, zones, rating scale and other managed settings.")
+
+
+class AlertType(StrEnum):
+    """What an alert is about."""
+
+    WAIT_TARGET_AT_RISK = "wait_target_at_risk"
+    WAIT_TARGET_BROKEN = "wait_target_broken"
+    SERVICE_TARGET_BROKEN = "service_target_broken"
+    NODE_OFFLINE = "node_offline"
+    NO_RATINGS = "no_ratings"
+
+
+class AlertState(StrEnum):
+    """Whether an alert starts or ends."""
+
+    RAISED = "raised"
+    CLEARED = "cleared"
+
+
+class AlertMessage(Envelope):
+    """A hub alert: a target at risk or broken, a node offline, a unit without ratings."""
+
+    kind: ClassVar[MessageKind] = MessageKind.ALERT
+
+    alert: AlertType = Field(description="What the alert is about.")
+    state: AlertState = Field(AlertState.RAISED, description="raised or cleared.")
+    severity: Literal["warning", "critical"] = Field(description="warning (at risk) or critical (broken).")
+    message: str = Field(max_length=500, description="A sentence in Vietnamese for people.")
+    value_s: float | None = Field(None, description="The measured or predicted value, seconds.")
+    target_s: float | None = Field(None, description="The target in force, seconds.")
+    ticket: str | None = Field(None, pattern=TICKET_PATTERN, description="The ticket concerned, when one.")
+
+
+Message = (
+    TicketMessage
+    | QueueMessage
+    | RatingMessage
+    | FeedbackMessage
+    | EmotionMessage
+    | HeartbeatMessage
+    | StatusMessage
+    | ConfigMessage
+    | AlertMessage
+)
+
+MESSAGE_MODELS: dict[MessageKind, type[Envelope]] = {
+    model.kind: model
+    for model in (
+        TicketMessage,
+        QueueMessage,
+        RatingMessage,
+        FeedbackMessage,
+        EmotionMessage,
+        HeartbeatMessage,
+        StatusMessage,
+        ConfigMessage,
+        AlertMessage,
+    )
+}
+
+
+def parse_message(topic: str, payload: bytes | str) -> Message:
+    """Validate a payload received on ``topic`` and return its message model.
+
+    Raises:
+        ProtocolError: the topic or payload does not conform; the text gives every reason found.
+    """
+    where = parse_topic(topic)
+    model = MESSAGE_MODELS[where.kind]
+    try:
+        message = model.model_validate_json(payload, strict=True)
+    except ValidationError as error:
+        raise ProtocolError(_reasons(error)) from None
+    if message.site != where.site or message.desk != where.desk:
+        raise ProtocolError(
+            f"envelope site/desk {message.site}/{message.desk} disagree with topic {where.site}/{where.desk}"
+        )
+    return message  # type: ignore[return-value]
+
+
+def _reasons(error: ValidationError) -> str:
+    reasons = []
+    for detail in error.errors(include_url=False):
+        where = ".".join(str(part) for part in detail["loc"]) or "payload"
+        reasons.append(f"{where}: {detail['msg']}")
+    return "; ".join(reasons)
