@@ -15,6 +15,7 @@ test: setup
 
 bench: setup
 	$(PY) bench/bench_ingest.py
+	$(PY) bench/bench_outbox.py
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/mypy protocol hub edge simulator devtools

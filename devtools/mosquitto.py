@@ -6,6 +6,8 @@ again on the same port (fault injection). Nothing listens beyond 127.0.0.1.
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -38,6 +40,19 @@ def find_mosquitto() -> str:
     return found
 
 
+def _let_broker_write(directory: Path) -> None:
+    """Started as root, Mosquitto drops to the ``mosquitto`` user: without this it could not save its
+    persistent sessions (or its log) in our directory, and a restart would silently lose them."""
+    if os.geteuid() != 0:
+        return
+    try:
+        account = pwd.getpwnam("mosquitto")
+    except KeyError:
+        return
+    for path in (directory, *directory.rglob("*")):
+        os.chown(path, account.pw_uid, account.pw_gid)
+
+
 class MosquittoBroker:
     """A Mosquitto process on 127.0.0.1:``port`` with persistence, unlimited queues and a wide inflight window."""
 
@@ -64,6 +79,7 @@ class MosquittoBroker:
             "log_type notice",
         ]
         self.config_path.write_text("\n".join(lines) + "\n")
+        _let_broker_write(self.workdir)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

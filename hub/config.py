@@ -16,8 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from protocol.config_errors import read_yaml_mapping, validate_config
-from protocol.errors import ConfigError
+from protocol.config_files import parse_host_port, read_yaml_mapping, validate_config
 from protocol.topics import IDENTIFIER_PATTERN, UNIT_WIDE_DESK
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
@@ -255,18 +254,6 @@ class HubSettings(_Strict):
             else:
                 data[key] = value
         return validate_config(HubSettings, data, "command line")
-
-
-def parse_host_port(value: str) -> tuple[str, int]:
-    """Split ``HOST:PORT``.
-
-    Raises:
-        ConfigError: the value is not ``HOST:PORT`` with a port from 1 to 65535.
-    """
-    host, sep, port_text = value.rpartition(":")
-    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ConfigError(f"{value!r} is not HOST:PORT (for example 127.0.0.1:8080)")
-    return host.strip("[]"), int(port_text)
 
 
 def load_settings(path: Path | None = None) -> HubSettings:

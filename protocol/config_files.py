@@ -1,4 +1,4 @@
-"""Turning pydantic validation errors of a configuration file into messages a technician understands.
+"""Reading configuration files and turning their validation errors into messages a technician understands.
 
 Shared by the hub's and the edge node's configuration loaders: each line names the key path, the value
 found and what was expected.
@@ -55,3 +55,15 @@ def validate_config(model: type[M], data: dict[str, Any], source: str) -> M:
         return model.model_validate(data)
     except ValidationError as error:
         raise ConfigError(describe_validation_error(error, source)) from None
+
+
+def parse_host_port(value: str) -> tuple[str, int]:
+    """Split ``HOST:PORT``.
+
+    Raises:
+        ConfigError: the value is not ``HOST:PORT`` with a port from 1 to 65535.
+    """
+    host, sep, port_text = value.rpartition(":")
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigError(f"{value!r} is not HOST:PORT (for example 127.0.0.1:8080)")
+    return host.strip("[]"), int(port_text)
