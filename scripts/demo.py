@@ -28,6 +28,10 @@ def _port_free(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> int:
     """Start broker, hub and simulator; print the addresses; wait for Ctrl-C."""
     state = ROOT / "var" / "demo"
@@ -91,7 +95,7 @@ def main() -> int:
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
         while all(p.poll() is None for p in processes):
             time.sleep(1)
         print("a demo process stopped; see the logs in", state, file=sys.stderr)
