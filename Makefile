@@ -8,14 +8,18 @@ setup:
 	./scripts/setup.sh
 
 demo: setup
+	./scripts/fetch_test_assets.sh
 	$(PY) scripts/demo.py
 
 test: setup
+	./scripts/fetch_test_assets.sh
 	$(PY) -m pytest -q -ra
 
 bench: setup
 	$(PY) bench/bench_ingest.py
 	$(PY) bench/bench_outbox.py
+	./scripts/fetch_test_assets.sh
+	$(PY) bench/bench_camera.py
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/mypy protocol hub edge simulator devtools

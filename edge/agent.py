@@ -47,6 +47,7 @@ class DeskAgent:
         )
         self._stopping = threading.Event()
         self._timer: threading.Thread | None = None
+        self._camera: threading.Thread | None = None
         self._last_queue: tuple[int, bool | None] | None = None
         self._last_queue_at = 0.0
 
@@ -63,6 +64,9 @@ class DeskAgent:
         self.link.start()
         self._timer = threading.Thread(target=self._periodic, name="edge-periodic", daemon=True)
         self._timer.start()
+        if self.settings.camera is not None:
+            self._camera = threading.Thread(target=self._run_camera, name="edge-camera", daemon=True)
+            self._camera.start()
         logger.info(
             "desk agent %s/%s started; %d message(s) waiting in the outbox",
             self.settings.site,
@@ -76,6 +80,9 @@ class DeskAgent:
         if self._timer is not None:
             self._timer.join(timeout=5)
             self._timer = None
+        if self._camera is not None:
+            self._camera.join(timeout=10)
+            self._camera = None
         if self.buttons is not None:
             self.buttons.close()
         self.sensors.close()
@@ -113,6 +120,40 @@ class DeskAgent:
             )
         app.add_api_route("/api/v1/health", self.status, methods=["GET"], summary="Node health")
         return app
+
+    def _run_camera(self) -> None:
+        """The camera pipeline's thread: numbers go to the queue fusion and the outbox, frames go nowhere."""
+        from edge.camera.pipeline import CameraFigures, CameraPipeline
+        from edge.camera.queue_monitor import QueueSnapshot
+        from edge.camera.sources import open_source
+        from edge.health import CameraHealth
+        from edge.sensors import CameraQueue
+
+        settings = self.settings.camera
+        assert settings is not None
+
+        def snapshot(seen: QueueSnapshot) -> None:
+            self.sensors.camera_update(
+                CameraQueue(seen.length, time.monotonic(), seen.staff_present, seen.head_wait_s, seen.est_wait_s)
+            )
+
+        def figures(measured: CameraFigures) -> None:
+            self.health.report_camera(CameraHealth(measured.fps, measured.model_latency_ms, measured.camera_ok))
+
+        try:
+            pipeline = CameraPipeline.build(settings, self.settings.site, self.settings.desk, snapshot, self.emit)
+            source = open_source(settings.source)
+        except Exception:
+            logger.exception("the camera pipeline could not start; the desk runs on its sensors")
+            self.health.report_camera(CameraHealth(camera_ok=False))
+            return
+        try:
+            pipeline.run(source, self._stopping, figures)
+        except Exception:
+            logger.exception("the camera pipeline stopped; the desk runs on its sensors")
+            self.health.report_camera(CameraHealth(camera_ok=False))
+        finally:
+            source.close()
 
     def _periodic(self) -> None:
         next_beat = time.monotonic()

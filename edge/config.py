@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from edge.camera.pipeline import CameraSettings
 from protocol.config_files import read_yaml_mapping, validate_config
 from protocol.messages import STAFF_PATTERN
 from protocol.topics import IDENTIFIER_PATTERN, UNIT_WIDE_DESK
@@ -133,6 +134,7 @@ class EdgeSettings(_Strict):
     spool: SpoolSettings = Field(default_factory=SpoolSettings, description="The outbox spool.")
     tickets: TicketSettings = Field(default_factory=TicketSettings, description="Ticket sources.")
     sensors: SensorSettings = Field(default_factory=SensorSettings, description="Queue and presence sensors.")
+    camera: CameraSettings | None = Field(None, description="The desk camera, if fitted.")
     queue_interval_s: float = Field(10, ge=1, description="Queue message at least this often (and on change).")
     heartbeat_s: float = Field(30, ge=5, description="Heartbeat interval, seconds.")
 

@@ -6,6 +6,7 @@ runs, so the record grows like a real one (``make clean`` removes it).
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -17,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from devtools.mosquitto import MosquittoBroker, free_port  # noqa: E402
+from devtools.scenes import make_scenes  # noqa: E402
+
+CAMERA_SITE, CAMERA_DESK = "bn-hcc", "q01"
 
 VENV_BIN = ROOT / ".venv" / "bin"
 
@@ -26,6 +30,24 @@ def _port_free(port: int) -> bool:
 
     with socket.socket() as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
+
+
+def start_camera_desk(state: Path, broker: MosquittoBroker) -> subprocess.Popen[bytes]:
+    """One real desk agent whose camera replays a sample scene in a loop (people from a registry package)."""
+    video = make_scenes(ROOT, state / "scenes")[0]
+    zones = json.loads(video.with_suffix(".json").read_text())["zones"]
+    config = state / "camera-desk.yaml"
+    config.write_text(
+        f"site: {CAMERA_SITE}\ndesk: {CAMERA_DESK}\nstaff: cb-demo\n"
+        f"mqtt: {{host: {broker.host}, port: {broker.port}}}\n"
+        f"spool: {{path: {state / 'camera-desk-outbox.db'}}}\n"
+        "queue_interval_s: 5\n"
+        "camera:\n"
+        f"  source: {{type: file, path: {video}, loop: true, realtime: true}}\n"
+        f"  zones: {{queue: {{polygon: {zones['queue']}}}, service: {{polygon: {zones['service']}}}}}\n"
+    )
+    log = open(state / "camera-desk.log", "ab")  # noqa: SIM115
+    return subprocess.Popen([str(VENV_BIN / "onestop-edge"), "--config", str(config)], stdout=log, stderr=log)
 
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:
@@ -68,6 +90,7 @@ def main() -> int:
         else:
             print(f"the hub did not start; see {state / 'hub.log'}", file=sys.stderr)
             return 1
+        processes.append(start_camera_desk(state, broker))
         sim_log = open(state / "simulator.log", "ab")  # noqa: SIM115
         processes.append(
             subprocess.Popen(
@@ -80,6 +103,8 @@ def main() -> int:
                     "90",
                     "--seed",
                     str(int(time.time())),
+                    "--skip-desk",
+                    f"{CAMERA_SITE}/{CAMERA_DESK}",
                 ],
                 stdout=sim_log,
                 stderr=sim_log,
@@ -90,6 +115,7 @@ def main() -> int:
             f"  Dashboard:        {base}/\n"
             f"  API docs:         {base}/docs\n"
             f"  Today's figures:  {base}/api/v1/sites/bn-hcc/stats\n"
+            f"  Camera desk:      {CAMERA_SITE}/{CAMERA_DESK}, the real camera pipeline on a sample video\n"
             f"  MQTT broker:      {broker.address} (loopback only)\n"
             f"  Logs and data:    {state}\n"
             "Press Ctrl-C to stop.\n",

@@ -35,6 +35,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--load", type=float, default=0.6, help="arrivals as a share of desk capacity")
     parser.add_argument("--duplicates", type=float, default=0.01, help="share of messages sent twice")
     parser.add_argument("--seed", type=int, default=1, help="random seed")
+    parser.add_argument(
+        "--skip-desk",
+        action="append",
+        default=[],
+        metavar="SITE/DESK",
+        help="leave this desk to a real agent (repeatable)",
+    )
     return parser
 
 
@@ -53,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     start = args.start or anchor - timedelta(minutes=args.backfill_minutes)
     stop_at = start + timedelta(minutes=args.duration_minutes) if args.duration_minutes else None
     options = TrafficOptions(
-        load=args.load, always_open=args.always_open, duplicate_share=args.duplicates, seed=args.seed
+        load=args.load,
+        always_open=args.always_open,
+        duplicate_share=args.duplicates,
+        seed=args.seed,
+        skip_desks=frozenset(args.skip_desk),
     )
     traffic = ProvinceTraffic(settings, start, options)
 

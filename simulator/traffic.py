@@ -62,6 +62,7 @@ class TrafficOptions:
     duplicate_share: float = 0.01
     seed: int = 1
     camera_desks: int = 2
+    skip_desks: frozenset[str] = frozenset()  # "site/desk" pairs a real agent serves instead
 
 
 @dataclass(slots=True)
@@ -97,7 +98,10 @@ class ProvinceTraffic:
             desks = [
                 _Desk(d.id, d.services or [next(iter(SERVICE_MINUTES))], f"cb-{configured.id}-{d.id}")
                 for d in configured.desks
+                if f"{configured.id}/{d.id}" not in self._options.skip_desks
             ]
+            if not desks:
+                continue
             capacity = sum(60 / self._mean_minutes(d.services) for d in desks)
             self._sites[configured.id] = _Site(configured.id, desks, capacity * self._options.load)
         for site in self._sites.values():
