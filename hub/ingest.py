@@ -37,12 +37,10 @@ RECEIVE_MAXIMUM = 1000
 Listener = Callable[[BatchOutcome], None]
 
 
-@dataclass(slots=True)
-class _Received:
-    incoming: Incoming
-    mid: int
-    qos: int
-    generation: int
+# What the network thread hands over: (topic, payload, mid, qos, connection generation). A plain tuple, and the
+# arrival time is taken once per batch on the worker: the network thread competes with processing for the
+# interpreter lock, so it does as little as possible per message.
+_Received = tuple[str, bytes | bytearray, int, int, int]
 
 
 @dataclass(slots=True)
@@ -185,8 +183,7 @@ class Ingest:
             logger.warning("hub lost the MQTT broker (%s); reconnecting with back-off", reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        incoming = Incoming(message.topic, bytes(message.payload), self._clock())
-        self._queue.put(_Received(incoming, message.mid, message.qos, self._generation))
+        self._queue.put((message.topic, message.payload, message.mid, message.qos, self._generation))
 
     # -- worker thread ------------------------------------------------------------------------------------
 
@@ -236,8 +233,10 @@ class Ingest:
         delay = 0.2
         while True:
             try:
+                now = self._clock()
+                incoming = [Incoming(topic, bytes(payload), now) for topic, payload, _, _, _ in batch]
                 with self._lock:
-                    outcome = self._processor.process([r.incoming for r in batch], self._clock())
+                    outcome = self._processor.process(incoming, now)
                 break
             except Exception as error:  # the database refused: keep the batch, retry, never drop it
                 self.counters.retries += 1
@@ -247,9 +246,9 @@ class Ingest:
                     return  # not acknowledged: the broker redelivers after restart
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
-        for received in batch:
-            if received.qos > 0 and received.generation == self._generation:
-                self._client.ack(received.mid, received.qos)
+        for _, _, mid, qos, generation in batch:
+            if qos > 0 and generation == self._generation:
+                self._client.ack(mid, qos)
         self.counters.accepted += outcome.accepted
         self.counters.duplicates += outcome.duplicates
         self.counters.rejected += outcome.rejected
