@@ -7,7 +7,6 @@ again on the same port (fault injection). Nothing listens beyond 127.0.0.1.
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import socket
 import subprocess
@@ -40,23 +39,80 @@ def find_mosquitto() -> str:
     return found
 
 
-def _let_broker_write(directory: Path) -> None:
-    """Started as root, Mosquitto drops to the ``mosquitto`` user: without this it could not save its
-    persistent sessions (or its log) in our directory, and a restart would silently lose them."""
-    if os.geteuid() != 0:
-        return
-    try:
-        account = pwd.getpwnam("mosquitto")
-    except KeyError:
-        return
-    for path in (directory, *directory.rglob("*")):
-        os.chown(path, account.pw_uid, account.pw_gid)
+def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 (openssl), for TLS tests."""
+    ca_key, ca, key, request, cert = (
+        directory / n for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")
+    )
+    names = directory / "san.cnf"
+    names.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    steps = [
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=onestop-test-ca",
+            "-keyout",
+            str(ca_key),
+            "-out",
+            str(ca),
+        ],
+        [
+            "openssl",
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(request),
+        ],
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-in",
+            str(request),
+            "-CA",
+            str(ca),
+            "-CAkey",
+            str(ca_key),
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            str(names),
+            "-out",
+            str(cert),
+        ],
+    ]
+    for step in steps:
+        subprocess.run(step, check=True, capture_output=True)
+    return ca, cert, key
 
 
 class MosquittoBroker:
     """A Mosquitto process on 127.0.0.1:``port`` with persistence, unlimited queues and a wide inflight window."""
 
-    def __init__(self, port: int | None = None, workdir: Path | None = None, persistence: bool = True) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        workdir: Path | None = None,
+        persistence: bool = True,
+        users: dict[str, str] | None = None,
+        tls: bool = False,
+    ) -> None:
+        """Configure (not start) a broker; ``users`` turns anonymous access off, ``tls`` serves TLS only,
+        with a CA and a server certificate made here (``ca_file`` for the clients)."""
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self._own_dir = workdir is None
@@ -64,9 +120,10 @@ class MosquittoBroker:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.config_path = self.workdir / "mosquitto.conf"
         self.log_path = self.workdir / "mosquitto.log"
+        self.ca_file: Path | None = None
         lines = [
             f"listener {self.port} 127.0.0.1",
-            "allow_anonymous true",
+            f"allow_anonymous {'false' if users else 'true'}",
             f"persistence {'true' if persistence else 'false'}",
             f"persistence_location {self.workdir}/",
             "autosave_interval 1",
@@ -78,8 +135,21 @@ class MosquittoBroker:
             "log_type warning",
             "log_type notice",
         ]
+        if users:
+            passwords = self.workdir / "passwords"
+            passwords.touch()
+            for name, password in users.items():
+                subprocess.run(["mosquitto_passwd", "-b", str(passwords), name, password], check=True)
+            lines.append(f"password_file {passwords}")
+        if tls:
+            self.ca_file, cert, key = _make_certificates(self.workdir)
+            lines += [f"cafile {self.ca_file}", f"certfile {cert}", f"keyfile {key}"]
+        if os.geteuid() == 0:
+            # Started as root, Mosquitto would drop to the 'mosquitto' user, who cannot reach a private
+            # temporary directory: it could then neither save its sessions nor read the password file, and a
+            # restart would silently lose every queued message. This broker only listens on loopback.
+            lines.append("user root")
         self.config_path.write_text("\n".join(lines) + "\n")
-        _let_broker_write(self.workdir)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
