@@ -4,6 +4,7 @@ asks (length right in at least 95 % of frames, each wait within 10 % of the trut
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +152,15 @@ def test_looped_file_keeps_time_running(scenes: list[Path]) -> None:
     assert all(b > a for a, b in zip(times, times[1:], strict=False)) and not source.finished
     source.close()
     assert np.isclose(times[1] - times[0], 0.2)
+
+
+def test_a_missing_camera_is_retried_and_reported_unhealthy() -> None:
+    from edge.camera.sources import CaptureSource
+
+    source = CaptureSource("/dev/video-that-is-not-there", max_backoff_s=0.2)
+    deadline = time.monotonic() + 3
+    while source.health().reconnects < 2 and time.monotonic() < deadline:
+        assert source.read() is None  # no frame, no exception: the agent keeps running on its sensors
+    health = source.health()
+    assert health.reconnects >= 2 and not health.ok and health.frames == 0
+    source.close()
