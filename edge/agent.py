@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,12 +13,14 @@ from gpiozero.pins import Factory
 
 from edge.config import EdgeSettings
 from edge.health import Health
+from edge.kiosk.service import Kiosk
+from edge.kiosk.web import kiosk_router
 from edge.mqtt_link import MqttLink
 from edge.outbox import Outbox, Spool
 from edge.sensors import QueueFusion, QueueReading
 from edge.ticket_api import ticket_router
 from edge.tickets import DeskButtons
-from protocol.messages import Envelope, QueueMessage
+from protocol.messages import Envelope, QueueMessage, TicketMessage
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,13 @@ class DeskAgent:
             if settings.tickets.buttons
             else None
         )
+        # Whoever needs the desk's ticket events (the kiosk ties each rating to the ticket just served).
+        self.ticket_listeners: list[Callable[[TicketMessage], None]] = []
+        self.kiosk = (
+            Kiosk(settings.kiosk, settings.site, settings.desk, self.emit, pin_factory) if settings.kiosk else None
+        )
+        if self.kiosk is not None:
+            self.ticket_listeners.append(self.kiosk.observe_ticket)
         self._stopping = threading.Event()
         self._timer: threading.Thread | None = None
         self._camera: threading.Thread | None = None
@@ -52,8 +62,14 @@ class DeskAgent:
         self._last_queue_at = 0.0
 
     def emit(self, message: Envelope) -> None:
-        """Spool a message for the hub (durable when this returns)."""
+        """Spool a message for the hub (durable when this returns); ticket events also go to the listeners."""
         self.outbox.put(message)
+        if isinstance(message, TicketMessage):
+            for listener in self.ticket_listeners:
+                try:
+                    listener(message)
+                except Exception:  # the event is already durable: a listener's fault must not undo it
+                    logger.exception("a ticket listener failed on %s %s", message.event.value, message.ticket)
 
     def _connected(self) -> None:
         self.outbox.notify()
@@ -85,6 +101,8 @@ class DeskAgent:
             self._camera = None
         if self.buttons is not None:
             self.buttons.close()
+        if self.kiosk is not None:
+            self.kiosk.close()
         self.sensors.close()
         self.outbox.close()
         self.link.close()
@@ -104,7 +122,7 @@ class DeskAgent:
         }
 
     def web_app(self) -> FastAPI:
-        """The node's local HTTP API: ticket endpoint (when configured) and health."""
+        """The node's local HTTP API: ticket endpoint and kiosk page (when configured) and health."""
         app = FastAPI(title="One-Stop Monitor desk agent", version="1")
         api = self.settings.tickets.api
         if api is not None:
@@ -118,6 +136,8 @@ class DeskAgent:
                     self.emit,
                 )
             )
+        if self.kiosk is not None and self.kiosk.settings.touch is not None:
+            app.include_router(kiosk_router(self.kiosk, self.kiosk.settings.touch))
         app.add_api_route("/api/v1/health", self.status, methods=["GET"], summary="Node health")
         return app
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -45,20 +46,28 @@ def main(argv: list[str] | None = None) -> int:
     agent.start()
     try:
         api = settings.tickets.api
-        if api is not None:
+        touch = settings.kiosk.touch if settings.kiosk is not None else None
+        if api is not None or touch is not None:
             import uvicorn
 
             from protocol.config_files import parse_host_port
 
-            host, port = parse_host_port(api.listen)
-            if api.token is None and host not in ("127.0.0.1", "localhost", "::1"):
-                print(
-                    f"onestop-edge: tickets.api listens on {api.listen} but {api.token_env} is not set; "
-                    "refusing to open the ticket endpoint to the network without a token",
-                    file=sys.stderr,
-                )
-                return 2
-            uvicorn.run(agent.web_app(), host=host, port=port, log_level="warning")
+            if api is not None:
+                host, port = parse_host_port(api.listen)
+                if api.token is None and host not in ("127.0.0.1", "localhost", "::1"):
+                    print(
+                        f"onestop-edge: tickets.api listens on {api.listen} but {api.token_env} is not set; "
+                        "refusing to open the ticket endpoint to the network without a token",
+                        file=sys.stderr,
+                    )
+                    return 2
+            # One server on each address: the ticket endpoint's and the kiosk page's (loopback). On a shared
+            # port the first address serves both, and the kiosk's routes still answer only to loopback.
+            by_port: dict[int, tuple[str, int]] = {}
+            for listen in (a.listen for a in (api, touch) if a is not None):
+                by_port.setdefault(parse_host_port(listen)[1], parse_host_port(listen))
+            sockets = [_listening_socket(host, port) for host, port in by_port.values()]
+            uvicorn.Server(uvicorn.Config(agent.web_app(), log_level="warning")).run(sockets=sockets)
         else:
             stop = threading.Event()
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -67,6 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         agent.close()
     return 0
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from edge.camera.pipeline import CameraSettings
+from edge.kiosk.settings import KioskSettings
 from protocol.config_files import read_yaml_mapping, validate_config
 from protocol.messages import STAFF_PATTERN
 from protocol.topics import IDENTIFIER_PATTERN, UNIT_WIDE_DESK
@@ -135,6 +136,9 @@ class EdgeSettings(_Strict):
     tickets: TicketSettings = Field(default_factory=TicketSettings, description="Ticket sources.")
     sensors: SensorSettings = Field(default_factory=SensorSettings, description="Queue and presence sensors.")
     camera: CameraSettings | None = Field(None, description="The desk camera, if fitted.")
+    kiosk: KioskSettings | None = Field(
+        None, description="The citizen's side: rating buttons and LEDs, the scale, the touchscreen page."
+    )
     queue_interval_s: float = Field(10, ge=1, description="Queue message at least this often (and on change).")
     heartbeat_s: float = Field(30, ge=5, description="Heartbeat interval, seconds.")
 

@@ -29,6 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("validate-config", help="check the configuration file and exit")
     _add_config_option(check)
+
+    hasher = commands.add_parser("hash-password", help="print the hash of a password for access.users")
+    hasher.add_argument("--stdin", action="store_true", help="read the password from standard input (scripts)")
     return parser
 
 
@@ -74,6 +77,8 @@ def is_loopback(host: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``onestop-hub``."""
     args = build_parser().parse_args(argv)
+    if args.command == "hash-password":
+        return _print_password_hash(args.stdin)
     try:
         settings = settings_from_args(args)
     except ConfigError as error:
@@ -90,9 +95,44 @@ def main(argv: list[str] | None = None) -> int:
 
     host, port = parse_host_port(settings.listen)
     if is_loopback(host):
-        logger.warning("listening on %s only; the API and dashboard are open to this machine", settings.listen)
-    logger.info("dashboard: http://%s:%d/  API docs: http://%s:%d/docs", host, port, host, port)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=args.log_level.lower(), access_log=False)
+        logger.info("listening on %s only: the API and dashboard are reachable from this machine", settings.listen)
+    scheme = "https" if settings.access.tls else "http"
+    logger.info("dashboard: %s://%s:%d/  API docs: %s://%s:%d/docs", scheme, host, port, scheme, host, port)
+    try:
+        app = create_app(settings)
+    except ConfigError as error:
+        print(f"onestop-hub: refusing to start\n{error}", file=sys.stderr)
+        return 2
+    access = settings.access
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level=args.log_level.lower(),
+        access_log=False,
+        ssl_certfile=str(access.tls_cert_file) if access.tls_cert_file else None,
+        ssl_keyfile=str(access.tls_key_file) if access.tls_key_file else None,
+    )
+    return 0
+
+
+def _print_password_hash(from_stdin: bool) -> int:
+    """Ask for a password (twice) or read it from standard input; print its hash for ``access.users``."""
+    import getpass
+
+    from hub.auth import hash_password
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("onestop-hub: the two passwords differ", file=sys.stderr)
+            return 2
+    if len(password) < 8:
+        print("onestop-hub: a password needs at least 8 characters", file=sys.stderr)
+        return 2
+    print(hash_password(password))
     return 0
 
 

@@ -16,6 +16,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from hub.auth import AccessSettings
+from hub.dashboard_settings import MapSettings
+from hub.reports.settings import EvaluationSettings, StaffingSettings
+from hub.sinks.settings import InfluxSettings
 from protocol.config_files import parse_host_port, read_yaml_mapping, validate_config
 from protocol.topics import IDENTIFIER_PATTERN, UNIT_WIDE_DESK
 
@@ -190,6 +194,9 @@ class LiveSettings(_Strict):
     )
     tick_s: float = Field(1, gt=0, description="How often live states and alerts are re-evaluated, seconds.")
     offline_after_s: float = Field(95, gt=0, description="A node silent this long is shown offline.")
+    no_ratings_after_services: int = Field(
+        20, ge=1, description="A unit that served this many today without a counted rating raises no_ratings."
+    )
 
 
 class ProvinceInfo(_Strict):
@@ -212,6 +219,13 @@ class HubSettings(_Strict):
     database: str = Field(DEFAULT_DATABASE_URL, description="Database URL, e.g. sqlite:///var/onestop.db.")
     listen: str = Field("127.0.0.1:8080", description="HOST:PORT the API and dashboard listen on.")
     live: LiveSettings = Field(default_factory=LiveSettings, description="Live state and alert tuning.")
+    evaluation: EvaluationSettings = Field(
+        default_factory=EvaluationSettings, description="Annual staff evaluation: norms, weights, thresholds."
+    )
+    staffing: StaffingSettings = Field(default_factory=StaffingSettings, description="Demand forecast and desks.")
+    access: AccessSettings = Field(default_factory=AccessSettings, description="Users, roles, public read-only units.")
+    map: MapSettings = Field(default_factory=MapSettings, description="The dashboard's province map.")
+    influxdb: InfluxSettings | None = Field(None, description="Copy the figures to InfluxDB 2.x; off when absent.")
 
     @field_validator("timezone")
     @classmethod

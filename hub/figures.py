@@ -38,10 +38,14 @@ def share(hits: int, total: int) -> float | None:
 
 @dataclass(frozen=True, slots=True)
 class RatingFact:
-    """A counted rating: its score and the scale it was given on (None: the configured one)."""
+    """A rating: its score, the scale it was given on (None: the configured one), and whether it counts.
+
+    A rating the kiosk flagged as a burst, a repeat or too soon after the service is kept but not counted.
+    """
 
     score: int
     scale: int | None = None
+    counted: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,7 @@ class Figures:
     ratings: int
     satisfied: int
     satisfaction_share: float | None
+    ratings_not_counted: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         """The figures as a JSON-ready mapping."""
@@ -107,7 +112,8 @@ def compute_figures(
     waits = visit_waits if per_visit else transaction_waits
     limit = wait_rule.limit_s if wait_rule else None
     service_limit = service_rule.limit_s if service_rule else None
-    satisfied = sum(1 for r in ratings if r.score >= scale.satisfied_min_for(r.scale))
+    counted = [r for r in ratings if r.counted]
+    satisfied = sum(1 for r in counted if r.score >= scale.satisfied_min_for(r.scale))
 
     return Figures(
         visits=len(counted_visits),
@@ -129,9 +135,10 @@ def compute_figures(
         within_service_target_share=(
             share(sum(1 for s in service_times if s <= service_limit), len(service_times)) if service_limit else None
         ),
-        ratings=len(ratings),
+        ratings=len(counted),
         satisfied=satisfied,
-        satisfaction_share=share(satisfied, len(ratings)),
+        satisfaction_share=share(satisfied, len(counted)),
+        ratings_not_counted=len(ratings) - len(counted),
     )
 
 

@@ -4,8 +4,8 @@ Pure and synchronous: the caller passes the current time in. The board only know
 it is rebuilt from the record at start-up.
 
 The predicted wait of the last person in line is the remaining time of the service in progress plus one
-mean recent service time per person ahead (a single-server queue; the reports' Erlang C model covers
-units where several desks share a queue).
+mean recent service time per person ahead (a single-server queue); where two or more open desks serve the
+same fields, their lines count as one served by all of them, as in the reports' Erlang C model.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from typing import Any
 
 from hub.config import HubSettings, UnitLevel, wait_target
 from hub.figures import mean
+from hub.reports.staffing import expected_wait_in_line_s
 from hub.store import QueueSample
 from hub.visits import Visit, VisitStatus
 from protocol.messages import AlertMessage, AlertState, AlertType
+from protocol.topics import UNIT_WIDE_DESK
 
 UNKNOWN_UNIT_LEVEL = UnitLevel.COMMUNE
 
@@ -114,9 +116,11 @@ class LiveBoard:
             changed.add(placed_at)
         return changed
 
-    def apply_rating(self, site: str, desk_id: str, day: str, score: int, scale: int | None) -> set[DeskKey]:
-        """Count a rating given today at a desk."""
-        if day != self._day:
+    def apply_rating(
+        self, site: str, desk_id: str, day: str, score: int, scale: int | None, counted: bool = True
+    ) -> set[DeskKey]:
+        """Count a rating given today at a desk (one the kiosk flagged as not counted changes nothing)."""
+        if day != self._day or not counted:
             return set()
         desk = self._desk((site, desk_id))
         desk.ratings += 1
@@ -210,6 +214,9 @@ class LiveBoard:
         if present is None and desk.serving is not None:
             present = True
         predicted = last_waited + remaining + (queue_length - 1) * service_s if queue_length > 0 else 0.0
+        pooled = self._pooled_wait_s(site, desk_id, now) if queue_length > 0 else None
+        if pooled is not None:
+            predicted = last_waited + pooled
 
         target = self.target_wait_s(site, now.astimezone(self._settings.zone).date())
         state = "ok"
@@ -242,6 +249,36 @@ class LiveBoard:
             "node_online": online,
             "node_last_seen": desk.node_seen_at.isoformat() if desk.node_seen_at else None,
         }
+
+    def _pooled_wait_s(self, site: str, desk_id: str, now: datetime) -> float | None:
+        """Expected wait of the last person in line when two or more open desks serve the same fields.
+
+        The model of the reports' Erlang C (``expected_wait_in_line_s``): the lines of those desks as one
+        line, served by the desks that have an officer present or a citizen in service. None for a desk on
+        its own, which keeps the single-desk prediction.
+        """
+        configured = self._settings.site(site)
+        me = next((d for d in configured.desks if d.id == desk_id), None) if configured else None
+        if configured is None or me is None or not me.services:
+            return None
+        live = self._settings.live
+        length = open_desks = busy = 0
+        times: list[float] = []
+        for other in (d for d in configured.desks if sorted(d.services) == sorted(me.services)):
+            desk = self._desks.get((site, other.id))
+            if desk is None:
+                continue
+            sample = desk.queue
+            fresh = sample is not None and (now - sample.ts).total_seconds() <= live.queue_sample_fresh_s
+            length += sample.length if fresh and sample is not None else len(desk.waiting)
+            if desk.serving is not None or (fresh and sample is not None and sample.present):
+                open_desks += 1
+                busy += desk.serving is not None
+            times.extend(desk.recent_service_s)
+        if open_desks < 2:
+            return None
+        service_s = mean(times) or live.default_service_s
+        return expected_wait_in_line_s(length, open_desks, busy, service_s)
 
     # -- alerts ------------------------------------------------------------------------------------------
 
@@ -282,7 +319,36 @@ class LiveBoard:
             if view["node_online"] is not None:
                 offline = view["node_online"] is False
                 changes += self._switch(site, desk_id, AlertType.NODE_OFFLINE, offline, not offline, None, None, now)
+        return changes + self._evaluate_no_ratings(now)
+
+    def _evaluate_no_ratings(self, now: datetime) -> list[AlertMessage]:
+        """A unit that served many today without one counted rating: its Decision 766 points would be 0."""
+        threshold = self._settings.live.no_ratings_after_services
+        rated: dict[str, int] = {}
+        for (site, _), desk in self._desks.items():
+            rated[site] = rated.get(site, 0) + desk.ratings
+        served_by_site: dict[str, int] = {}
+        for s, _, _ in self._counted_services:
+            served_by_site[s] = served_by_site.get(s, 0) + 1
+        sites = set(served_by_site) | {s for s, _, kind in self._active if kind is AlertType.NO_RATINGS}
+        changes: list[AlertMessage] = []
+        for site in sorted(sites):
+            served = served_by_site.get(site, 0)
+            none = rated.get(site, 0) == 0
+            changes += self._switch(
+                site,
+                UNIT_WIDE_DESK,
+                AlertType.NO_RATINGS,
+                none and served >= threshold,
+                not none or served < threshold,
+                None,
+                None,
+                now,
+            )
         return changes
+
+    def _served_today(self, site: str) -> int:
+        return sum(1 for s, _, _ in self._counted_services if s == site)
 
     def _switch(
         self,
@@ -334,6 +400,13 @@ class LiveBoard:
                 f"{where}: thời gian chờ dự báo {minutes} phút, sắp vượt chỉ tiêu {limit} phút."
                 if raised
                 else f"{where}: thời gian chờ dự báo đã giảm còn {minutes} phút."
+            )
+        elif kind is AlertType.NO_RATINGS:
+            text = (
+                f"{site_name}: đã phục vụ {self._served_today(site)} lượt hôm nay nhưng chưa nhận được đánh giá"
+                " nào; kiểm tra thiết bị đánh giá (điểm hài lòng theo Quyết định 766 sẽ bằng 0)."
+                if raised
+                else f"{site_name}: đã nhận được đánh giá của người dân."
             )
         else:
             text = f"{where}: thiết bị tại quầy mất kết nối." if raised else f"{where}: thiết bị đã kết nối lại."

@@ -124,7 +124,9 @@ class Processor:
             outcome.changed_desks |= board.apply_queue(sample)
         elif isinstance(message, RatingMessage):
             self._store.add_rating(message, day)
-            outcome.changed_desks |= board.apply_rating(message.site, message.desk, day, message.score, message.scale)
+            outcome.changed_desks |= board.apply_rating(
+                message.site, message.desk, day, message.score, message.scale, message.counted
+            )
         elif isinstance(message, FeedbackMessage):
             self._store.add_feedback(message, day)
         elif isinstance(message, EmotionMessage):

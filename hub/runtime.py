@@ -18,6 +18,7 @@ from hub.figures import compute_figures
 from hub.ingest import Ingest
 from hub.live import UNKNOWN_UNIT_LEVEL, LiveBoard
 from hub.processor import BatchOutcome, Processor
+from hub.sinks.influx import InfluxSink
 from hub.store import Store, open_store
 from protocol.messages import AlertMessage, AlertState
 
@@ -46,6 +47,9 @@ class HubRuntime:
             settings.mqtt, self.processor, self.lock, self._on_batch, tick_s=settings.live.tick_s, clock=clock
         )
         self.started_at = clock()
+        self.sink: InfluxSink | None = None
+        if settings.influxdb is not None and settings.influxdb.enabled:
+            self.sink = InfluxSink(settings, settings.influxdb, live_views=self.live_desk_views, clock=clock)
 
     def start(self, broadcaster: Broadcaster | None = None) -> None:
         """Rebuild today's live state from the record and start listening to the broker."""
@@ -53,15 +57,21 @@ class HubRuntime:
         with self.lock:
             self.processor.restore(self.clock())
         self.ingest.start()
+        if self.sink is not None:
+            self.sink.start()
 
     def close(self) -> None:
         """Stop ingest and close the store (idempotent)."""
         self.ingest.stop()
+        if self.sink is not None:
+            self.sink.close()
         self.store.close()
 
     # -- live fan-out (ingest worker thread) ----------------------------------------------------------------
 
     def _on_batch(self, outcome: BatchOutcome) -> None:
+        if self.sink is not None:
+            self.sink.wake()
         if self.broadcaster is None:
             return
         now = self.clock()
@@ -172,6 +182,13 @@ class HubRuntime:
             "desks": desks,
         }
 
+    def live_desk_views(self) -> list[dict[str, Any]]:
+        """Every desk's live view now (for the InfluxDB sink's desk_state samples)."""
+        now = self.clock()
+        with self.lock:
+            board = self.board
+            return [board.desk_view(site, desk, now) for site in board.sites() for desk in board.desks_of(site)]
+
     def alerts(self, site: str | None, active_only: bool) -> list[dict[str, Any]]:
         """Active alerts now, or the recent history."""
         if active_only:
@@ -188,6 +205,7 @@ class HubRuntime:
             "started_at": self.started_at.isoformat(),
             "ingest": asdict(self.ingest.counters),
             "stream_clients": self.broadcaster.client_count if self.broadcaster else 0,
+            "influxdb": self.sink.as_dict() if self.sink else None,
             "nodes": [
                 {
                     "site": n.site,

@@ -49,7 +49,8 @@ CREATE TABLE IF NOT EXISTS transactions (
 CREATE INDEX IF NOT EXISTS transactions_by_staff ON transactions (staff, day);
 CREATE TABLE IF NOT EXISTS ratings (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, desk TEXT NOT NULL, day TEXT NOT NULL, ts TEXT NOT NULL,
-    score INTEGER NOT NULL, scale INTEGER, ticket TEXT, staff TEXT, channel TEXT NOT NULL);
+    score INTEGER NOT NULL, scale INTEGER, ticket TEXT, staff TEXT, channel TEXT NOT NULL,
+    flags TEXT, counted INTEGER NOT NULL DEFAULT 1);
 CREATE INDEX IF NOT EXISTS ratings_by_day ON ratings (site, day);
 CREATE TABLE IF NOT EXISTS feedback (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, desk TEXT NOT NULL, day TEXT NOT NULL, ts TEXT NOT NULL,
@@ -68,6 +69,13 @@ CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, desk TEXT NOT NULL, ts TEXT NOT NULL, payload TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (ts);
 """
+
+# Columns added after a release: (table, column, declaration). A record made by an older release gets
+# them at start-up (ALTER TABLE ADD COLUMN), so no migration step is needed.
+ADDED_COLUMNS = (
+    ("ratings", "flags", "TEXT"),
+    ("ratings", "counted", "INTEGER NOT NULL DEFAULT 1"),
+)
 
 
 INSERT_TICKET_EVENT = (
@@ -100,6 +108,7 @@ class SqliteStore:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._conn.executescript(SCHEMA)
+        self._add_missing_columns()
         # Inserts of a transaction are buffered per statement and written with executemany at commit
         # (or before a read on the writing thread): far fewer round trips into SQLite per message.
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
@@ -108,6 +117,12 @@ class SqliteStore:
     def path(self) -> Path:
         """The database file."""
         return self._path
+
+    def _add_missing_columns(self) -> None:
+        for table, column, declaration in ADDED_COLUMNS:
+            present = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            if column not in present:
+                self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
 
     @property
     def _conn(self) -> sqlite3.Connection:
@@ -268,8 +283,9 @@ class SqliteStore:
     def add_rating(self, message: RatingMessage, day: str) -> None:
         """Keep a rating."""
         self._write(
-            "INSERT OR IGNORE INTO ratings (id, site, desk, day, ts, score, scale, ticket, staff, channel) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO ratings "
+            "(id, site, desk, day, ts, score, scale, ticket, staff, channel, flags, counted) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 message.id,
                 message.site,
@@ -281,6 +297,8 @@ class SqliteStore:
                 message.ticket,
                 message.staff,
                 message.channel.value,
+                ",".join(flag.value for flag in message.flags) if message.flags else None,
+                int(message.counted),
             ),
         )
 
@@ -411,13 +429,13 @@ class SqliteStore:
         return visits
 
     def ratings(self, site: str, day: str, desk: str | None = None) -> list[RatingFact]:
-        """The ratings of a unit (or one desk) on a local day."""
-        sql = "SELECT score, scale FROM ratings WHERE site = ? AND day = ?"
+        """The ratings of a unit (or one desk) on a local day, counted or not."""
+        sql = "SELECT score, scale, counted FROM ratings WHERE site = ? AND day = ?"
         args: tuple[Any, ...] = (site, day)
         if desk is not None:
             sql += " AND desk = ?"
             args = (*args, desk)
-        return [RatingFact(score=row[0], scale=row[1]) for row in self._conn.execute(sql, args)]
+        return [RatingFact(score=row[0], scale=row[1], counted=bool(row[2])) for row in self._conn.execute(sql, args)]
 
     def latest_queue_samples(self) -> list[QueueSample]:
         """The latest queue sample of every desk."""

@@ -129,7 +129,7 @@ class Store(Protocol):
         ...
 
     def ratings(self, site: str, day: str, desk: str | None = None) -> list[RatingFact]:
-        """The counted ratings of a unit (or one desk) on a local day."""
+        """The ratings of a unit (or one desk) on a local day; ``RatingFact.counted`` says which count."""
         ...
 
     def latest_queue_samples(self) -> list[QueueSample]:

@@ -144,6 +144,19 @@ class RatingChannel(StrEnum):
     TOUCH = "touch"
 
 
+class RatingFlag(StrEnum):
+    """Why a kiosk doubts a rating (see docs/protocol.md: flagged ratings are kept; some are not counted)."""
+
+    BURST = "burst"
+    REPEAT = "repeat"
+    TOO_SOON = "too_soon"
+    NO_TICKET = "no_ticket"
+
+
+# Ratings carrying one of these are kept in the record but left out of every satisfaction figure.
+NOT_COUNTED_FLAGS = frozenset({RatingFlag.BURST, RatingFlag.REPEAT, RatingFlag.TOO_SOON})
+
+
 class RatingMessage(Envelope):
     """A citizen's satisfaction rating."""
 
@@ -154,6 +167,11 @@ class RatingMessage(Envelope):
     ticket: str | None = Field(None, pattern=TICKET_PATTERN, description="The ticket just served, when known.")
     staff: str | None = Field(None, pattern=STAFF_PATTERN, description="The officer who served, when known.")
     channel: RatingChannel = Field(description="button or touch.")
+    flags: list[RatingFlag] | None = Field(
+        None,
+        max_length=len(RatingFlag),
+        description="Doubts of the kiosk: burst, repeat, too_soon (kept, not counted), no_ticket (counted).",
+    )
 
     @field_validator("ticket", mode="before")
     @classmethod
@@ -164,7 +182,14 @@ class RatingMessage(Envelope):
     def _score_on_scale(self) -> RatingMessage:
         if self.scale is not None and self.score > self.scale:
             raise ValueError(f"score {self.score} is above the scale's {self.scale} levels")
+        if self.flags is not None and len(set(self.flags)) != len(self.flags):
+            raise ValueError(f"flags repeat a value: {[f.value for f in self.flags]}")
         return self
+
+    @property
+    def counted(self) -> bool:
+        """Whether the rating counts in satisfaction figures (no flag that excludes it)."""
+        return not NOT_COUNTED_FLAGS.intersection(self.flags or ())
 
 
 class Sentiment(StrEnum):

@@ -5,7 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mosquitto python3-venv python3-dev gcc)
+# chromium: the browser tests drive Debian's Chromium through Playwright (no browser is downloaded).
+APT_PACKAGES=(mosquitto python3-venv python3-dev gcc chromium)
 EXTRAS="${ONESTOP_EXTRAS:-hub,edge,dev}"
 
 missing=()

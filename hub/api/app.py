@@ -11,8 +11,9 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from hub.api import alerts, sites, stream, system
-from hub.config import HubSettings
+from hub.api import alerts, dashboard, session, sites, stream, system
+from hub.auth import AccessMiddleware, AccessPolicy
+from hub.config import HubSettings, parse_host_port
 from hub.events import Broadcaster
 from hub.runtime import HubRuntime
 
@@ -33,6 +34,9 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
             yield
         finally:
             runtime.close()
+            reader = getattr(app.state, "record_reader", None)
+            if reader is not None:
+                reader.close()
 
     app = FastAPI(
         title="One-Stop Monitor hub",
@@ -42,6 +46,12 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
     )
     for module in (sites, alerts, stream, system):
         app.include_router(module.router)
+    # Access: refuses to build a hub that would listen beyond loopback without users (hub.auth).
+    policy = AccessPolicy(settings.access, parse_host_port(settings.listen)[0])
+    app.state.access_policy = policy
+    app.add_middleware(AccessMiddleware, policy=policy)
+    for extra in (session, dashboard):
+        app.include_router(extra.router)
     if DASHBOARD_DIR.is_dir():
         app.mount("/", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")
     else:

@@ -1,0 +1,79 @@
+"""Logging in and out of the dashboard: a signed session cookie (see ``hub.auth``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, Field
+
+from hub.auth import ANONYMOUS, SESSION_COOKIE, AccessPolicy, Principal
+
+router = APIRouter(prefix="/api/v1/auth", tags=["access"])
+
+
+class Credentials(BaseModel):
+    """A login form."""
+
+    name: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+def policy_of(request: Request) -> AccessPolicy:
+    """The access policy the application was built with."""
+    policy: AccessPolicy = request.app.state.access_policy
+    return policy
+
+
+def principal_of(request: Request) -> Principal:
+    """Who sent the request (set by the access middleware)."""
+    principal: Principal = getattr(request.state, "principal", ANONYMOUS)
+    return principal
+
+
+def describe(principal: Principal, policy: AccessPolicy) -> dict[str, Any]:
+    """What the dashboard needs to know about the caller."""
+    return {
+        "authenticated": principal.authenticated,
+        "name": principal.name,
+        "role": principal.role.value if principal.role else None,
+        "open": policy.open,
+        "public_units": list(policy.settings.public_units),
+    }
+
+
+@router.get("/me", summary="Who is logged in")
+def me(request: Request) -> dict[str, Any]:
+    """The caller's name and role; ``open`` when the hub runs without users on loopback."""
+    return describe(principal_of(request), policy_of(request))
+
+
+@router.post("/login", summary="Log in and receive a session cookie")
+def login(credentials: Credentials, request: Request, response: Response) -> dict[str, Any]:
+    """Checks the name and password against the configuration; answers 401 when they do not match and 429 after
+    too many failures from one address."""
+    policy = policy_of(request)
+    client = request.client.host if request.client else "unknown"
+    if policy.throttled(client):
+        raise HTTPException(status_code=429, detail="too many failed logins; wait ten minutes")
+    token = policy.login(credentials.name, credentials.password, client)
+    if token is None:
+        raise HTTPException(status_code=401, detail="wrong name or password")
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(policy.settings.session_hours * 3600),
+        httponly=True,
+        samesite="strict",
+        secure=policy.settings.tls,
+        path="/",
+    )
+    principal = policy.principal_from_token(token) or ANONYMOUS
+    return describe(principal, policy)
+
+
+@router.post("/logout", summary="End the session")
+def logout(response: Response) -> dict[str, bool]:
+    """Removes the session cookie."""
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return {"ok": True}

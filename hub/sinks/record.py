@@ -1,0 +1,137 @@
+"""The sinks' and the dashboard charts' own connections to the record (SQLite), apart from the hub's writer.
+
+Reads see committed data only (WAL), so they never hold up ingest. The sinks keep their position in the
+record (a cursor per stream of rows) in the table ``sink_cursors`` of the same file: a copy of the record
+carries the position with it, and after any outage a sink resumes exactly where its last write succeeded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from protocol.errors import ConfigError
+
+CURSOR_TABLE = "CREATE TABLE IF NOT EXISTS sink_cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)"
+
+
+def record_path(url: str) -> Path:
+    """The file a ``sqlite:///…`` database URL names.
+
+    Raises:
+        ConfigError: the URL is not an SQLite URL.
+    """
+    if not url.startswith("sqlite:///"):
+        raise ConfigError(f"database URL {url!r} is not supported by the sinks: expected sqlite:///path/to/file.db")
+    return Path(url.removeprefix("sqlite:///"))
+
+
+class RecordReader:
+    """Reads rows of the record by position, and keeps the sinks' cursors; one connection per thread."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    # -- cursors -------------------------------------------------------------------------------------------
+
+    def cursor(self, name: str) -> int:
+        """Position of the last row the sink ``name`` delivered (0: none yet)."""
+        conn = self._conn()
+        conn.execute(CURSOR_TABLE)
+        row = conn.execute("SELECT seq FROM sink_cursors WHERE name = ?", (name,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def save_cursor(self, name: str, seq: int) -> None:
+        """Remember that the sink ``name`` delivered every row up to ``seq``."""
+        conn = self._conn()
+        conn.execute(CURSOR_TABLE)
+        conn.execute(
+            "INSERT INTO sink_cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+            (name, seq),
+        )
+
+    # -- rows by position ----------------------------------------------------------------------------------
+
+    def messages_after(self, seq: int, limit: int) -> list[sqlite3.Row]:
+        """Accepted messages stored after position ``seq``: ``seq``, ``kind``, ``payload``, oldest first."""
+        return (
+            self._conn()
+            .execute(
+                "SELECT rowid AS seq, kind, payload FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?", (seq, limit)
+            )
+            .fetchall()
+        )
+
+    def alerts_after(self, seq: int, limit: int) -> list[sqlite3.Row]:
+        """Alerts the hub raised or cleared after position ``seq``: ``seq``, ``payload``."""
+        return (
+            self._conn()
+            .execute("SELECT rowid AS seq, payload FROM alerts WHERE rowid > ? ORDER BY rowid LIMIT ?", (seq, limit))
+            .fetchall()
+        )
+
+    def last_positions(self) -> tuple[int, int]:
+        """The newest positions of messages and alerts."""
+        conn = self._conn()
+        messages = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM messages").fetchone()[0]
+        alerts = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM alerts").fetchone()[0]
+        return int(messages), int(alerts)
+
+    def transactions(self, site: str, day: str, ticket: str) -> list[sqlite3.Row]:
+        """The transactions of one visit as the hub rebuilt them."""
+        return (
+            self._conn()
+            .execute(
+                "SELECT seq, desk, staff, service, called_at, ended_at, end_reason, wait_s, service_s "
+                "FROM transactions WHERE site = ? AND day = ? AND ticket = ? ORDER BY seq",
+                (site, day, ticket),
+            )
+            .fetchall()
+        )
+
+    # -- for the dashboard's charts ------------------------------------------------------------------------
+
+    def rating_times(self, site: str, day: str) -> list[tuple[str, int, int | None, bool]]:
+        """Counted and uncounted ratings of a unit on a local day: (UTC time, score, scale, counted)."""
+        rows = self._conn().execute(
+            "SELECT ts, score, scale, counted FROM ratings WHERE site = ? AND day = ? ORDER BY ts", (site, day)
+        )
+        return [(row[0], int(row[1]), row[2], bool(row[3])) for row in rows]
+
+    def close(self) -> None:
+        """Close every connection (idempotent)."""
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    def __enter__(self) -> RecordReader:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+
+def as_dicts(rows: list[sqlite3.Row]) -> list[dict[str, Any]]:
+    """Rows as plain mappings."""
+    return [dict(row) for row in rows]
