@@ -20,6 +20,9 @@ bench: setup
 	$(PY) bench/bench_outbox.py
 	./scripts/fetch_test_assets.sh
 	$(PY) bench/bench_camera.py
+	$(PY) bench/bench_sentiment.py
+	$(PY) bench/bench_live_latency.py
+	$(PY) bench/bench_reports.py
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/mypy protocol hub edge simulator devtools

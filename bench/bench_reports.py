@@ -18,11 +18,10 @@ The generated record is cached under ``var/bench/`` (delete it to regenerate).
 from __future__ import annotations
 
 import argparse
-import math
 import sqlite3
 import sys
-import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +30,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hub.config import HubSettings, load_settings  # noqa: E402
+from hub.reports.aggregate import GroupBy, period_figures  # noqa: E402
+from hub.reports.documents import evaluation_document  # noqa: E402
+from hub.reports.evaluation import EvaluationPack, evaluation_pack  # noqa: E402
+from hub.reports.export_csv import to_csv  # noqa: E402
+from hub.reports.export_pdf import to_pdf  # noqa: E402
+from hub.reports.export_xlsx import to_xlsx  # noqa: E402
+from hub.reports.periods import year_period  # noqa: E402
+from hub.reports.record import Record  # noqa: E402
 from hub.sqlite_store import SqliteStore  # noqa: E402
 
 YEAR = 2025
@@ -152,20 +159,65 @@ def generate(path: Path, visits: int, officers: int, units: int, seed: int = 7) 
     tx_rows = []
     for i in range(visits):
         if never_called[i]:
-            visit_rows.append((sites[i], day_of[i], tickets[i], "waiting", issued_at[i], desks[i], services[i], 0,
-                               None, issued_at[i], desks[i]))
+            visit_rows.append(
+                (
+                    sites[i],
+                    day_of[i],
+                    tickets[i],
+                    "waiting",
+                    issued_at[i],
+                    desks[i],
+                    services[i],
+                    0,
+                    None,
+                    issued_at[i],
+                    desks[i],
+                )
+            )
             continue
         if no_show[i]:
-            visit_rows.append((sites[i], day_of[i], tickets[i], "no_show", issued_at[i], desks[i], services[i], 0,
-                               None, None, None))
-            tx_rows.append((sites[i], day_of[i], tickets[i], 0, desks[i], staff[i], services[i], issued_at[i],
-                            called_at[i], called_at[i], "no_show", None, None))
+            visit_rows.append(
+                (sites[i], day_of[i], tickets[i], "no_show", issued_at[i], desks[i], services[i], 0, None, None, None)
+            )
+            tx_rows.append(
+                (
+                    sites[i],
+                    day_of[i],
+                    tickets[i],
+                    0,
+                    desks[i],
+                    staff[i],
+                    services[i],
+                    issued_at[i],
+                    called_at[i],
+                    called_at[i],
+                    "no_show",
+                    None,
+                    None,
+                )
+            )
             continue
         w, s = round(float(wait[i])), round(float(service[i]))
-        visit_rows.append((sites[i], day_of[i], tickets[i], "done", issued_at[i], desks[i], services[i], 0,
-                           float(w), None, None))
-        tx_rows.append((sites[i], day_of[i], tickets[i], 0, desks[i], staff[i], services[i], issued_at[i],
-                        called_at[i], ended_at[i], "finished", float(w), float(s)))
+        visit_rows.append(
+            (sites[i], day_of[i], tickets[i], "done", issued_at[i], desks[i], services[i], 0, float(w), None, None)
+        )
+        tx_rows.append(
+            (
+                sites[i],
+                day_of[i],
+                tickets[i],
+                0,
+                desks[i],
+                staff[i],
+                services[i],
+                issued_at[i],
+                called_at[i],
+                ended_at[i],
+                "finished",
+                float(w),
+                float(s),
+            )
+        )
     conn.executemany("INSERT INTO visits VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", visit_rows)
     conn.executemany("INSERT INTO transactions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", tx_rows)
     del visit_rows
@@ -186,8 +238,22 @@ def generate(path: Path, visits: int, officers: int, units: int, seed: int = 7) 
             counted = draw[k] > 0.012
             # 1 % from kiosks that do not know the officer: attributed through the ticket.
             named = officer if draw[k] > 0.004 else None
-            ratings.append((f"r{ticket}", site, desk, day, row[9], int(score[k]), None, ticket, named, "button",
-                            None if counted else "burst", int(counted)))
+            ratings.append(
+                (
+                    f"r{ticket}",
+                    site,
+                    desk,
+                    day,
+                    row[9],
+                    int(score[k]),
+                    None,
+                    ticket,
+                    named,
+                    "button",
+                    None if counted else "burst",
+                    int(counted),
+                )
+            )
         if draw[k] > 0.97:
             mood = "positive" if score[k] >= 3 else ("negative" if score[k] == 1 else "neutral")
             feedback.append((f"f{ticket}", site, desk, day, row[9], mood, 0.9, ticket, officer, None))
@@ -218,13 +284,21 @@ def bare_aggregate(path: Path, year: int) -> float:
     return elapsed
 
 
+def timed(action: Callable[[], object]) -> float:
+    """Seconds one call takes."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Generate (or reuse) the record, time both, print the ratio."""
+    """Generate (or reuse) the record, time both in alternation, print the ratio and the export times."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--visits", type=int, default=2_000_000)
     parser.add_argument("--officers", type=int, default=1000)
     parser.add_argument("--units", type=int, default=126)
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each (the best is reported)")
+    parser.add_argument("--skip-exports", action="store_true", help="do not time the PDF, XLSX and CSV")
     args = parser.parse_args(argv)
 
     cache = Path("var/bench")
@@ -239,9 +313,61 @@ def main(argv: list[str] | None = None) -> int:
         partial.rename(path)
         print(f"generated {path} in {time.perf_counter() - started:.1f} s")
     settings = province_settings(args.units)
-    bare = min(bare_aggregate(path, YEAR) for _ in range(args.runs))
-    print(f"bare SQL aggregate per officer: {bare:.2f} s")
-    del settings
+    url = f"sqlite:///{path}"
+    period = year_period(YEAR)
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    counts = {
+        t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+        for t in ("visits", "transactions", "ratings", "emotions")
+    }
+    conn.close()
+    print(
+        f"record: {counts['visits']:,} visits, {counts['transactions']:,} transactions, {counts['ratings']:,}"
+        f" ratings, {counts['emotions']:,} emotions, {args.officers:,} officers, {args.units} units, year {YEAR}"
+    )
+
+    with Record(url) as two, Record(url, threads=1) as one:
+        packs: list[EvaluationPack] = []
+        # Warm the page cache for both, then alternate so that other load on the machine hits both alike.
+        bare_aggregate(path, YEAR)
+        packs.append(evaluation_pack(two, settings, period))
+        bare, parallel, single = [], [], []
+        for _ in range(args.runs):
+            bare.append(bare_aggregate(path, YEAR))
+            parallel.append(timed(lambda: evaluation_pack(two, settings, period)))
+            single.append(timed(lambda: evaluation_pack(one, settings, period)))
+        best_bare, best_two, best_one = min(bare), min(parallel), min(single)
+        print(f"bare SQL aggregate per officer (count, mean wait, mean handling): {best_bare:.2f} s")
+        print(
+            f"evaluation pack, 2 reader threads: {best_two:.2f} s  (runs: "
+            + ", ".join(f"{t:.2f}" for t in parallel)
+            + ")"
+        )
+        print(
+            f"evaluation pack, 1 reader thread:  {best_one:.2f} s  (runs: "
+            + ", ".join(f"{t:.2f}" for t in single)
+            + ")"
+        )
+        print(
+            f"ratio evaluation / bare: {best_two / best_bare:.2f} (2 threads), {best_one / best_bare:.2f}"
+            " (1 thread); aim <= 3"
+        )
+        pack = packs[0]
+        proposals: dict[str, int] = {}
+        for officer in pack.officers:
+            proposals[officer.proposal_name] = proposals.get(officer.proposal_name, 0) + 1
+        print("proposals: " + "; ".join(f"{name}: {n}" for name, n in sorted(proposals.items())))
+        print(
+            f"unit report for the year (126 units, with charts' series): "
+            f"{timed(lambda: period_figures(two, settings, period, GroupBy.UNIT)):.2f} s"
+        )
+        if not args.skip_exports:
+            now = datetime(YEAR + 1, 1, 5, 8, 0, tzinfo=settings.zone)
+            document = evaluation_document(pack, now, f"Tỉnh {settings.province.name}")
+            for name, render in (("CSV", to_csv), ("XLSX", to_xlsx), ("PDF", to_pdf)):
+                started = time.perf_counter()
+                content = render(document)
+                print(f"evaluation pack as {name}: {time.perf_counter() - started:.1f} s, {len(content) / 1e6:.1f} MB")
     return 0
 
 

@@ -32,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     hasher = commands.add_parser("hash-password", help="print the hash of a password for access.users")
     hasher.add_argument("--stdin", action="store_true", help="read the password from standard input (scripts)")
+
+    from hub.reports.cli import add_report_parser
+
+    add_report_parser(commands)
     return parser
 
 
@@ -87,6 +91,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "validate-config":
         print(f"configuration OK: {len(settings.sites)} units, {len(settings.targets)} target rules")
         return 0
+    if args.command == "report":
+        from hub.reports.cli import run_report
+
+        return run_report(args, settings)
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn

@@ -29,6 +29,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
     id TEXT PRIMARY KEY, kind TEXT NOT NULL, site TEXT NOT NULL, desk TEXT NOT NULL,
     ts TEXT NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS units (
+    site TEXT NOT NULL, desk TEXT NOT NULL, PRIMARY KEY (site, desk));
 CREATE TABLE IF NOT EXISTS rejected (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT NOT NULL, topic TEXT NOT NULL,
     payload BLOB NOT NULL, reason TEXT NOT NULL);
@@ -112,6 +114,7 @@ class SqliteStore:
         # Inserts of a transaction are buffered per statement and written with executemany at commit
         # (or before a read on the writing thread): far fewer round trips into SQLite per message.
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
+        self._units_filled = False
 
     @property
     def path(self) -> Path:
@@ -190,6 +193,9 @@ class SqliteStore:
                 payload.decode("utf-8", errors="replace"),
             ),
         )
+        if message.kind.value not in ("alert", "config"):
+            # Every unit and desk ever heard from, kept apart so the dashboard never scans the messages.
+            self._write("INSERT OR IGNORE INTO units (site, desk) VALUES (?, ?)", (message.site, message.desk))
 
     def add_rejected(self, topic: str, payload: bytes, reason: str, received_at: datetime) -> None:
         """Keep a rejected message with its reason."""
@@ -498,11 +504,19 @@ class SqliteStore:
     def seen_units(self) -> dict[str, set[str]]:
         """Every unit and desk that sent an accepted message (alerts of the hub itself excluded)."""
         units: dict[str, set[str]] = {}
-        for site, desk in self._conn.execute(
-            "SELECT DISTINCT site, desk FROM messages WHERE kind NOT IN ('alert', 'config')"
-        ):
+        if not self._units_filled:
+            self._fill_units()
+        for site, desk in self._conn.execute("SELECT site, desk FROM units"):
             units.setdefault(site, set()).add(desk)
         return units
+
+    def _fill_units(self) -> None:
+        # A record written before the units table existed: fill it once from the messages.
+        self._conn.execute(
+            "INSERT OR IGNORE INTO units (site, desk) SELECT DISTINCT site, desk FROM messages "
+            "WHERE kind NOT IN ('alert', 'config') AND NOT EXISTS (SELECT 1 FROM units)"
+        )
+        self._units_filled = True
 
     def message_counts(self) -> dict[str, int]:
         """Accepted messages by kind, plus ``rejected``."""

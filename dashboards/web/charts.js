@@ -11,15 +11,19 @@ function el(name, attrs = {}, text) {
   return node;
 }
 
+// The top of the axis: four gridline steps of a round size.
 function niceMax(value) {
-  if (value <= 0) return 1;
-  const step = 10 ** Math.floor(Math.log10(value));
-  for (const m of [1, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * step >= value) return m * step;
-  return 10 * step;
+  if (value <= 0) return 4;
+  const quarter = value / 4;
+  const power = 10 ** Math.floor(Math.log10(quarter));
+  for (const m of [1, 2, 2.5, 3, 4, 5, 6, 8, 10]) if (m * power >= quarter) return 4 * m * power;
+  return 40 * power;
 }
 
 // bars: [{label, value (null: no data), text}], target: {value, label} | null, overIsBad: bars above target hatched.
-export function barChart(svg, { bars, target, max, title, summary, empty, overIsBad = true, width = 640, height = 260 }) {
+export function barChart(svg, { bars, target, max, title, summary, empty, overIsBad = true, height = 250 }) {
+  // Drawn at the size it is shown, so that its text stays as large as the page's.
+  const width = Math.max(300, Math.round(svg.getBoundingClientRect().width || svg.parentNode.getBoundingClientRect().width || 640));
   svg.replaceChildren();
   svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
   svg.setAttribute("role", "img");
@@ -42,7 +46,7 @@ export function barChart(svg, { bars, target, max, title, summary, empty, overIs
   for (let i = 0; i <= 4; i++) {
     const v = (top_ / 4) * i;
     svg.append(el("line", { x1: left, x2: width - right, y1: y(v), y2: y(v), class: "grid" }));
-    svg.append(el("text", { x: left - 6, y: y(v) + 5, "text-anchor": "end", class: "axis" }, String(Math.round(v))));
+    svg.append(el("text", { x: left - 6, y: y(v) + 5, "text-anchor": "end", class: "axis" }, String(Math.round(v * 10) / 10)));
   }
   const slot = plotW / bars.length;
   const barW = Math.max(4, Math.min(56, slot * 0.68));
@@ -54,14 +58,14 @@ export function barChart(svg, { bars, target, max, title, summary, empty, overIs
     const over = target && overIsBad ? b.value > target.value : target && !overIsBad ? b.value < target.value : false;
     const h = Math.max(1, (Math.min(b.value, top_) / top_) * plotH);
     const rect = el("rect", { x: cx - barW / 2, y: top + plotH - h, width: barW, height: h, rx: 3, class: over ? "bar over" : "bar" });
-    if (over) rect.setAttribute("fill", `url(#hatch-${svg.id})`);
+    if (over) rect.style.fill = `url(#hatch-${svg.id})`;
     rect.append(el("title", {}, `${b.label}: ${b.text}`));
     svg.append(rect);
     if (barW >= 16) svg.append(el("text", { x: cx, y: top + plotH - h - 5, "text-anchor": "middle", class: "bar-value" }, b.text));
   });
   if (target) {
     svg.append(el("line", { x1: left, x2: width - right, y1: y(target.value), y2: y(target.value), class: "target-line" }));
-    svg.append(el("text", { x: width - right - 4, y: y(target.value) - 6, "text-anchor": "end", class: "target-label" }, target.label));
+    svg.append(el("text", { x: left + 6, y: y(target.value) - 6, "text-anchor": "start", class: "target-label" }, target.label));
   }
   svg.append(el("line", { x1: left, x2: width - right, y1: top + plotH, y2: top + plotH, class: "baseline" }));
 }

@@ -25,7 +25,7 @@ export const TEXT = {
     target: "Chỉ tiêu",
     targetOf: (m) => `chỉ tiêu ${m}`,
     serving: (ticket, elapsed) => `Đang phục vụ số ${ticket} (${elapsed})`,
-    notServing: "Chưa phục vụ ai",
+    notServing: "Không có người đang được phục vụ",
     officer: "Cán bộ",
     officerPresent: "có mặt",
     officerAbsent: "vắng mặt",

@@ -50,6 +50,32 @@ export function shortName(name) {
   return name.replace(/^(Trung tâm Phục vụ hành chính công|Bộ phận Một cửa|Bộ phận tiếp nhận và trả kết quả)\s*/i, "").trim() || name;
 }
 
+function textWidth(svg, text, fontSize) {
+  const probe = el("text", { "font-size": fontSize, "font-weight": 600, visibility: "hidden" }, text);
+  svg.append(probe);
+  const width = probe.getComputedTextLength() || text.length * fontSize * 0.6;
+  probe.remove();
+  return width;
+}
+
+function spreadApart(points, minDistance) {
+  for (let round = 0; round < 40; round++) {
+    let moved = false;
+    for (let i = 0; i < points.length; i++) for (let j = i + 1; j < points.length; j++) {
+      const [a, b] = [points[i], points[j]];
+      let dx = b[0] - a[0], dy = b[1] - a[1];
+      let d = Math.hypot(dx, dy);
+      if (d >= minDistance) continue;
+      if (d < 0.01) { dx = Math.cos(j); dy = Math.sin(j); d = 1; }
+      const push = (minDistance - d) / 2 + 0.5;
+      a[0] -= (dx / d) * push; a[1] -= (dy / d) * push;
+      b[0] += (dx / d) * push; b[1] += (dy / d) * push;
+      moved = true;
+    }
+    if (!moved) return;
+  }
+}
+
 function overlaps(a, b) {
   return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
 }
@@ -82,27 +108,34 @@ export function drawProvinceMap(svg, { outline, country, units, tileUrl, width, 
   const markers = el("g", { class: "map-units" });
   svg.append(labels, markers);
   const r = Math.max(9, Math.min(width, height) / 55);
+  // Units closer than a marker's width (a provincial centre and the ward it stands in) are pushed apart,
+  // each with a thin line to its true place, so that every marker can be seen and tapped.
+  const screen = placed.map((u) => { const at = toScreen(u.lon, u.lat); return { u, at, p: [...at] }; });
+  spreadApart(screen.map((s) => s.p), r * 2.7);
   // Every marker's place is taken before any label, so that labels avoid all markers.
-  const screen = placed.map((u) => ({ u, p: toScreen(u.lon, u.lat) }));
   screen.forEach(({ p }) => labelBoxes.push({ x: p[0] - r * 1.4, y: p[1] - r * 1.4, w: r * 2.8, h: r * 2.8 }));
   const fontSize = Math.max(13, r * 1.35);
   const inside = (b) => b.x >= 2 && b.y >= 2 && b.x + b.w <= width - 2 && b.y + b.h <= height - 2;
   const open = (id) => (e) => { e.preventDefault(); onOpen(id); };
   // Units with more people waiting are labelled first, so they get the best places.
-  for (const { u, p } of [...screen].sort((a, b) => (b.u.people_waiting || 0) - (a.u.people_waiting || 0))) {
+  for (const { u, p, at } of [...screen].sort((a, b) => (b.u.people_waiting || 0) - (a.u.people_waiting || 0))) {
     const href = `#/unit/${encodeURIComponent(u.id)}`;
     const state = t.state[u.state] || u.state;
     const link = el("a", { href, class: `map-unit state-${u.state}`, "data-unit": u.id });
     link.setAttribute("aria-label", `${u.name}: ${state}, ${t.waitingShort.toLowerCase()} ${t.people(u.people_waiting || 0)}`);
     link.addEventListener("click", open(u.id));
     link.append(el("title", {}, `${u.name} – ${state}`));
+    if (Math.hypot(p[0] - at[0], p[1] - at[1]) > 2) {
+      link.append(el("line", { class: "displaced", x1: at[0], y1: at[1], x2: p[0], y2: p[1] }));
+      link.append(el("circle", { class: "true-place", cx: at[0], cy: at[1], r: 3 }));
+    }
     const marker = markerShape(u.state, p[0], p[1], r);
     marker.setAttribute("class", "marker");
     link.append(marker);
     markers.append(link);
 
     const text = `${shortName(u.name)} · ${u.people_waiting || 0}`;
-    const w = text.length * fontSize * 0.55 + 12, h = fontSize * 1.4;
+    const w = textWidth(svg, text, fontSize) + 12, h = fontSize * 1.4;
     const candidates = [
       { x: p[0] + r * 1.6, y: p[1] - h / 2 }, { x: p[0] - r * 1.6 - w, y: p[1] - h / 2 },
       { x: p[0] - w / 2, y: p[1] - r * 1.6 - h }, { x: p[0] - w / 2, y: p[1] + r * 1.6 },
@@ -118,7 +151,8 @@ export function drawProvinceMap(svg, { outline, country, units, tileUrl, width, 
       for (let k = 1.6; k < 9 && !box; k += 0.7) {
         box = candidates.map((c) => ({ x: p[0] + (c.x + w / 2 - p[0]) * k - w / 2, y: p[1] + (c.y + h / 2 - p[1]) * k - h / 2, w, h })).find(free);
       }
-      box = box || { ...candidates[0], w, h };
+      // No room at all (a phone): the marker stays, named by its tooltip and the list beside the map.
+      if (!box) continue;
       tag.append(el("line", { class: "leader", x1: p[0], y1: p[1], x2: box.x + w / 2, y2: box.y + h / 2 }));
     }
     labelBoxes.push(box);
@@ -154,7 +188,8 @@ export function drawInset(svg, { country, outline, width, height, label }) {
   for (const ring of all) for (const [lon, lat] of ring) { const [x, y] = project(lon, lat); xs.push(x); ys.push(y); }
   for (const m of marks) { const [x, y] = project(...m.geometry.coordinates); xs.push(x); ys.push(y); }
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
-  const scale = Math.min((width - 8) / (x1 - x0), (height - 8) / (y1 - y0));
+  const padX = 36, padY = 8;  // room for the archipelagos' names
+  const scale = Math.min((width - 2 * padX) / (x1 - x0), (height - 2 * padY - 12) / (y1 - y0));
   const ox = (width - (x1 - x0) * scale) / 2 - x0 * scale, oy = (height - (y1 - y0) * scale) / 2 - y0 * scale;
   const toScreen = (lon, lat) => { const [x, y] = project(lon, lat); return [x * scale + ox, y * scale + oy]; };
   svg.append(el("rect", { class: "inset-bg", x: 0, y: 0, width, height, rx: 6 }));
@@ -164,6 +199,6 @@ export function drawInset(svg, { country, outline, width, height, label }) {
     const [x, y] = toScreen(...m.geometry.coordinates);
     for (const [dx, dy] of [[0, 0], [5, 3], [-4, 4], [3, -4], [-3, -3]]) svg.append(el("circle", { class: "inset-island", cx: x + dx, cy: y + dy, r: 1.3 }));
     const words = m.properties.name.replace("Quần đảo ", "QĐ. ");
-    svg.append(el("text", { class: "inset-label", x: x - 2, y: y + 16, "text-anchor": "middle" }, words));
+    svg.append(el("text", { class: "inset-label", x: width - 3, y: y + 18, "text-anchor": "end" }, words));
   }
 }

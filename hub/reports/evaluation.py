@@ -126,7 +126,6 @@ class OfficerEvaluation:
     service_mix: dict[str, int]
     first_day: date | None
     last_day: date | None
-    active_days: int
     received: int
     no_shows: int
     norm: float
@@ -176,7 +175,6 @@ class OfficerEvaluation:
             "service_mix": self.service_mix,
             "first_day": self.first_day.isoformat() if self.first_day else None,
             "last_day": self.last_day.isoformat() if self.last_day else None,
-            "active_days": self.active_days,
             "received": self.received,
             "no_shows": self.no_shows,
             "norm": self.norm,
@@ -232,6 +230,7 @@ class EvaluationPack:
     rules: list[str]
     emotion_caveat: str
     sentiment_caveat: str
+    services: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready pack."""
@@ -253,79 +252,138 @@ class EvaluationPack:
 # -- the queries -------------------------------------------------------------------------------------------
 
 
-def _officer_transactions(aggregator: PeriodAggregator) -> Any:
-    """Per officer: counts, waits and handling times (as concatenated texts), units and fields seen."""
+@dataclass(frozen=True, slots=True)
+class _OfficerRows:
+    """What the transactions say per officer, and the mix of units and fields of those with several."""
+
+    rows: list[Any]
+    sites: list[Any]
+    services: list[Any]
+
+
+def _officer_ranges(parts: int) -> Any:
+    """Officer-id ranges with about as many officers each, to share the transactions among reader threads.
+
+    Found by skipping through the (staff, day) index one officer at a time: a seek per officer, no scan.
+    """
+
+    def task(conn: sqlite3.Connection) -> list[tuple[str | None, str | None]]:
+        officers = [
+            row[0]
+            for row in conn.execute(
+                "WITH RECURSIVE o(staff) AS (SELECT MIN(staff) FROM transactions UNION ALL SELECT (SELECT MIN(staff)"
+                " FROM transactions WHERE staff > o.staff) FROM o WHERE o.staff IS NOT NULL) "
+                "SELECT staff FROM o WHERE staff IS NOT NULL"
+            )
+        ]
+        cuts = [officers[len(officers) * k // parts] for k in range(1, parts) if officers]
+        edges: list[str | None] = [None, *cuts, None]
+        return [(edges[k], edges[k + 1]) for k in range(len(edges) - 1)]
+
+    return task
+
+
+def _officer_transactions(aggregator: PeriodAggregator, low: str | None = None, high: str | None = None) -> Any:
+    """Per officer: dossiers, no-shows, waits (concatenated, for the percentiles), handling against the
+    target, first and last day, units and fields seen; then, for the officers seen at several units or in
+    several fields, their dossiers per unit and per field (on the same reader thread, while the caller
+    parses the first answer)."""
+    schedule = aggregator.schedule
+    wait_limit, service_limit = schedule.wait_limit_sql("t"), schedule.service_limit_sql("t")
     columns = [
-        *aggregator.transaction_columns(unit_level=False),
+        "COUNT(*)",
+        "TOTAL(t.end_reason = 'no_show')",
+        "group_concat(t.wait_s)",
+        f"TOTAL(t.wait_s IS NOT NULL AND {wait_limit} IS NOT NULL)" if aggregator.wait_limit == "x" else "0",
+        f"TOTAL(t.wait_s <= {wait_limit})" if aggregator.wait_limit == "x" else "0",
+        "COUNT(t.service_s)",
+        "TOTAL(t.service_s)",
+        f"TOTAL(t.service_s IS NOT NULL AND {service_limit} IS NOT NULL)",
+        f"TOTAL(t.service_s <= {service_limit})",
+        "MIN(t.day)",
+        "MAX(t.day)",
         "MIN(t.site)",
         "MAX(t.site)",
         "MIN(t.service)",
         "MAX(t.service)",
     ]
+    span = (aggregator.period.first.isoformat(), aggregator.period.last.isoformat())
+    bounds = (" AND t.staff >= ?" if low is not None else "") + (" AND t.staff < ?" if high is not None else "")
     sql = (
         f"SELECT t.staff, {', '.join(columns)} FROM transactions t WHERE t.day BETWEEN ? AND ? "
-        "AND t.staff IS NOT NULL GROUP BY t.staff"
+        f"AND t.staff IS NOT NULL{bounds} GROUP BY t.staff"
     )
-    params = (aggregator.period.first.isoformat(), aggregator.period.last.isoformat())
-    return lambda conn: conn.execute(sql, params).fetchall()
+    params = (*span, *(b for b in (low, high) if b is not None))
+
+    def task(conn: sqlite3.Connection) -> _OfficerRows:
+        rows = conn.execute(sql, params).fetchall()
+        mixes = []
+        for column, low, high in (("site", 12, 13), ("service", 14, 15)):
+            several = [row[0] for row in rows if row[low] != row[high]]
+            mixes.append(_officer_mix(conn, span, column, several) if several else [])
+        return _OfficerRows(rows, *mixes)
+
+    return task
 
 
-def _officer_days(period: Period) -> Any:
-    """Per officer: days with a call, first and last (the (staff, day) index answers alone)."""
-    sql = (
-        "SELECT staff, COUNT(DISTINCT day), MIN(day), MAX(day) FROM transactions WHERE day BETWEEN ? AND ? "
-        "AND staff IS NOT NULL GROUP BY staff"
-    )
-    params = (period.first.isoformat(), period.last.isoformat())
-    return lambda conn: conn.execute(sql, params).fetchall()
-
-
-def _officer_mix(period: Period, column: str, officers: Sequence[str]) -> Any:
+def _officer_mix(conn: sqlite3.Connection, span: tuple[str, str], column: str, officers: Sequence[str]) -> list[Any]:
     """Per officer (only those named) and unit or field: served dossiers."""
     marks = ", ".join("?" * len(officers))
     sql = (
         f"SELECT staff, {column}, TOTAL(end_reason IS NOT 'no_show') FROM transactions "
         f"WHERE day BETWEEN ? AND ? AND staff IN ({marks}) GROUP BY staff, {column}"
     )
-    params = (period.first.isoformat(), period.last.isoformat(), *officers)
-    return lambda conn: conn.execute(sql, params).fetchall()
+    result: list[Any] = conn.execute(sql, (*span, *officers)).fetchall()
+    return result
 
 
-def _by_officer(period: Period, table: str, alias: str, columns: Sequence[str]) -> Any:
-    """Per officer: ``columns`` over a table of ratings, comments or emotions.
+def _by_officer(
+    period: Period, table: str, alias: str, columns: Sequence[str], rows: tuple[int, int] | None = None
+) -> Any:
+    """Per officer: ``columns`` over a table of ratings, comments or emotions (over a range of its row ids, so
+    that reader threads can share one table).
 
     Rows that name their officer are grouped on the column directly (one sort, no lookup); only rows without
     one (emotions always, ratings from kiosks that do not know the officer) are attributed through the
-    transaction of their ticket at their desk that day.
+    transaction of their ticket at their desk that day. The rows to attribute are found in the same pass.
     """
-    span = (period.first.isoformat(), period.last.isoformat())
+    span: tuple[Any, ...] = (period.first.isoformat(), period.last.isoformat())
+    where = ""
+    if rows is not None:
+        where, span = f" AND {alias}.rowid > ? AND {alias}.rowid <= ?", (*span, *rows)
     through_ticket = key_columns(GroupBy.OFFICER, alias, "emotions")[0]
     select = ", ".join(columns)
+    base = f"FROM {table} {alias} WHERE {alias}.day BETWEEN ? AND ?{where}"
 
     def task(conn: sqlite3.Connection) -> list[Any]:
         if table == "emotions":
-            return _grouped(conn, through_ticket, select, table, alias, "", span)
-        rows = _grouped(conn, f"{alias}.staff", select, table, alias, "", span)
-        named = [row for row in rows if row[0] is not None]
-        if len(named) < len(rows):
-            named += _grouped(conn, through_ticket, select, table, alias, f" AND {alias}.staff IS NULL", span)
+            return conn.execute(f"SELECT {through_ticket}, {select} {base} GROUP BY 1", span).fetchall()
+        found = conn.execute(
+            f"SELECT {alias}.staff, {select}, group_concat(CASE WHEN {alias}.staff IS NULL THEN {alias}.rowid END) "
+            f"{base} GROUP BY 1",
+            span,
+        ).fetchall()
+        named = [row[:-1] for row in found if row[0] is not None]
+        anonymous = next((row[-1] for row in found if row[0] is None), None)
+        if anonymous:
+            named += conn.execute(
+                f"SELECT {through_ticket}, {select} FROM {table} {alias} WHERE {alias}.rowid IN "
+                f"({anonymous}) GROUP BY 1"
+            ).fetchall()
         return named
 
     return task
 
 
-def _grouped(
-    conn: sqlite3.Connection,
-    key: str,
-    select: str,
-    table: str,
-    alias: str,
-    where: str,
-    span: tuple[str, str],
-) -> list[Any]:
-    sql = f"SELECT {key}, {select} FROM {table} {alias} WHERE {alias}.day BETWEEN ? AND ?{where} GROUP BY 1"
-    result: list[Any] = conn.execute(sql, span).fetchall()
-    return result
+def _row_ranges(table: str, parts: int) -> Any:
+    """Ranges of row ids that split a table into ``parts`` of about the same size."""
+
+    def task(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+        low, high = conn.execute(f"SELECT COALESCE(MIN(rowid), 0) - 1, COALESCE(MAX(rowid), 0) FROM {table}").fetchone()
+        edges = [low + (high - low) * k // parts for k in range(parts + 1)]
+        return [(edges[k], edges[k + 1]) for k in range(parts)]
+
+    return task
 
 
 # -- the pack ----------------------------------------------------------------------------------------------
@@ -336,76 +394,37 @@ def evaluation_pack(record: Record, settings: HubSettings, period: Period, staff
     aggregator = PeriodAggregator(record, settings, period)
     # The transactions are the largest aggregate: start it first, and parse its result while the reader
     # threads are still busy with the ratings, comments and emotions.
-    transactions = record.submit(_officer_transactions(aggregator))
-    others = [
-        record.submit(task)
-        for task in (
-            _officer_days(period),
-            _by_officer(period, "ratings", "r", aggregator.rating_columns()),
-            _by_officer(period, "feedback", "f", PeriodAggregator.COMMENT_COLUMNS),
-            _by_officer(period, "emotions", "e", PeriodAggregator.EMOTION_COLUMNS),
-        )
-    ]
-    officers: dict[str, OfficerEvaluation] = {}
-    several_sites: list[str] = []
-    several_services: list[str] = []
-    for row in transactions.result():
-        officer = row[0]
-        values = row[1:]
-        acc = _acc_from(aggregator, values[:-4])
-        wait, handling = aggregator.distributions(acc)
-        min_site, max_site, min_service, max_service = values[-4:]
-        if min_site != max_site:
-            several_sites.append(officer)
-        if min_service != max_service:
-            several_services.append(officer)
-        received = acc.rows - acc.no_shows
-        officers[officer] = OfficerEvaluation(
-            staff=officer,
-            site=min_site,
-            site_name="",
-            sites=1,
-            level="",
-            service=min_service,
-            service_name="",
-            service_mix={min_service or "": received},
-            first_day=None,
-            last_day=None,
-            active_days=0,
-            received=received,
-            no_shows=acc.no_shows,
-            norm=0.0,
-            norm_max=0.0,
-            wait=wait,
-            handling=handling,
-            ratings=0,
-            satisfied=0,
-            ratings_not_counted=0,
-            comments={"negative": 0, "neutral": 0, "positive": 0},
-            emotions=0,
-            mean_valence=None,
-        )
-    mixes = record.run(
-        *([_officer_mix(period, "site", several_sites)] if several_sites else []),
-        *([_officer_mix(period, "service", several_services)] if several_services else []),
+    # Every table is cut in as many parts as there are reader threads: officers by id for the transactions
+    # (through the (staff, day) index), row-id ranges for the ratings and emotions.
+    ranges, rating_rows, emotion_rows = record.run(
+        _officer_ranges(record.threads), _row_ranges("ratings", record.threads), _row_ranges("emotions", record.threads)
     )
-    if several_sites:
+    parts = [record.submit(_officer_transactions(aggregator, low, high)) for low, high in ranges]
+    rating_parts = [
+        record.submit(_by_officer(period, "ratings", "r", aggregator.rating_columns(), rows)) for rows in rating_rows
+    ]
+    emotion_parts = [
+        record.submit(_by_officer(period, "emotions", "e", PeriodAggregator.EMOTION_COLUMNS, rows))
+        for rows in emotion_rows
+    ]
+    comment_part = record.submit(_by_officer(period, "feedback", "f", PeriodAggregator.COMMENT_COLUMNS))
+    officers: dict[str, OfficerEvaluation] = {}
+    for part in parts:
+        found = part.result()
+        officers.update((row[0], _officer_from(aggregator, row)) for row in found.rows)
         site_counts: dict[str, dict[str, float]] = {}
-        for officer, site, served in mixes.pop(0):
+        for officer, site, served in found.sites:
             site_counts.setdefault(officer, {})[site] = served
         for officer, counts in site_counts.items():
             officers[officer].site = max(counts, key=lambda s: (counts[s], s))
             officers[officer].sites = len(counts)
-    if several_services:
-        for officer in several_services:
+        for officer in {row[0] for row in found.services}:
             officers[officer].service_mix = {}
-        for officer, service, served in mixes.pop(0):
+        for officer, service, served in found.services:
             officers[officer].service_mix[service or ""] = int(served)
-    days, ratings, comments, emotions = (future.result() for future in others)
-    for officer_id, active, first, last in days:
-        if officer_id in officers:
-            o = officers[officer_id]
-            o.active_days, o.first_day, o.last_day = active, date.fromisoformat(first), date.fromisoformat(last)
+    ratings = [row for part in rating_parts for row in part.result()]
+    emotions = [row for part in emotion_parts for row in part.result()]
+    comments = comment_part.result()
     for officer_id, total, counted, satisfied in ratings:
         if officer_id in officers:
             o = officers[officer_id]
@@ -416,9 +435,13 @@ def evaluation_pack(record: Record, settings: HubSettings, period: Period, staff
         if officer_id in officers:
             for name, count in zip(("negative", "neutral", "positive"), counts, strict=True):
                 officers[officer_id].comments[name] += int(count)
+    valence_sums: dict[str, float] = {}
     for officer_id, count, valence in emotions:
         if officer_id in officers and count:
-            officers[officer_id].emotions, officers[officer_id].mean_valence = count, valence / count
+            officers[officer_id].emotions += count
+            valence_sums[officer_id] = valence_sums.get(officer_id, 0.0) + valence
+    for officer_id, total in valence_sums.items():
+        officers[officer_id].mean_valence = total / officers[officer_id].emotions
 
     norms = _NormCalendar(settings, period)
     for o in officers.values():
@@ -439,6 +462,7 @@ def evaluation_pack(record: Record, settings: HubSettings, period: Period, staff
         rules=list(FAIRNESS_RULES),
         emotion_caveat=EMOTION_CAVEAT,
         sentiment_caveat=SENTIMENT_CAVEAT,
+        services=dict(settings.services),
     )
 
 
@@ -476,10 +500,45 @@ class _NormCalendar:
         return low[end] - low[start], high[end] - high[start], days
 
 
-def _acc_from(aggregator: PeriodAggregator, values: Sequence[Any]) -> Acc:
-    acc = Acc()
-    aggregator.take_transactions(acc, values)
-    return acc
+def _officer_from(aggregator: PeriodAggregator, row: Sequence[Any]) -> OfficerEvaluation:
+    """An officer's evaluation as far as the transactions tell (see ``_officer_transactions``)."""
+    officer, rows, no_shows, waits, wait_judged, wait_within = row[:6]
+    service_count, service_total, service_judged, service_within, first, last, site, _, service, _ = row[6:]
+    received = rows - int(no_shows)
+    accumulated = Acc(wait_texts=[waits], wait_judged=int(wait_judged), wait_within=int(wait_within))
+    wait = aggregator.distributions(accumulated)[0]
+    handling = Distribution(
+        count=service_count,
+        mean=service_total / service_count if service_count else None,
+        median=None,
+        p90=None,
+        judged=int(service_judged),
+        within=int(service_within),
+    )
+    return OfficerEvaluation(
+        staff=officer,
+        site=site,
+        site_name="",
+        sites=1,
+        level="",
+        service=service,
+        service_name="",
+        service_mix={service or "": received},
+        first_day=date.fromisoformat(first),
+        last_day=date.fromisoformat(last),
+        received=received,
+        no_shows=int(no_shows),
+        norm=0.0,
+        norm_max=0.0,
+        wait=wait,
+        handling=handling,
+        ratings=0,
+        satisfied=0,
+        ratings_not_counted=0,
+        comments={"negative": 0, "neutral": 0, "positive": 0},
+        emotions=0,
+        mean_valence=None,
+    )
 
 
 def _describe_unit(o: OfficerEvaluation, settings: HubSettings, period: Period, norms: _NormCalendar) -> None:
@@ -526,9 +585,11 @@ def _propose(officers: list[OfficerEvaluation], settings: HubSettings) -> None:
             result["satisfaction"] = (o.satisfied, o.ratings)
         return result
 
+    # Peers are the officers of the same main field who received dossiers in the period.
     field_members: dict[str | None, list[OfficerEvaluation]] = {}
     for o in officers:
-        field_members.setdefault(o.service, []).append(o)
+        if o.received > 0:
+            field_members.setdefault(o.service, []).append(o)
     overall: dict[str, _Pool] = {name: _Pool() for name in ("wait", "handling", "satisfaction")}
     by_field: dict[str | None, dict[str, _Pool]] = {}
     for o in officers:
@@ -538,8 +599,8 @@ def _propose(officers: list[OfficerEvaluation], settings: HubSettings) -> None:
             pools[name].add(hits, total)
 
     for o in officers:
-        peers = field_members[o.service]
-        o.peers = len(peers) - 1
+        peers = field_members.get(o.service, [])
+        o.peers = len([p for p in peers if p is not o])
         own_field = len(peers) >= MIN_PEERS
         components = [_volume(o, weights["volume"])]
         for name in ("wait", "handling", "satisfaction"):
@@ -696,9 +757,7 @@ def _emotion(o: OfficerEvaluation, weight: float, min_count: int) -> Component:
 
 
 def describe_times(d: Distribution) -> str:
-    """A distribution in words: mean, median, 90th percentile and share within the target."""
+    """A distribution in words: mean, median and 90th percentile (when known), share within the target."""
     share = f"; trong chỉ tiêu {fmt_pct(d.within_share)} {fmt_ratio(d.within, d.judged)}" if d.judged else ""
-    return (
-        f"trung bình {fmt_minutes(d.mean)}, trung vị {fmt_minutes(d.median)}, phân vị 90 {fmt_minutes(d.p90)}"
-        f" ({fmt_int(d.count)} lượt){share}"
-    )
+    spread = f", trung vị {fmt_minutes(d.median)}, phân vị 90 {fmt_minutes(d.p90)}" if d.median is not None else ""
+    return f"trung bình {fmt_minutes(d.mean)}{spread} ({fmt_int(d.count)} lượt){share}"

@@ -127,6 +127,8 @@ def to_xlsx(document: Document) -> bytes:
                 if charts_sheet is None:
                     charts_sheet = book.create_sheet(_sheet_name("Biểu đồ", taken))
                 _write_chart(charts_sheet, block, chart_col)
+    if charts_sheet is not None:  # the figures first, the pictures of them last
+        book.move_sheet(charts_sheet, offset=len(book.sheetnames) - 1 - book.index(charts_sheet))
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -61,6 +61,7 @@ class Record:
     def __init__(self, url: str, threads: int = READER_THREADS) -> None:
         open_record(url).close()  # fail here, with the reason, rather than inside a worker
         self.url = url
+        self.threads = max(1, threads)
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()

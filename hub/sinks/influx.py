@@ -45,6 +45,28 @@ MESSAGES_CURSOR = "influxdb.messages"
 ALERTS_CURSOR = "influxdb.alerts"
 
 
+def record_points(settings: HubSettings, reader: RecordReader, rows: Sequence[Any]) -> list[SinkPoint]:
+    """The points a run of stored messages (rows of ``RecordReader.messages_after``) gives, with one ``visit``
+    point per ended transaction of every visit a ticket event touched."""
+    zone = settings.zone
+    out = MessagePoints()
+    for row in rows:
+        data = json.loads(row["payload"])
+        day = datetime.fromisoformat(data["ts"]).astimezone(zone).date().isoformat()
+        points_from_message(row["seq"], row["kind"], data, out, day, settings.rating.satisfied_min_for)
+    for site, day, ticket in sorted(out.visits):
+        transactions = as_dicts(reader.transactions(site, day, ticket))
+        out.points += points_from_transactions(site, transactions, _target_s(settings, site, date.fromisoformat(day)))
+    return out.points
+
+
+def _target_s(settings: HubSettings, site: str, day: date) -> float | None:
+    configured = settings.site(site)
+    level = configured.level_on(day) if configured else UNKNOWN_UNIT_LEVEL
+    rule = wait_target(settings, day, level)
+    return rule.limit_s if rule else None
+
+
 class SinkWriteError(OneStopError, ConnectionError):
     """InfluxDB did not take a write."""
 
@@ -182,6 +204,7 @@ class InfluxSink:
             except Exception as error:
                 self.status.failures += 1
                 self.status.last_error = str(error)
+                self._refresh_lag()
                 logger.warning("InfluxDB write failed (%s); trying again in %.1f s", error, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self._influx.retry_max_s)
@@ -225,24 +248,15 @@ class InfluxSink:
         self.status.live_points_buffered = len(self._live)
         return len(rows) == self._influx.batch_size or len(alert_rows) == self._influx.batch_size
 
-    def _points(self, rows: Sequence[Any]) -> list[SinkPoint]:
-        zone = self._settings.zone
-        rating = self._settings.rating
-        out = MessagePoints()
-        for row in rows:
-            data = json.loads(row["payload"])
-            day = datetime.fromisoformat(data["ts"]).astimezone(zone).date().isoformat()
-            points_from_message(row["seq"], row["kind"], data, out, day, rating.satisfied_min_for)
-        for site, day, ticket in sorted(out.visits):
-            transactions = as_dicts(self._reader.transactions(site, day, ticket))
-            out.points += points_from_transactions(site, transactions, self._target_s(site, date.fromisoformat(day)))
-        return out.points
+    def _refresh_lag(self) -> None:
+        try:
+            newest_message, _ = self._reader.last_positions()
+            self.status.messages_behind = max(0, newest_message - self._reader.cursor(MESSAGES_CURSOR))
+        except Exception:  # the record itself is busy or gone: the next attempt tells
+            logger.debug("could not measure the sink's lag", exc_info=True)
 
-    def _target_s(self, site: str, day: date) -> float | None:
-        configured = self._settings.site(site)
-        level = configured.level_on(day) if configured else UNKNOWN_UNIT_LEVEL
-        rule = wait_target(self._settings, day, level)
-        return rule.limit_s if rule else None
+    def _points(self, rows: Sequence[Any]) -> list[SinkPoint]:
+        return record_points(self._settings, self._reader, rows)
 
     def _sample_live(self) -> None:
         interval = self._influx.live_interval_s
