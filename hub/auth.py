@@ -81,6 +81,8 @@ ROUTE_ROLES: tuple[tuple[str, Role], ...] = (
     ("/api/v1/rejected", Role.ADMIN),
     ("/api/v1/health", Role.SUPERVISOR),
     ("/api/v1/reports", Role.SUPERVISOR),
+    # The evaluation pack is personnel data: the personnel department (admin), not every supervisor.
+    ("/api/v1/reports/evaluation", Role.ADMIN),
     ("/docs", Role.VIEWER),
     ("/redoc", Role.VIEWER),
     ("/openapi.json", Role.VIEWER),

@@ -67,6 +67,8 @@ def test_no_users_is_open_on_loopback_and_refused_beyond() -> None:
         ("/api/v1/rejected", Principal("giamsat", Role.SUPERVISOR), 403),
         ("/api/v1/rejected", Principal("admin", Role.ADMIN), 200),
         ("/api/v1/reports/year", Principal("xem", Role.VIEWER), 403),
+        ("/api/v1/reports/evaluation", Principal("giamsat", Role.SUPERVISOR), 403),
+        ("/api/v1/reports/evaluation", Principal("admin", Role.ADMIN), 200),
         ("/docs", ANONYMOUS, 401),
     ],
 )
