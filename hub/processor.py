@@ -160,3 +160,7 @@ class Processor:
             self._board.apply_queue(sample)
         for node in self._store.nodes():
             self._board.apply_node(node.site, node.desk, node.last_seen, node.online)
+        for site, desks in self._store.seen_units().items():
+            for desk in desks:
+                for rating in self._store.ratings(site, day, desk):
+                    self._board.apply_rating(site, desk, day, rating.score, rating.scale, rating.counted)

@@ -223,3 +223,17 @@ def test_hub_restart_keeps_the_record_and_receives_what_was_sent_while_down(
         assert counts["accepted"] == len(later) and counts["duplicates"] == 3
         stats = hub.get(f"/api/v1/sites/{SITE}/stats", date="2026-11-20")
         assert stats["transactions"] == 4 and stats["no_shows"] == 1
+
+
+def test_todays_ratings_on_the_desk_cards_survive_a_hub_restart(broker: MosquittoBroker, tmp_path: Any) -> None:
+    database = tmp_path / "hub.db"
+    ratings = [RatingMessage(site="bn-tien-du", desk="q02", score=score, channel="button") for score in (4, 3, 1)]
+    with HubServer(broker, database, client_id="hub-ratings-restart") as hub:
+        with Publisher(broker) as publisher:
+            publisher.send(ratings)
+        hub.wait_until(lambda c: c["accepted"] >= 3)
+        before = next(d for d in hub.get("/api/v1/sites/bn-tien-du/live")["desks"] if d["desk"] == "q02")
+    with HubServer(broker, database, client_id="hub-ratings-restart") as hub:
+        after = next(d for d in hub.get("/api/v1/sites/bn-tien-du/live")["desks"] if d["desk"] == "q02")
+    assert before["ratings_today"] == after["ratings_today"] == 3
+    assert after["satisfaction_share_today"] == pytest.approx(2 / 3)
