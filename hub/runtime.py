@@ -93,11 +93,11 @@ class HubRuntime:
         configured = self.settings.site(site)
         return configured.level_on(day) if configured else UNKNOWN_UNIT_LEVEL
 
-    def known_sites(self) -> list[str]:
+    def known_sites(self, seen: dict[str, set[str]] | None = None) -> list[str]:
         """Configured units, then units that only appeared on the wire."""
         with self.lock:
             live = self.board.sites()
-        seen = self.store.seen_units()
+        seen = self.store.seen_units() if seen is None else seen
         return live + sorted(s for s in seen if s not in live)
 
     def sites_overview(self) -> list[dict[str, Any]]:
@@ -105,9 +105,10 @@ class HubRuntime:
         now = self.clock()
         today = self.local_today()
         result = []
-        for site_id in self.known_sites():
+        seen = self.store.seen_units()  # read once for every unit, not once per unit
+        for site_id in self.known_sites(seen):
             configured = self.settings.site(site_id)
-            live = self.site_live(site_id, now)
+            live = self.site_live(site_id, now, seen.get(site_id, set()))
             states = [d["state"] for d in live["desks"]]
             result.append(
                 {
@@ -126,10 +127,10 @@ class HubRuntime:
             )
         return result
 
-    def site_live(self, site: str, now: datetime | None = None) -> dict[str, Any]:
-        """Live state of every desk of a unit."""
+    def site_live(self, site: str, now: datetime | None = None, seen: set[str] | None = None) -> dict[str, Any]:
+        """Live state of every desk of a unit (``seen``: its desks heard from, when the caller has them)."""
         now = now or self.clock()
-        seen = self.store.seen_units().get(site, set())
+        seen = self.store.seen_units().get(site, set()) if seen is None else seen
         with self.lock:
             desk_ids = self.board.desks_of(site)
             desk_ids += sorted(d for d in seen if d not in desk_ids and d != "all")

@@ -27,6 +27,20 @@ from protocol.errors import ConfigError
 logger = logging.getLogger(__name__)
 
 
+def _score_threshold(default: float, description: str) -> Any:
+    return Field(default, ge=0.0, le=1.0, title="Score threshold", description=description)
+
+
+def _iou_threshold(default: float, thing: str) -> Any:
+    return Field(
+        default,
+        gt=0.0,
+        le=1.0,
+        title="NMS overlap",
+        description=f"Two boxes overlapping by more than this intersection-over-union are one {thing}.",
+    )
+
+
 class _DetectorSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -59,20 +73,10 @@ class NanoDetConfig(_DetectorSettings):
     type: Literal["nanodet"] = Field(
         "nanodet", title="Detector type", description="nanodet: NanoDet-m 416 person detector."
     )
-    score_threshold: float = Field(
-        NanoDetPersonDetector.DEFAULT_SCORE_THRESHOLD,
-        ge=0.0,
-        le=1.0,
-        title="Score threshold",
-        description="Lowest person score counted, from 0 to 1.",
+    score_threshold: float = _score_threshold(
+        NanoDetPersonDetector.DEFAULT_SCORE_THRESHOLD, "Lowest person score counted, from 0 to 1."
     )
-    iou_threshold: float = Field(
-        NanoDetPersonDetector.DEFAULT_IOU_THRESHOLD,
-        gt=0.0,
-        le=1.0,
-        title="NMS overlap",
-        description="Two boxes overlapping by more than this intersection-over-union are one person.",
-    )
+    iou_threshold: float = _iou_threshold(NanoDetPersonDetector.DEFAULT_IOU_THRESHOLD, "person")
 
 
 class SsdLiteConfig(_DetectorSettings):
@@ -81,20 +85,10 @@ class SsdLiteConfig(_DetectorSettings):
     type: Literal["ssdlite"] = Field(
         "ssdlite", title="Detector type", description="ssdlite: SSDLite-MobileNetV2 person detector (fast fallback)."
     )
-    score_threshold: float = Field(
-        SsdLitePersonDetector.DEFAULT_SCORE_THRESHOLD,
-        ge=0.0,
-        le=1.0,
-        title="Score threshold",
-        description="Lowest person score counted, from 0 to 1.",
+    score_threshold: float = _score_threshold(
+        SsdLitePersonDetector.DEFAULT_SCORE_THRESHOLD, "Lowest person score counted, from 0 to 1."
     )
-    iou_threshold: float = Field(
-        SsdLitePersonDetector.DEFAULT_IOU_THRESHOLD,
-        gt=0.0,
-        le=1.0,
-        title="NMS overlap",
-        description="Two boxes overlapping by more than this intersection-over-union are one person.",
-    )
+    iou_threshold: float = _iou_threshold(SsdLitePersonDetector.DEFAULT_IOU_THRESHOLD, "person")
 
 
 class BlazeFaceConfig(_DetectorSettings):
@@ -103,20 +97,10 @@ class BlazeFaceConfig(_DetectorSettings):
     type: Literal["blazeface"] = Field(
         "blazeface", title="Detector type", description="blazeface: MediaPipe BlazeFace back-camera face detector."
     )
-    score_threshold: float = Field(
-        BlazeFaceDetector.DEFAULT_SCORE_THRESHOLD,
-        ge=0.0,
-        le=1.0,
-        title="Score threshold",
-        description="Lowest face score kept, from 0 to 1.",
+    score_threshold: float = _score_threshold(
+        BlazeFaceDetector.DEFAULT_SCORE_THRESHOLD, "Lowest face score kept, from 0 to 1."
     )
-    iou_threshold: float = Field(
-        BlazeFaceDetector.DEFAULT_IOU_THRESHOLD,
-        gt=0.0,
-        le=1.0,
-        title="NMS overlap",
-        description="Two boxes overlapping by more than this intersection-over-union are one face.",
-    )
+    iou_threshold: float = _iou_threshold(BlazeFaceDetector.DEFAULT_IOU_THRESHOLD, "face")
 
 
 DetectorConfig = Annotated[NanoDetConfig | SsdLiteConfig | BlazeFaceConfig, Field(discriminator="type")]
