@@ -12,6 +12,7 @@ from dataclasses import asdict
 from datetime import UTC, date, datetime
 from typing import Any
 
+from hub.audit import AuditLog
 from hub.config import HubSettings, TargetMetric, UnitLevel, targets_in_force, wait_target
 from hub.events import Broadcaster
 from hub.figures import compute_figures
@@ -38,6 +39,8 @@ class HubRuntime:
     ) -> None:
         self.settings = settings
         self.store = store or open_store(settings.database)
+        # Who read or exported personnel data and comment texts, who changed users: beside the record.
+        self.audit = AuditLog(self.store.path, clock=clock)
         self.board = LiveBoard(settings)
         self.processor = Processor(settings, self.store, self.board)
         self.lock = threading.Lock()
@@ -65,6 +68,7 @@ class HubRuntime:
         self.ingest.stop()
         if self.sink is not None:
             self.sink.close()
+        self.audit.close()
         self.store.close()
 
     # -- live fan-out (ingest worker thread) ----------------------------------------------------------------

@@ -66,6 +66,11 @@ class QueueSample:
 class Store(Protocol):
     """What the hub needs from its database. Writes happen on one thread; reads on any."""
 
+    @property
+    def path(self) -> Path:
+        """The database file (the audit log and the reports open it beside the store)."""
+        ...
+
     def transaction(self) -> AbstractContextManager[None]:
         """A unit of work: everything inside commits together or not at all."""
         ...
