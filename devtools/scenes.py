@@ -4,7 +4,8 @@ Real people, cut from a photograph that ships in a registry package (``bus.jpg``
 wheel, read straight from the wheel, never copied into this repository), walk into a one-stop office, wait
 in a line, are called to the counter one at a time, are served and leave. Beside each video a JSON file
 gives the truth the camera must find: how many people stand in the queue zone in every frame, and when
-each person entered the queue zone and the service zone (so their true wait).
+each person entered the queue zone and the service zone (so their true wait); and, for the line itself,
+when each person reached the ticket machine at the head of the line and who gave up and walked out.
 
 Membership uses the same rule as the camera: the bottom-centre of the person's visible box.
 """
@@ -31,7 +32,10 @@ SERVICE_X = 0.80
 ZONES = {
     "queue": [[0.08, 0.6], [0.645, 0.6], [0.645, 1.0], [0.08, 1.0]],
     "service": [[0.66, 0.6], [0.92, 0.6], [0.92, 1.0], [0.66, 1.0]],
+    # The ticket machine stands at the head of the line, inside the queue zone.
+    "ticket_machine": [[0.50, 0.6], [0.645, 0.6], [0.645, 1.0], [0.50, 1.0]],
 }
+EXIT_X = -0.3  # where a person who gives up walks to, out of the frame on the entrance side
 # Person boxes in bus.jpg (810×1080), found once with the NanoDet detector and checked by eye. The photo's
 # other two people are cut by its edge: a camera at a desk sees whole people, so they are not used.
 BUS_PEOPLE = ((55, 386, 226, 895), (223, 402, 347, 847))
@@ -47,11 +51,17 @@ class SceneSpec:
     service_s: tuple[float, ...]
     duration_s: float
     opens_at_s: float = 6.0
+    walkouts: tuple[tuple[int, float], ...] = ()  # (person index, when they give up and leave the line)
 
 
 SCENES = (
     SceneSpec("steady", arrivals_s=(0, 3, 6, 14, 24), service_s=(9, 8, 10, 7, 8), duration_s=70),
     SceneSpec("rush", arrivals_s=(0, 1.5, 3, 19, 26, 33), service_s=(6, 7, 6, 8, 6, 7), duration_s=85, opens_at_s=8),
+)
+
+# A person gives up at the back of the line and walks out, while the others wait for the desk to open.
+LINE_SCENE = SceneSpec(
+    "walkout", arrivals_s=(0, 2, 4, 20), service_s=(5, 5, 5, 5), duration_s=45, opens_at_s=16, walkouts=((2, 13.0),)
 )
 
 
@@ -115,6 +125,7 @@ def render_scene(spec: SceneSpec, sprites: list[npt.NDArray[np.uint8]], video: P
     queue: list[_Walker] = []
     serving: _Walker | None = None
     pending = list(zip(spec.arrivals_s, spec.service_s, strict=True))
+    gives_up = dict(spec.walkouts)
     counts: list[int] = []
     people: list[_Walker] = []
     for index in range(int(spec.duration_s * FPS)):
@@ -125,6 +136,12 @@ def render_scene(spec: SceneSpec, sprites: list[npt.NDArray[np.uint8]], video: P
             walkers.append(walker)
             queue.append(walker)
             people.append(walker)
+        for walker in list(queue):
+            index_of = people.index(walker)
+            if index_of in gives_up and t >= gives_up[index_of]:
+                queue.remove(walker)
+                walker.phase, walker.target = "walking_out", EXIT_X
+                walker.truth["walked_out"] = 1.0
         for slot, walker in enumerate(queue):
             walker.target = QUEUE_SLOTS[slot] if slot < len(QUEUE_SLOTS) else -0.08  # a full line waits outside
         head = queue[0] if queue else None
@@ -140,7 +157,7 @@ def render_scene(spec: SceneSpec, sprites: list[npt.NDArray[np.uint8]], video: P
                 walker.phase, walker.target = "leaving", 1.25
             if walker.phase == "leaving" and walker.x > 0.95 and serving is walker:
                 serving = None
-        walkers = [w for w in walkers if w.x < 1.2]
+        walkers = [w for w in walkers if EXIT_X < w.x < 1.2]
 
         frame = background.copy()
         in_queue = 0
@@ -152,6 +169,9 @@ def render_scene(spec: SceneSpec, sprites: list[npt.NDArray[np.uint8]], video: P
             if _in_polygon(foot, ZONES["queue"]):
                 in_queue += 1
                 walker.truth.setdefault("enter_queue_s", t)
+                walker.truth["last_in_queue_s"] = t
+            if _in_polygon(foot, ZONES["ticket_machine"]) and "enter_queue_s" in walker.truth:
+                walker.truth.setdefault("enter_machine_s", t)
             if _in_polygon(foot, ZONES["service"]):
                 walker.truth.setdefault("enter_service_s", t)
         counts.append(in_queue)
@@ -172,6 +192,11 @@ def render_scene(spec: SceneSpec, sprites: list[npt.NDArray[np.uint8]], video: P
             for i, w in enumerate(people)
             if "enter_queue_s" in w.truth and "enter_service_s" in w.truth
         ],
+        "line": [
+            {"id": i, **w.truth, "walked_out": "walked_out" in w.truth}
+            for i, w in enumerate(people)
+            if "enter_queue_s" in w.truth
+        ],
     }
     video.with_suffix(".json").write_text(json.dumps(truth, indent=1))
     return truth
@@ -189,12 +214,12 @@ def _paste(frame: npt.NDArray[np.uint8], sprite: npt.NDArray[np.uint8], x: float
     return x1, top, x2, top + h
 
 
-def make_scenes(root: Path, out_dir: Path) -> list[Path]:
-    """Render every sample scene into ``out_dir`` (skipping ones already there); return the videos."""
+def make_scenes(root: Path, out_dir: Path, specs: tuple[SceneSpec, ...] = SCENES) -> list[Path]:
+    """Render the sample scenes into ``out_dir`` (skipping ones already there); return the videos."""
     out_dir.mkdir(parents=True, exist_ok=True)
     sprites: list[npt.NDArray[np.uint8]] | None = None
     videos = []
-    for spec in SCENES:
+    for spec in specs:
         video = out_dir / f"{spec.name}.avi"
         if not (video.exists() and video.with_suffix(".json").exists()):
             sprites = sprites or person_sprites(wheel_path(root))

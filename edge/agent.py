@@ -161,7 +161,9 @@ class DeskAgent:
             self.health.report_camera(CameraHealth(measured.fps, measured.model_latency_ms, measured.camera_ok))
 
         try:
-            pipeline = CameraPipeline.build(settings, self.settings.site, self.settings.desk, snapshot, self.emit)
+            pipeline = CameraPipeline.build(
+                settings, self.settings.site, self.settings.desk, snapshot, self.emit, on_line=self.emit
+            )
             source = open_source(settings.source)
         except Exception:
             logger.exception("the camera pipeline could not start; the desk runs on its sensors")

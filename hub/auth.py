@@ -89,7 +89,7 @@ ROUTE_ROLES: tuple[tuple[str, Role], ...] = (
 )
 OPEN_PREFIXES = ("/api/v1/auth/",)
 # What a public unit's view may read without a login: (path pattern, whether ?site= must name the unit).
-_PUBLIC_UNIT_PATH = re.compile(r"^/api/v1/sites/([a-z0-9][a-z0-9-]{0,62})/(live|stats|hours|days)$")
+_PUBLIC_UNIT_PATH = re.compile(r"^/api/v1/sites/([a-z0-9][a-z0-9-]{0,62})/(live|stats|hours|days|hall|hall/call\.wav)$")
 _PUBLIC_BY_QUERY = ("/api/v1/stream", "/api/v1/alerts")
 _PUBLIC_ALWAYS = ("/api/v1/dashboard/config",)
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hub.auth import AccessSettings
 from hub.dashboard_settings import MapSettings
+from hub.hall_settings import HallSettings
 from hub.reports.settings import EvaluationSettings, StaffingSettings
 from hub.sinks.settings import InfluxSettings
 from protocol.config_files import parse_host_port, read_yaml_mapping, validate_config
@@ -197,6 +198,15 @@ class LiveSettings(_Strict):
     no_ratings_after_services: int = Field(
         20, ge=1, description="A unit that served this many today without a counted rating raises no_ratings."
     )
+    line_mismatch_after_s: float = Field(
+        300,
+        gt=0,
+        le=4 * 3600,
+        description="The camera's line longer than the tickets waiting for this long raises line_ticket_mismatch.",
+    )
+    line_mismatch_min_gap: int = Field(
+        3, ge=1, le=100, description="How many more people the camera must see in line than tickets are waiting."
+    )
 
 
 class ProvinceInfo(_Strict):
@@ -226,6 +236,7 @@ class HubSettings(_Strict):
     access: AccessSettings = Field(default_factory=AccessSettings, description="Users, roles, public read-only units.")
     map: MapSettings = Field(default_factory=MapSettings, description="The dashboard's province map.")
     influxdb: InfluxSettings | None = Field(None, description="Copy the figures to InfluxDB 2.x; off when absent.")
+    hall: HallSettings = Field(default_factory=HallSettings, description="The hall display and its spoken call.")
 
     @field_validator("timezone")
     @classmethod

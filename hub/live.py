@@ -44,6 +44,9 @@ class _Desk:
     node_seen_at: datetime | None = None
     ratings: int = 0
     satisfied: int = 0
+    walkouts: int = 0
+    pre_ticket_waits: list[float] = field(default_factory=list)
+    mismatch_since: datetime | None = None
 
 
 DeskKey = tuple[str, str]
@@ -59,6 +62,7 @@ class LiveBoard:
         self._placement: dict[tuple[str, str], DeskKey] = {}
         self._counted_services: set[tuple[str, str, int]] = set()
         self._active: dict[tuple[str, str, AlertType], AlertMessage] = {}
+        self._ticketing_sites: set[str] = set()
 
     # -- updates -----------------------------------------------------------------------------------------
 
@@ -69,16 +73,21 @@ class LiveBoard:
         self._day = day
         self._placement.clear()
         self._counted_services.clear()
+        self._ticketing_sites.clear()
         for desk in self._desks.values():
             desk.waiting.clear()
             desk.serving = None
             desk.ratings = desk.satisfied = 0
+            desk.walkouts = 0
+            desk.pre_ticket_waits.clear()
+            desk.mismatch_since = None
         return True
 
     def apply_visit(self, site: str, day: str, visit: Visit) -> set[DeskKey]:
         """Take in a rebuilt visit of today; return the desks whose state changed."""
         if day != self._day:
             return set()
+        self._ticketing_sites.add(site)
         changed: set[DeskKey] = set()
         previous = self._placement.pop((site, visit.ticket), None)
         if previous is not None:
@@ -125,6 +134,17 @@ class LiveBoard:
         desk = self._desk((site, desk_id))
         desk.ratings += 1
         desk.satisfied += int(score >= self._settings.rating.satisfied_min_for(scale))
+        return {(site, desk_id)}
+
+    def apply_line(self, site: str, desk_id: str, day: str, event: str, duration_s: float) -> set[DeskKey]:
+        """Count a walk-out or a wait before the ticket seen today by a desk's camera."""
+        if day != self._day:
+            return set()
+        desk = self._desk((site, desk_id))
+        if event == "walkout":
+            desk.walkouts += 1
+        else:
+            desk.pre_ticket_waits.append(duration_s)
         return {(site, desk_id)}
 
     def apply_queue(self, sample: QueueSample) -> set[DeskKey]:
@@ -248,9 +268,37 @@ class LiveBoard:
             "satisfaction_share_today": desk.satisfied / desk.ratings if desk.ratings else None,
             "node_online": online,
             "node_last_seen": desk.node_seen_at.isoformat() if desk.node_seen_at else None,
+            "tickets_waiting": len(waiting_tickets),
+            "walkouts_today": desk.walkouts,
+            "pre_ticket_waits_today": len(desk.pre_ticket_waits),
+            "pre_ticket_wait_mean_s": mean(desk.pre_ticket_waits),
+            "line_mismatch": self._mismatch_view(site, desk_id, desk),
         }
 
-    def _pooled_wait_s(self, site: str, desk_id: str, now: datetime) -> float | None:
+    def _mismatch_view(self, site: str, desk_id: str, desk: _Desk) -> dict[str, Any] | None:
+        """The camera's line against the tickets waiting, once the alert on their disagreement is raised."""
+        alert = self._active.get((site, desk_id, AlertType.LINE_TICKET_MISMATCH))
+        if alert is None or desk.queue is None:
+            return None
+        return {
+            "camera_length": desk.queue.length,
+            "tickets_waiting": len(desk.waiting),
+            "since": desk.mismatch_since.isoformat() if desk.mismatch_since else None,
+        }
+
+    def new_ticket_wait_s(self, site: str, desk_id: str, now: datetime) -> float:
+        """Expected wait of a ticket issued now at a desk: behind everyone in its line, by the live model."""
+        view = self.desk_view(site, desk_id, now)
+        service_s = view["mean_service_s"] or self._settings.live.default_service_s
+        length = view["queue_length"]
+        pooled = self._pooled_wait_s(site, desk_id, now, extra=1)
+        if pooled is not None:
+            return pooled
+        serving = view["serving"]
+        remaining = max(0.0, service_s - serving["elapsed_s"]) if serving else 0.0
+        return remaining + length * service_s
+
+    def _pooled_wait_s(self, site: str, desk_id: str, now: datetime, extra: int = 0) -> float | None:
         """Expected wait of the last person in line when two or more open desks serve the same fields.
 
         The model of the reports' Erlang C (``expected_wait_in_line_s``): the lines of those desks as one
@@ -278,7 +326,7 @@ class LiveBoard:
         if open_desks < 2:
             return None
         service_s = mean(times) or live.default_service_s
-        return expected_wait_in_line_s(length, open_desks, busy, service_s)
+        return expected_wait_in_line_s(length + extra, open_desks, busy, service_s)
 
     # -- alerts ------------------------------------------------------------------------------------------
 
@@ -319,7 +367,37 @@ class LiveBoard:
             if view["node_online"] is not None:
                 offline = view["node_online"] is False
                 changes += self._switch(site, desk_id, AlertType.NODE_OFFLINE, offline, not offline, None, None, now)
+            changes += self._evaluate_line_mismatch(site, desk_id, view, now)
         return changes + self._evaluate_no_ratings(now)
+
+    def _evaluate_line_mismatch(
+        self, site: str, desk_id: str, view: dict[str, Any], now: datetime
+    ) -> list[AlertMessage]:
+        """The camera sees a longer line than there are tickets waiting, for longer than configured: a ticket
+        printer out of order, or people queuing without a ticket. Only at units that issue tickets today."""
+        live = self._settings.live
+        desk = self._desks[(site, desk_id)]
+        gap = view["queue_length"] - view["tickets_waiting"]
+        disagree = (
+            view["queue_source"] in ("camera", "fused")
+            and site in self._ticketing_sites
+            and gap >= live.line_mismatch_min_gap
+        )
+        if not disagree:
+            desk.mismatch_since = None
+        elif desk.mismatch_since is None:
+            desk.mismatch_since = now
+        lasted = (now - desk.mismatch_since).total_seconds() if desk.mismatch_since is not None else 0.0
+        return self._switch(
+            site,
+            desk_id,
+            AlertType.LINE_TICKET_MISMATCH,
+            disagree and lasted >= live.line_mismatch_after_s,
+            not disagree,
+            lasted,
+            live.line_mismatch_after_s,
+            now,
+        )
 
     def _evaluate_no_ratings(self, now: datetime) -> list[AlertMessage]:
         """A unit that served many today without one counted rating: its Decision 766 points would be 0."""
@@ -407,6 +485,14 @@ class LiveBoard:
                 " nào; kiểm tra thiết bị đánh giá (điểm hài lòng theo Quyết định 766 sẽ bằng 0)."
                 if raised
                 else f"{site_name}: đã nhận được đánh giá của người dân."
+            )
+        elif kind is AlertType.LINE_TICKET_MISMATCH:
+            view = self.desk_view(site, desk_id, now)
+            text = (
+                f"{where}: camera thấy {view['queue_length']} người xếp hàng nhưng chỉ có {view['tickets_waiting']} số"
+                f" đang chờ, đã {minutes} phút: máy in số có thể hỏng hoặc người xếp hàng không lấy số."
+                if raised
+                else f"{where}: hàng người và số đang chờ đã khớp lại."
             )
         else:
             text = f"{where}: thiết bị tại quầy mất kết nối." if raised else f"{where}: thiết bị đã kết nối lại."

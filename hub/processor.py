@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from hub.config import HubSettings
+from hub.hall import Call
 from hub.live import DeskKey, LiveBoard
 from hub.store import QueueSample, Store
 from hub.visits import TicketEventRecord, build_visit
@@ -21,10 +22,12 @@ from protocol.messages import (
     EmotionMessage,
     FeedbackMessage,
     HeartbeatMessage,
+    LineMessage,
     Message,
     QueueMessage,
     RatingMessage,
     StatusMessage,
+    TicketEvent,
     TicketMessage,
     parse_message,
 )
@@ -50,6 +53,7 @@ class BatchOutcome:
     rejected: int = 0
     changed_desks: set[DeskKey] = field(default_factory=set)
     alerts: list[AlertMessage] = field(default_factory=list)
+    calls: list[Call] = field(default_factory=list)
 
 
 class Processor:
@@ -109,6 +113,9 @@ class Processor:
             )
             self._store.add_ticket_event(message.site, day, message.ticket, record)
             dirty_visits.add((message.site, day, message.ticket))
+            if message.event in (TicketEvent.CALLED, TicketEvent.RECALLED):
+                recalled = message.event is TicketEvent.RECALLED
+                outcome.calls.append(Call(message.site, message.desk, message.ticket, message.ts, recalled))
         elif isinstance(message, QueueMessage):
             self._store.add_queue_sample(message)
             sample = QueueSample(
@@ -131,6 +138,11 @@ class Processor:
             self._store.add_feedback(message, day)
         elif isinstance(message, EmotionMessage):
             self._store.add_emotion(message, day)
+        elif isinstance(message, LineMessage):
+            self._store.add_line_event(message, day)
+            outcome.changed_desks |= board.apply_line(
+                message.site, message.desk, day, message.event.value, message.duration_s
+            )
         elif isinstance(message, HeartbeatMessage):
             self._store.record_node(message.site, message.desk, message.ts, None, message)
             outcome.changed_desks |= board.apply_node(message.site, message.desk, message.ts, None)
@@ -164,3 +176,5 @@ class Processor:
             for desk in desks:
                 for rating in self._store.ratings(site, day, desk):
                     self._board.apply_rating(site, desk, day, rating.score, rating.scale, rating.counted)
+            for line in self._store.line_events(site, day):
+                self._board.apply_line(site, line.desk, day, line.event, line.duration_s)

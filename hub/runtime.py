@@ -16,12 +16,15 @@ from hub.audit import AuditLog
 from hub.config import HubSettings, TargetMetric, UnitLevel, targets_in_force, wait_target
 from hub.events import Broadcaster
 from hub.figures import compute_figures
+from hub.hall import Call, RecentCalls, SpeechCache, call_text
 from hub.ingest import Ingest
+from hub.line import line_figures
 from hub.live import UNKNOWN_UNIT_LEVEL, LiveBoard
 from hub.processor import BatchOutcome, Processor
 from hub.sinks.influx import InfluxSink
 from hub.store import Store, open_store
 from protocol.messages import AlertMessage, AlertState
+from protocol.topics import UNIT_WIDE_DESK
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +53,9 @@ class HubRuntime:
             settings.mqtt, self.processor, self.lock, self._on_batch, tick_s=settings.live.tick_s, clock=clock
         )
         self.started_at = clock()
+        # The hall display: numbers called lately, and their spoken form made once by espeak-ng.
+        self.calls = RecentCalls()
+        self.speech = SpeechCache(settings.hall)
         self.sink: InfluxSink | None = None
         if settings.influxdb is not None and settings.influxdb.enabled:
             self.sink = InfluxSink(settings, settings.influxdb, live_views=self.live_desk_views, clock=clock)
@@ -79,12 +85,38 @@ class HubRuntime:
         if self.broadcaster is None:
             return
         now = self.clock()
+        # An alert changes its desk's card (the line-mismatch flag), so the desk is sent again with it.
+        changed = outcome.changed_desks | {(a.site, a.desk) for a in outcome.alerts if a.desk != UNIT_WIDE_DESK}
         with self.lock:
-            views = [self.board.desk_view(site, desk, now) for site, desk in sorted(outcome.changed_desks)]
+            views = [self.board.desk_view(site, desk, now) for site, desk in sorted(changed)]
         for view in views:
             self.broadcaster.publish("desk", view)
         for alert in outcome.alerts:
             self.broadcaster.publish("alert", alert_json(alert))
+        for call in outcome.calls:
+            self.calls.add(call)
+            self.broadcaster.publish("call", self.call_json(call, now))
+
+    def call_json(self, call: Call, now: datetime) -> dict[str, Any]:
+        """A call as the hall display receives it: the words, and whether (and where) to hear them."""
+        configured = self.settings.site(call.site)
+        desk = next((d for d in configured.desks if d.id == call.desk), None) if configured else None
+        desk_name = desk.name if desk else call.desk
+        hall = self.settings.hall
+        fresh = abs((now - call.ts).total_seconds()) <= hall.announce_within_s
+        speak = fresh and call.site in hall.speak_units
+        return {
+            "site": call.site,
+            "desk": call.desk,
+            "desk_name": desk_name,
+            "ticket": call.ticket,
+            "ts": call.ts.isoformat(),
+            "recalled": call.recalled,
+            "text": call_text(hall, call.ticket, call.desk, desk_name),
+            "speech_url": f"/api/v1/sites/{call.site}/hall/call.wav?desk={call.desk}&ticket={call.ticket}"
+            if speak
+            else None,
+        }
 
     # -- views (any thread) -------------------------------------------------------------------------------
 
@@ -163,8 +195,11 @@ class HubRuntime:
         figures = compute_figures(
             visits, self.store.ratings(site, day_text), wait_rule, service_rule, self.settings.rating
         )
+        line = self.store.line_events(site, day_text)
         desk_ids = sorted(
-            {t.desk for v in visits for t in v.transactions} | {v.issued_desk for v in visits if v.issued_desk}
+            {t.desk for v in visits for t in v.transactions}
+            | {v.issued_desk for v in visits if v.issued_desk}
+            | {f.desk for f in line}
         )
         desks = []
         for desk in desk_ids:
@@ -176,7 +211,7 @@ class HubRuntime:
                 self.settings.rating,
                 desk,
             )
-            desks.append({"desk": desk, **desk_figures.as_dict()})
+            desks.append({"desk": desk, **desk_figures.as_dict(), "line": line_figures(line, desk)})
         configured = self.settings.site(site)
         return {
             "site": site,
@@ -184,6 +219,7 @@ class HubRuntime:
             "date": day_text,
             "level": level.value,
             **figures.as_dict(),
+            "line": line_figures(line),
             "desks": desks,
         }
 

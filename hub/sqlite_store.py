@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.figures import RatingFact
-from hub.store import NodeHealth, QueueSample, RejectedMessage
+from hub.store import LineFact, NodeHealth, QueueSample, RejectedMessage
 from hub.visits import TicketEventRecord, Transaction, TransactionEnd, Visit, VisitStatus
 from protocol.messages import (
     AlertMessage,
@@ -20,6 +20,7 @@ from protocol.messages import (
     Envelope,
     FeedbackMessage,
     HeartbeatMessage,
+    LineMessage,
     QueueMessage,
     RatingMessage,
     TicketEvent,
@@ -70,6 +71,10 @@ CREATE TABLE IF NOT EXISTS nodes (
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, desk TEXT NOT NULL, ts TEXT NOT NULL, payload TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (ts);
+CREATE TABLE IF NOT EXISTS line_events (
+    id TEXT PRIMARY KEY, site TEXT NOT NULL, desk TEXT NOT NULL, day TEXT NOT NULL, ts TEXT NOT NULL,
+    event TEXT NOT NULL, duration_s REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS line_events_by_day ON line_events (site, day);
 """
 
 # Columns added after a release: (table, column, declaration). A record made by an older release gets
@@ -523,6 +528,31 @@ class SqliteStore:
         counts = dict(self._conn.execute("SELECT kind, COUNT(*) FROM messages GROUP BY kind").fetchall())
         counts["rejected"] = self._conn.execute("SELECT COUNT(*) FROM rejected").fetchone()[0]
         return counts
+
+    def add_line_event(self, message: LineMessage, day: str) -> None:
+        """Keep a walk-out or a wait before the ticket seen by a desk's camera."""
+        self._write(
+            "INSERT OR IGNORE INTO line_events (id, site, desk, day, ts, event, duration_s) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                message.id,
+                message.site,
+                message.desk,
+                day,
+                _utc_text(message.ts),
+                message.event.value,
+                message.duration_s,
+            ),
+        )
+
+    def line_events(self, site: str, first_day: str, last_day: str | None = None) -> list[LineFact]:
+        """Walk-outs and pre-ticket waits of a unit from ``first_day`` to ``last_day`` (local days, inclusive)."""
+        rows = self._conn.execute(
+            "SELECT desk, day, ts, event, duration_s FROM line_events WHERE site = ? AND day BETWEEN ? AND ? "
+            "ORDER BY ts",
+            (site, first_day, last_day or first_day),
+        )
+        return [LineFact(row[0], row[1], datetime.fromisoformat(row[2]), row[3], row[4]) for row in rows]
 
     def close(self) -> None:
         """Close every connection this store opened (idempotent)."""

@@ -22,6 +22,7 @@ from protocol.messages import (
     Envelope,
     FeedbackMessage,
     HeartbeatMessage,
+    LineMessage,
     QueueMessage,
     RatingMessage,
 )
@@ -61,6 +62,17 @@ class QueueSample:
     head_wait_s: float | None
     source: str
     present: bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class LineFact:
+    """A walk-out or a wait before the ticket, as the camera of a desk reported it."""
+
+    desk: str
+    day: str
+    ts: datetime
+    event: str
+    duration_s: float
 
 
 class Store(Protocol):
@@ -159,6 +171,14 @@ class Store(Protocol):
 
     def message_counts(self) -> dict[str, int]:
         """How many accepted messages of each kind are stored."""
+        ...
+
+    def add_line_event(self, message: LineMessage, day: str) -> None:
+        """Keep a walk-out or a wait before the ticket."""
+        ...
+
+    def line_events(self, site: str, first_day: str, last_day: str | None = None) -> list[LineFact]:
+        """Walk-outs and pre-ticket waits of a unit over local days (inclusive), oldest first."""
         ...
 
     def close(self) -> None:

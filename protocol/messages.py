@@ -279,6 +279,7 @@ class AlertType(StrEnum):
     SERVICE_TARGET_BROKEN = "service_target_broken"
     NODE_OFFLINE = "node_offline"
     NO_RATINGS = "no_ratings"
+    LINE_TICKET_MISMATCH = "line_ticket_mismatch"
 
 
 class AlertState(StrEnum):
@@ -302,6 +303,24 @@ class AlertMessage(Envelope):
     ticket: str | None = Field(None, pattern=TICKET_PATTERN, description="The ticket concerned, when one.")
 
 
+class LineEvent(StrEnum):
+    """What the camera saw of one person in the line (numbers only, never who)."""
+
+    WALKOUT = "walkout"
+    PRE_TICKET_WAIT = "pre_ticket_wait"
+
+
+class LineMessage(Envelope):
+    """One person who left the line unserved, or who reached the ticket machine after queuing (camera)."""
+
+    kind: ClassVar[MessageKind] = MessageKind.LINE
+
+    event: LineEvent = Field(description="walkout (left the line unserved) or pre_ticket_wait (reached the machine).")
+    duration_s: float = Field(
+        ge=0, le=12 * 3600, description="walkout: time spent in the line; pre_ticket_wait: line to ticket machine, s."
+    )
+
+
 Message = (
     TicketMessage
     | QueueMessage
@@ -312,6 +331,7 @@ Message = (
     | StatusMessage
     | ConfigMessage
     | AlertMessage
+    | LineMessage
 )
 
 MESSAGE_MODELS: dict[MessageKind, type[Envelope]] = {
@@ -326,6 +346,7 @@ MESSAGE_MODELS: dict[MessageKind, type[Envelope]] = {
         StatusMessage,
         ConfigMessage,
         AlertMessage,
+        LineMessage,
     )
 }
 

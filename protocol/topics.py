@@ -32,6 +32,7 @@ class MessageKind(StrEnum):
     STATUS = "status"
     CONFIG = "config"
     ALERT = "alert"
+    LINE = "line"
 
 
 @dataclass(frozen=True, slots=True)

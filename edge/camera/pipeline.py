@@ -23,11 +23,18 @@ from edge.camera.detections import Detections
 from edge.camera.detectors import Detector, NanoDetConfig, SsdLiteConfig, build_detector
 from edge.camera.detectors.config import BlazeFaceConfig
 from edge.camera.emotion import EMOTION_CLASSES, EmotionClassifier, valence
-from edge.camera.queue_monitor import QueueEvent, QueueMonitor, QueueSnapshot, ServiceEnded
+from edge.camera.queue_monitor import (
+    QueueEvent,
+    QueueMonitor,
+    QueueSnapshot,
+    ReachedTicketMachine,
+    ServiceEnded,
+    WalkedOut,
+)
 from edge.camera.sources import Frame, FrameSource, SourceSettings
 from edge.camera.tracking import Tracker
 from edge.camera.zones import Zone, ZoneConfig, ZoneKind
-from protocol.messages import EmotionMessage
+from protocol.messages import EmotionMessage, LineEvent, LineMessage
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +47,21 @@ class CameraZones(BaseModel):
     queue: ZoneConfig = Field(description="Where citizens wait in line.")
     service: ZoneConfig = Field(description="In front of the counter, where the citizen being served stands.")
     staff: ZoneConfig | None = Field(None, description="Behind the counter: presence of an officer only.")
+    ticket_machine: ZoneConfig | None = Field(
+        None,
+        description="Around the ticket machine, where it stands inside the queue zone: the wait before the ticket.",
+    )
+
+
+class LineSettings(BaseModel):
+    """Walk-outs and the wait before the ticket: counts and durations only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(True, description="Send walk-outs and pre-ticket waits (kind line).")
+    walkout_min_dwell_s: float = Field(
+        30, ge=0, le=3600, description="A person must stand in the line this long before leaving counts as a walk-out."
+    )
 
 
 class EmotionSettings(BaseModel):
@@ -68,6 +90,7 @@ class CameraSettings(BaseModel):
     )
     zones: CameraZones = Field(description="Queue, service and optional staff zones.")
     emotion: EmotionSettings = Field(default_factory=EmotionSettings, description="Citizen emotion.")
+    line: LineSettings = Field(default_factory=LineSettings, description="Walk-outs and the wait before the ticket.")
     max_fps: float = Field(5, gt=0, le=30, description="Process at most this many frames a second.")
     snapshot_interval_s: float = Field(1, gt=0, description="How often the queue figures go to the agent.")
 
@@ -129,8 +152,10 @@ class CameraPipeline:
         emotion: ServiceEmotion | None,
         on_snapshot: Callable[[QueueSnapshot], None] = lambda s: None,
         on_emotion: Callable[[EmotionMessage], None] = lambda m: None,
+        on_line: Callable[[LineMessage], None] = lambda m: None,
     ) -> None:
         self.settings = settings
+        self._on_line = on_line
         self._site, self._desk = site, desk
         self._detector = detector
         self._emotion = emotion
@@ -152,24 +177,30 @@ class CameraPipeline:
         desk: str,
         on_snapshot: Callable[[QueueSnapshot], None] = lambda s: None,
         on_emotion: Callable[[EmotionMessage], None] = lambda m: None,
+        on_line: Callable[[LineMessage], None] = lambda m: None,
     ) -> CameraPipeline:
         """Load the models the settings name (each warms up once)."""
         emotion = None
         if settings.emotion.enabled:
             emotion = ServiceEmotion(build_detector(settings.emotion.face), EmotionClassifier())
-        return cls(settings, site, desk, build_detector(settings.detector), emotion, on_snapshot, on_emotion)
+        detector = build_detector(settings.detector)
+        return cls(settings, site, desk, detector, emotion, on_snapshot, on_emotion, on_line)
 
     def _zones(self, width: int, height: int) -> dict[ZoneKind, Zone]:
         configured = {ZoneKind.QUEUE: self.settings.zones.queue, ZoneKind.SERVICE: self.settings.zones.service}
         if self.settings.zones.staff is not None:
             configured[ZoneKind.STAFF] = self.settings.zones.staff
+        if self.settings.zones.ticket_machine is not None:
+            configured[ZoneKind.TICKET_MACHINE] = self.settings.zones.ticket_machine
         return {kind: Zone(kind, zone, width, height) for kind, zone in configured.items()}
 
     def process(self, frame: Frame) -> tuple[QueueSnapshot, list[QueueEvent]]:
         """Run every stage on one frame; return the queue now and what happened in this frame."""
         if self._monitor is None:
             height, width = frame.image.shape[:2]
-            self._monitor = QueueMonitor(self._zones(width, height))
+            self._monitor = QueueMonitor(
+                self._zones(width, height), walkout_min_dwell_s=self.settings.line.walkout_min_dwell_s
+            )
         started = time.perf_counter()
         people = self._detector.detect(frame.image)
         self._latencies.append((time.perf_counter() - started) * 1000)
@@ -183,6 +214,8 @@ class CameraPipeline:
         for event in events:
             if isinstance(event, ServiceEnded) and self._emotion is not None:
                 self._publish_emotion(event.track_id)
+            elif isinstance(event, WalkedOut | ReachedTicketMachine) and self.settings.line.enabled:
+                self._publish_line(event)
         self._frames += 1
         self._frame_times.append(time.perf_counter())
         self.snapshot = snapshot
@@ -209,6 +242,13 @@ class CameraPipeline:
                 valence=max(-1.0, min(1.0, valence(mean))),
             )
         )
+
+    def _publish_line(self, event: WalkedOut | ReachedTicketMachine) -> None:
+        if isinstance(event, WalkedOut):
+            kind, duration = LineEvent.WALKOUT, event.in_line_s
+        else:
+            kind, duration = LineEvent.PRE_TICKET_WAIT, event.wait_s
+        self._on_line(LineMessage(site=self._site, desk=self._desk, event=kind, duration_s=round(duration, 2)))
 
     def figures(self, camera_ok: bool) -> CameraFigures:
         """Frames per second and mean detector latency over the last frames."""

@@ -1,5 +1,7 @@
 """From tracked people to what the desk reports: queue length, how long each person has waited, the wait
-measured when a person reaches the service area, service start and end, and whether an officer is present.
+measured when a person reaches the service area, service start and end, and whether an officer is present;
+and, for the line itself, who gave up (a walk-out) and how long people queued before reaching the ticket
+machine when one stands inside the queue zone.
 
 Pure and synchronous: the caller passes each frame's tracks and time. A person's zone is the zone under
 their feet (bottom-centre of the box); a track kept alive through a missed detection keeps its zone, so
@@ -22,6 +24,10 @@ class _Person:
     zone: ZoneKind | None = None
     queue_since: float | None = None
     service_since: float | None = None
+    joined_at: float | None = None
+    last_in_line_at: float | None = None
+    served: bool = False
+    ticketed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +56,25 @@ class ServiceEnded:
     duration_s: float
 
 
-QueueEvent = WaitMeasured | ServiceStarted | ServiceEnded
+@dataclass(frozen=True, slots=True)
+class WalkedOut:
+    """A person stood in the line at least the minimum dwell and left without being served or ticketed."""
+
+    track_id: int
+    in_line_s: float
+    at: float
+
+
+@dataclass(frozen=True, slots=True)
+class ReachedTicketMachine:
+    """A person who joined the line reached the ticket-machine zone."""
+
+    track_id: int
+    wait_s: float
+    at: float
+
+
+QueueEvent = WaitMeasured | ServiceStarted | ServiceEnded | WalkedOut | ReachedTicketMachine
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +92,17 @@ class QueueSnapshot:
 class QueueMonitor:
     """Turns tracks into queue figures and events."""
 
-    def __init__(self, zones: dict[ZoneKind, Zone], recent_services: int = 10, count_grace_s: float = 0.6) -> None:
+    def __init__(
+        self,
+        zones: dict[ZoneKind, Zone],
+        recent_services: int = 10,
+        count_grace_s: float = 0.6,
+        walkout_min_dwell_s: float = 30.0,
+    ) -> None:
         if ZoneKind.QUEUE not in zones:
             raise ValueError("a queue zone is required")
         self._zones = zones
+        self._walkout_min_dwell_s = walkout_min_dwell_s
         self._count_grace_s = count_grace_s
         self._people: dict[int, _Person] = {}
         self._fresh: set[int] = set()
@@ -99,10 +130,13 @@ class QueueMonitor:
             )
             person = self._people.setdefault(track.id, _Person())
             self._move(track.id, person, zone, t, events)
+            at_machine = ZoneKind.TICKET_MACHINE in membership and bool(membership[ZoneKind.TICKET_MACHINE][index])
+            self._follow_line(track.id, person, zone, at_machine, t, events)
         for track_id in list(self._people):
             if track_id not in live:
-                self._move(track_id, self._people[track_id], None, t, events)
-                del self._people[track_id]
+                person = self._people.pop(track_id)
+                self._move(track_id, person, None, t, events)
+                self._walked_out(track_id, person, events)
         self._fresh = {track.id for track in fresh}
         return self._snapshot(t, has_staff_zone=ZoneKind.STAFF in self._zones), events
 
@@ -127,6 +161,37 @@ class QueueMonitor:
         # Walking from the line to the counter may cross ground outside both zones: the wait runs on. A person
         # who leaves the line for good is lost from view, and their wait is dropped with their track.
         person.zone = zone
+
+    def _follow_line(
+        self,
+        track_id: int,
+        person: _Person,
+        zone: ZoneKind | None,
+        at_machine: bool,
+        t: float,
+        events: list[QueueEvent],
+    ) -> None:
+        if zone is ZoneKind.STAFF:  # an officer crossing the line is no citizen in it
+            person.joined_at = person.last_in_line_at = None
+            return
+        if zone is ZoneKind.SERVICE:
+            person.served = True
+        if zone is ZoneKind.QUEUE:
+            if person.joined_at is None:
+                person.joined_at = t
+            person.last_in_line_at = t
+        if at_machine and person.joined_at is not None and not person.ticketed and not person.served:
+            person.ticketed = True
+            events.append(ReachedTicketMachine(track_id, t - person.joined_at, t))
+
+    def _walked_out(self, track_id: int, person: _Person, events: list[QueueEvent]) -> None:
+        # Only when the tracker lets the person go: someone who reached the counter, or took a ticket (the
+        # ticket's own no_show counts them), is not a walk-out; a passer-by under the minimum dwell neither.
+        if person.served or person.ticketed or person.joined_at is None or person.last_in_line_at is None:
+            return
+        in_line = person.last_in_line_at - person.joined_at
+        if in_line >= self._walkout_min_dwell_s:
+            events.append(WalkedOut(track_id, in_line, person.last_in_line_at))
 
     def _snapshot(self, t: float, has_staff_zone: bool) -> QueueSnapshot:
         people = {tid: p for tid, p in self._people.items() if tid in self._fresh}

@@ -23,6 +23,7 @@ class ZoneKind(StrEnum):
     QUEUE = "queue"
     SERVICE = "service"
     STAFF = "staff"
+    TICKET_MACHINE = "ticket_machine"
 
 
 class ZoneConfig(BaseModel):

@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from hub.api import alerts, dashboard, reports, session, sites, stream, system
+from hub.api import alerts, dashboard, hall, reports, session, sites, stream, system
 from hub.auth import AccessMiddleware, AccessPolicy
 from hub.config import HubSettings, parse_host_port
 from hub.events import Broadcaster
@@ -53,7 +53,7 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
     policy = AccessPolicy(settings.access, parse_host_port(settings.listen)[0])
     app.state.access_policy = policy
     app.add_middleware(AccessMiddleware, policy=policy)
-    for extra in (session, dashboard):
+    for extra in (session, dashboard, hall):
         app.include_router(extra.router)
     if DASHBOARD_DIR.is_dir():
         app.mount("/", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")

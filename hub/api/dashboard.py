@@ -15,6 +15,7 @@ from fastapi.responses import FileResponse
 from hub.api.deps import Runtime, SiteId
 from hub.api.session import describe, policy_of, principal_of
 from hub.figures import mean, percentile, share
+from hub.line import line_figures
 from hub.sinks.record import RecordReader, record_path
 
 router = APIRouter(tags=["dashboard"])
@@ -142,7 +143,9 @@ def site_hours(
     zone = runtime.settings.zone
     stats = runtime.site_stats(site, day)
     target = stats["target_wait_s"]
-    hours: dict[int, dict[str, Any]] = {h: {"issued": 0, "waits": [], "ratings": 0, "satisfied": 0} for h in range(24)}
+    hours: dict[int, dict[str, Any]] = {
+        h: {"issued": 0, "waits": [], "ratings": 0, "satisfied": 0, "line": []} for h in range(24)
+    }
     for visit in runtime.store.visits(site, day.isoformat()):
         if visit.issued_at is not None:
             hours[visit.issued_at.astimezone(zone).hour]["issued"] += 1
@@ -150,6 +153,8 @@ def site_hours(
             wait = transaction.wait_s
             if transaction.served and wait is not None:
                 hours[transaction.called_at.astimezone(zone).hour]["waits"].append(wait)
+    for fact in runtime.store.line_events(site, day.isoformat()):
+        hours[fact.ts.astimezone(zone).hour]["line"].append(fact)
     scale = runtime.settings.rating
     for ts, score, levels, counted in reader.rating_times(site, day.isoformat()):
         if counted:
@@ -169,6 +174,7 @@ def site_hours(
                 "within_target_share": share(sum(1 for w in waits if w <= target), len(waits)) if target else None,
                 "ratings": h["ratings"],
                 "satisfaction_share": share(h["satisfied"], h["ratings"]),
+                "line": line_figures(h["line"]),
             }
         )
     return {"site": site, "date": day.isoformat(), "target_wait_s": target, "hours": rows}

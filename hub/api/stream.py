@@ -20,7 +20,8 @@ KEEPALIVE_S = 15.0
 async def stream(
     request: Request, runtime: Runtime, site: Annotated[str | None, Query(description="Only this unit.")] = None
 ) -> StreamingResponse:
-    """Events: ``desk`` (a desk's live state), ``alert`` (raised or cleared), ``resync`` (reload the state)."""
+    """Events: ``desk`` (a desk's live state), ``alert`` (raised or cleared), ``call`` (a desk called a number,
+    for the hall display), ``resync`` (reload the state)."""
     broadcaster = runtime.broadcaster
     assert broadcaster is not None
     client = broadcaster.subscribe()
@@ -34,7 +35,7 @@ async def stream(
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
-                if site is not None and name in ("desk", "alert") and f'"site": "{site}"' not in data:
+                if site is not None and name in ("desk", "alert", "call") and f'"site": "{site}"' not in data:
                     continue
                 yield f"event: {name}\ndata: {data}\n\n"
         finally:

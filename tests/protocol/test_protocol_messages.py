@@ -62,6 +62,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
         "value_s": 1080,
         "target_s": 900,
     },
+    "line": {"event": "walkout", "duration_s": 412.4},
 }
 
 
