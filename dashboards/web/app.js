@@ -259,8 +259,13 @@ function deskCard(d) {
         ${d.target_wait_s != null ? `<small>(${esc(w.targetOf(minutes(d.target_wait_s)))})</small>` : ""}</dd></div>
       <div><dt>${esc(w.officer)}</dt><dd class="presence ${presentClass}" data-field="staff_present"><span aria-hidden="true">${presentIcon}</span> ${esc(present)}</dd></div>
       <div><dt>${esc(w.ratingsToday)}</dt><dd data-field="ratings">${esc(ratings)}</dd></div>
+      ${d.walkouts_today || d.pre_ticket_waits_today ? `
+      <div><dt>${esc(w.walkouts)}</dt><dd data-field="walkouts">${d.walkouts_today}</dd></div>
+      <div><dt>${esc(w.preTicketWait)}</dt><dd data-field="pre_ticket_wait">${esc(d.pre_ticket_waits_today ? minutes(d.pre_ticket_wait_mean_s) : w.none)}
+        <small>(${esc(w.sampleOf(d.pre_ticket_waits_today))})</small></dd></div>` : ""}
     </dl>
     <p class="serving" data-field="serving">${d.serving ? esc(w.serving(d.serving.ticket, elapsed)) : esc(w.notServing)}</p>
+    ${d.line_mismatch ? `<p class="device-offline" data-field="line_mismatch"><span aria-hidden="true">⚠</span> ${esc(w.lineMismatch(d.line_mismatch.camera_length, d.line_mismatch.tickets_waiting))}</p>` : ""}
     ${d.node_online === false ? `<p class="device-offline" data-field="node_offline"><span aria-hidden="true">⚠</span> ${esc(w.deviceOffline)}</p>` : ""}
   </article>`;
 }
@@ -291,6 +296,11 @@ function renderFigures() {
     [w.withinTarget, s ? percent(s.within_target_share) : w.none, "", "within_target"],
     [w.satisfaction, s ? percent(s.satisfaction_share) : w.none, s ? w.ratingsCount(s.ratings) : "", "satisfaction"],
   ];
+  const line = s?.line;
+  if (line && (line.walkouts || line.pre_ticket_waits)) {
+    tiles.push([w.walkouts, String(line.walkouts), "", "walkouts"]);
+    tiles.push([w.preTicketWait, line.pre_ticket_waits ? minutes(line.pre_ticket_wait_mean_s) : w.none, w.sampleOf(line.pre_ticket_waits), "pre_ticket_wait"]);
+  }
   const over = s && s.target_wait_s && s.mean_wait_s > s.target_wait_s;
   $("unit-figures").innerHTML = tiles.map(([label, value, note, key]) => `
     <div class="figure ${key === "mean_wait" && over ? "over" : ""}" data-figure="${key}">
