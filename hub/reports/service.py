@@ -21,6 +21,7 @@ from hub.reports.documents import (
     staffing_document,
 )
 from hub.reports.evaluation import evaluation_pack
+from hub.reports.line_report import line_section
 from hub.reports.periods import Period
 from hub.reports.planning import forecasts, staffing_plan
 from hub.reports.record import Record
@@ -104,8 +105,13 @@ def figures(
     """Period figures per province, unit, desk, field or officer."""
     report = period_figures(record, settings, period, by, filters)
     document = figures_document(report, now)
+    data = report.as_dict()
+    line, section = line_section(record, settings, report, filters)
+    if section is not None:  # the camera's line, beside the ticket-based waits, before the definitions
+        data["line"] = line
+        document.sections.insert(len(document.sections) - 1, section)
     stem = f"bao-cao-{by.value}-{filters.site or 'tinh'}-{period.code}"
-    return render(report.as_dict(), document, fmt, stem)
+    return render(data, document, fmt, stem)
 
 
 def decision766_points(
