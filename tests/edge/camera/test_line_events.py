@@ -85,3 +85,18 @@ def test_without_a_ticket_machine_zone_only_walk_outs_are_seen() -> None:
     walkouts = [e for e in events if isinstance(e, WalkedOut)]
     assert [e.in_line_s for e in walkouts] == [pytest.approx(38.8)]  # 1.0 s → last frame in line 39.8 s
     assert not [e for e in events if isinstance(e, ReachedTicketMachine)]
+
+
+def test_the_camera_settings_in_the_line_docs_are_valid() -> None:
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from edge.camera.pipeline import CameraSettings
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "line-camera.md").read_text(encoding="utf-8")
+    block = re.search(r"```yaml\n(camera:.*?)```", text, flags=re.S)
+    assert block is not None
+    settings = CameraSettings.model_validate(yaml.safe_load(block.group(1))["camera"])
+    assert settings.zones.ticket_machine is not None and settings.line.walkout_min_dwell_s == 30
