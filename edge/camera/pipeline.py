@@ -38,6 +38,8 @@ from protocol.messages import EmotionMessage, LineEvent, LineMessage
 
 logger = logging.getLogger(__name__)
 
+MAX_LINE_S = 12 * 3600  # the protocol's bound on a line message's duration
+
 
 class CameraZones(BaseModel):
     """The polygons a technician draws on the camera image (0–1 coordinates)."""
@@ -248,6 +250,9 @@ class CameraPipeline:
             kind, duration = LineEvent.WALKOUT, event.in_line_s
         else:
             kind, duration = LineEvent.PRE_TICKET_WAIT, event.wait_s
+        if duration > MAX_LINE_S:  # half a day "in line" is a poster or a plant the detector took for a person
+            logger.info("ignored a %s of %.0f s: longer than anyone queues", kind.value, duration)
+            return
         self._on_line(LineMessage(site=self._site, desk=self._desk, event=kind, duration_s=round(duration, 2)))
 
     def figures(self, camera_ok: bool) -> CameraFigures:
