@@ -112,6 +112,7 @@ class HubRuntime:
             "ticket": call.ticket,
             "ts": call.ts.isoformat(),
             "recalled": call.recalled,
+            "fresh": fresh,
             "text": call_text(hall, call.ticket, call.desk, desk_name),
             "speech_url": f"/api/v1/sites/{call.site}/hall/call.wav?desk={call.desk}&ticket={call.ticket}"
             if speak

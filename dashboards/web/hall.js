@@ -4,7 +4,6 @@
 
 const site = decodeURIComponent(location.pathname.split("/").filter(Boolean).pop() || "");
 let refreshTimer = null;
-let soundBlocked = false;
 let lastCallKey = null;
 
 function minutesText(seconds) {
@@ -91,13 +90,20 @@ function showCall(call, fresh) {
   if (call.speech_url) speak(call.speech_url);
 }
 
+let speaking = Promise.resolve();
+
 function speak(url) {
-  const audio = new Audio(url);
-  audio.play().catch(() => {
-    // The browser wants a tap before it plays sound: offer one (a hall TV is set up once).
-    soundBlocked = true;
-    document.getElementById("hall-sound").hidden = false;
-  });
+  // One call after the other: desks that call at the same moment are heard in turn, never over each other.
+  speaking = speaking.then(() => new Promise((done) => {
+    const audio = new Audio(url);
+    audio.addEventListener("ended", done);
+    audio.addEventListener("error", done);
+    audio.play().catch(() => {
+      // The browser wants a tap before it plays sound: offer one (a hall TV is set up once).
+      document.getElementById("hall-sound").hidden = false;
+      done();
+    });
+  }));
 }
 
 function connect() {
@@ -110,7 +116,7 @@ function connect() {
   source.addEventListener("call", (event) => {
     const call = JSON.parse(event.data);
     if (call.site !== site) return;
-    showCall(call, true);
+    showCall(call, call.fresh); // a desk's back-log after an outage is shown, not flashed or spoken
     refreshSoon();
   });
 }
@@ -123,7 +129,6 @@ function tick() {
 }
 
 document.getElementById("hall-sound").addEventListener("click", () => {
-  soundBlocked = false;
   document.getElementById("hall-sound").hidden = true;
   new Audio("data:audio/wav;base64,UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAIA+AAACABAAZGF0YQAAAAA=").play().catch(() => {});
 });
