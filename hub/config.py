@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hub.auth import AccessSettings
 from hub.dashboard_settings import MapSettings
+from hub.notify.settings import NotifySettings
 from hub.reports.settings import EvaluationSettings, StaffingSettings
 from hub.sinks.settings import InfluxSettings
 from protocol.config_files import parse_host_port, read_yaml_mapping, validate_config
@@ -226,6 +227,9 @@ class HubSettings(_Strict):
     access: AccessSettings = Field(default_factory=AccessSettings, description="Users, roles, public read-only units.")
     map: MapSettings = Field(default_factory=MapSettings, description="The dashboard's province map.")
     influxdb: InfluxSettings | None = Field(None, description="Copy the figures to InfluxDB 2.x; off when absent.")
+    notify: NotifySettings = Field(
+        default_factory=NotifySettings, description="Alert delivery by e-mail and webhook; nobody when absent."
+    )
 
     @field_validator("timezone")
     @classmethod
