@@ -13,7 +13,8 @@ import smtplib
 import ssl
 import urllib.error
 import urllib.request
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.text import MIMEText
 from email.utils import formataddr, make_msgid
 
 from hub.notify.render import Rendered
@@ -34,13 +35,14 @@ def send_email(settings: SmtpSettings, to: str, rendered: Rendered, delivery_id:
     Raises:
         DeliveryError: the server could not be reached or refused the message.
     """
-    message = EmailMessage()
-    message["From"] = formataddr((settings.sender_name, settings.sender))
+    # MIMEText with Header: the encoded words keep the spaces of a long Vietnamese subject (the newer
+    # EmailMessage folding of Python 3.11 loses a space between two encoded words).
+    message = MIMEText(rendered.body, "plain", "utf-8")
+    message["From"] = formataddr((settings.sender_name, settings.sender), charset="utf-8")
     message["To"] = to
-    message["Subject"] = rendered.subject
+    message["Subject"] = Header(rendered.subject, "utf-8", header_name="Subject").encode()
     message["Message-ID"] = make_msgid(idstring=delivery_id.replace(":", "."), domain="onestop.invalid")
     message[DELIVERY_HEADER] = delivery_id
-    message.set_content(rendered.body, charset="utf-8")
     try:
         if settings.security == "tls":
             client: smtplib.SMTP = smtplib.SMTP_SSL(

@@ -214,3 +214,39 @@ def test_escalation_fires_after_its_delay_unless_acknowledged(broker: MosquittoB
         assert len(mailbox.to("em@bacninh.gov.vn")) == 1
         assert receiver.bodies(site=acknowledged) == []
         assert len(mailbox.to("dung@bacninh.gov.vn")) == 2  # both alerts reached the first person
+
+
+def test_a_slow_webhook_slows_neither_ingest_nor_the_e_mail(broker: MosquittoBroker, tmp_path: Path) -> None:
+    site = "bn-yen-phong"
+    with Mailbox() as mailbox, WebhookReceiver(delay_s=8) as receiver:
+        settings = settings_with(
+            {
+                "smtp": smtp(mailbox.port),
+                "webhook": {"timeout_s": 20},
+                "recipients": [
+                    {
+                        "id": "gd",
+                        "name": "Vũ Thị Giang",
+                        "email": "giang@yenphong.vn",
+                        "webhook": receiver.url,
+                        "kinds": ["wait_target_broken"],
+                    }
+                ],
+            }
+        )
+        with HubServer(broker, tmp_path / "hub.db", client_id="hub-notify-slow", settings=settings) as hub:
+            with Publisher(broker, client_id="pub-notify-slow") as publisher:
+                publisher.send(scripted_day(site))
+                assert receiver.started.wait(10), "the webhook POST never started"
+                # The POST now hangs for 8 s: the e-mail and new messages go through meanwhile.
+                before = hub.counts()["accepted"]
+                published = time.monotonic()
+                publisher.send(
+                    [TicketMessage(site=site, desk="q02", event=TicketEvent.ISSUED, ticket="0100", service="dat-dai")]
+                )
+                hub.wait_until(lambda c: c["accepted"] > before, timeout=10)
+                ingested_after = time.monotonic() - published
+                wait_for(lambda: mailbox.to("giang@yenphong.vn"), 5, "the e-mail while the webhook hangs")
+                assert receiver.posts == []  # still hanging: the e-mail did not wait for it
+            assert ingested_after < 2
+            wait_for(lambda: receiver.bodies(site=site), 15, "the slow webhook's POST in the end")

@@ -87,11 +87,13 @@ class WebhookReceiver:
         self.delay_s = delay_s
         self.lock = threading.Lock()
         self.posts: list[tuple[dict[str, Any], dict[str, str], float]] = []
+        self.started = threading.Event()  # a POST came in (set before the receiver's delay)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 (http.server)
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.started.set()
                 if receiver.delay_s:
                     time.sleep(receiver.delay_s)
                 with receiver.lock:
