@@ -228,14 +228,14 @@ def _message(scope: str, other: str, voices: Voices, other_yes: int, other_n: in
         others = f"{_percent(other_yes / other_n)} khuôn mặt không tiêu cực ({other_n - other_yes}/{other_n} tiêu cực)"
     head = f"{when}: {buttons}, {others}"
     if not warning:
-        return f"{head}; không chênh lệch đáng kể (p = {_p(p)})."
+        return f"{head}; không chênh lệch đáng kể ({_p(p)})."
     if voices.satisfied / voices.ratings > other_yes / other_n:
         return (
-            f"{head}: chênh lệch vượt mức ngẫu nhiên (p = {_p(p)}). Nút đánh giá tốt hơn hẳn {VOICE_NAMES[other]}: "
+            f"{head}: chênh lệch vượt mức ngẫu nhiên ({_p(p)}). Nút đánh giá tốt hơn hẳn {VOICE_NAMES[other]}: "
             "kiểm tra xem người dân có bị nhắc hoặc ép bấm đánh giá, hay nút bị bấm hộ."
         )
     return (
-        f"{head}: chênh lệch vượt mức ngẫu nhiên (p = {_p(p)}). Nút đánh giá kém hơn hẳn {VOICE_NAMES[other]}: "
+        f"{head}: chênh lệch vượt mức ngẫu nhiên ({_p(p)}). Nút đánh giá kém hơn hẳn {VOICE_NAMES[other]}: "
         "kiểm tra thiết bị đánh giá (nút hỏng, nhãn nút dễ nhầm)."
     )
 
@@ -245,7 +245,7 @@ def _percent(share: float) -> str:
 
 
 def _p(p: float) -> str:
-    return f"{p:.2g}".replace(".", ",") if p >= 0.0001 else "< 0,0001"
+    return "p = " + f"{p:.2g}".replace(".", ",") if p >= 0.0001 else "p < 0,0001"
 
 
 def _share(part: int, whole: int) -> float | None:
