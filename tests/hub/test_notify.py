@@ -19,7 +19,7 @@ from hub.runtime import alert_json
 from hub.sqlite_store import SqliteStore
 from hub.voices import fisher_exact_p
 from protocol.errors import ConfigError
-from protocol.messages import AlertMessage, AlertType
+from protocol.messages import AlertMessage, AlertState, AlertType
 from tests.support.receivers import Mailbox, wait_for
 
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -183,3 +183,43 @@ def test_retry_delays_accept_only_ordered_bounds() -> None:
     with pytest.raises(ValueError, match="first_delay_s 20.0 is above max_delay_s 10.0"):
         RetrySettings(first_delay_s=20, max_delay_s=10)
     assert timedelta(seconds=RetrySettings().delay_after(1)) == timedelta(seconds=10)
+
+
+def test_an_alert_that_ended_is_not_escalated(tmp_path: Path, mailbox: Mailbox) -> None:
+    settings = load_settings().with_overrides(
+        notify={
+            "smtp": {"host": "127.0.0.1", "port": mailbox.port, "security": "none", "sender": "canhbao@bn.vn"},
+            "recipients": [
+                {**RECIPIENT, "escalation": {"to": "pho-gd", "after_minutes": 10}},
+                {"id": "pho-gd", "name": "Hoàng Văn Em", "email": "em@bn.vn", "sites": []},
+            ],
+        }
+    )
+    clock = Clock(local("2026-11-30 09:00").astimezone(UTC))
+    store = SqliteStore(tmp_path / "hub.db")
+    notifier = Notifier(settings, store, alert_json, clock=clock)
+    notifier.start()
+    try:
+        ended, open_ = (
+            alert(AlertType.WAIT_TARGET_BROKEN, clock.now, "q01"),
+            alert(AlertType.NODE_OFFLINE, clock.now, "q02"),
+        )
+        notifier.submit([ended, open_])
+        wait_for(lambda: len(mailbox.to("an@bn.vn")) == 2, 10, "both alerts to the first person")
+        cleared = ended.model_copy(
+            update={"id": "het-1", "state": AlertState.CLEARED, "ts": clock.now + timedelta(minutes=4)}
+        )
+        notifier.submit([cleared])
+        wait_for(lambda: notifier.outbox.known("het-1"), 10, "the end of the first alert taken in")
+        clock.now += timedelta(minutes=10, seconds=1)
+        notifier.wake()
+        escalated = wait_for(lambda: mailbox.to("em@bn.vn"), 10, "the escalation of the open alert")
+        assert [m["Subject"].split(":")[0] for m in escalated] == [
+            "[Chuyển cấp – chưa ai xác nhận] Thiết bị tại quầy mất kết nối"
+        ]
+        assert [e["status"] for e in notifier.outbox.escalations(ended.id)] == ["cleared"]
+        assert [e["status"] for e in notifier.outbox.escalations(open_.id)] == ["sent"]
+        assert len(mailbox.to("an@bn.vn")) == 2  # the end was not sent: the recipient did not ask for it
+    finally:
+        notifier.close()
+        store.close()
