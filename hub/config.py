@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from hub.auth import AccessSettings
 from hub.dashboard_settings import MapSettings
 from hub.hall_settings import HallSettings
+from hub.notify.settings import NotifySettings
 from hub.reports.settings import EvaluationSettings, StaffingSettings
 from hub.sinks.settings import InfluxSettings
 from protocol.config_files import parse_host_port, read_yaml_mapping, validate_config
@@ -237,6 +238,9 @@ class HubSettings(_Strict):
     map: MapSettings = Field(default_factory=MapSettings, description="The dashboard's province map.")
     influxdb: InfluxSettings | None = Field(None, description="Copy the figures to InfluxDB 2.x; off when absent.")
     hall: HallSettings = Field(default_factory=HallSettings, description="The hall display and its spoken call.")
+    notify: NotifySettings = Field(
+        default_factory=NotifySettings, description="Alert delivery by e-mail and webhook; nobody when absent."
+    )
 
     @field_validator("timezone")
     @classmethod

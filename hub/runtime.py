@@ -20,6 +20,7 @@ from hub.hall import Call, RecentCalls, SpeechCache, call_text
 from hub.ingest import Ingest
 from hub.line import line_figures
 from hub.live import UNKNOWN_UNIT_LEVEL, LiveBoard
+from hub.notify import Notifier
 from hub.processor import BatchOutcome, Processor
 from hub.sinks.influx import InfluxSink
 from hub.store import Store, open_store
@@ -56,6 +57,8 @@ class HubRuntime:
         # The hall display: numbers called lately, and their spoken form made once by espeak-ng.
         self.calls = RecentCalls()
         self.speech = SpeechCache(settings.hall)
+        # Alert delivery by e-mail and webhook, on threads of its own, with its outbox beside the record.
+        self.notifier = Notifier(settings, self.store, alert_json, clock=clock)
         self.sink: InfluxSink | None = None
         if settings.influxdb is not None and settings.influxdb.enabled:
             self.sink = InfluxSink(settings, settings.influxdb, live_views=self.live_desk_views, clock=clock)
@@ -65,6 +68,7 @@ class HubRuntime:
         self.broadcaster = broadcaster
         with self.lock:
             self.processor.restore(self.clock())
+        self.notifier.start()
         self.ingest.start()
         if self.sink is not None:
             self.sink.start()
@@ -74,6 +78,7 @@ class HubRuntime:
         self.ingest.stop()
         if self.sink is not None:
             self.sink.close()
+        self.notifier.close()
         self.audit.close()
         self.store.close()
 
@@ -82,6 +87,7 @@ class HubRuntime:
     def _on_batch(self, outcome: BatchOutcome) -> None:
         if self.sink is not None:
             self.sink.wake()
+        self.notifier.submit(outcome.alerts)
         if self.broadcaster is None:
             return
         now = self.clock()
@@ -236,8 +242,8 @@ class HubRuntime:
         if active_only:
             with self.lock:
                 active = self.board.active_alerts()
-            return [alert_json(a) for a in active if site is None or a.site == site]
-        return [alert_json(a) for a in self.store.alerts(site)]
+            return self.notifier.annotate([alert_json(a) for a in active if site is None or a.site == site])
+        return self.notifier.annotate([alert_json(a) for a in self.store.alerts(site)])
 
     def health(self) -> dict[str, Any]:
         """Whether the hub is connected, and its running counts."""
@@ -248,6 +254,7 @@ class HubRuntime:
             "ingest": asdict(self.ingest.counters),
             "stream_clients": self.broadcaster.client_count if self.broadcaster else 0,
             "influxdb": self.sink.as_dict() if self.sink else None,
+            "notify": self.notifier.as_dict(),
             "nodes": [
                 {
                     "site": n.site,

@@ -341,6 +341,7 @@ async function showUnit(id) {
   renderDesks();
   renderAlerts();
   await renderCharts();
+  await renderVoices();
 }
 
 async function renderCharts() {
@@ -409,9 +410,65 @@ function renderAlerts() {
         <span class="severity"><span aria-hidden="true">${a.severity === "critical" ? "■" : "▲"}</span> ${esc(w.severity[a.severity] || a.severity)}</span>
         <a href="#/unit/${encodeURIComponent(a.site)}" class="alert-text">${esc(shownAlert(a))}</a>
         <time datetime="${esc(a.ts)}">${esc(w.alertRaisedAt(timeOf(new Date(a.ts))))}</time>
+        ${ackControl(a)}
       </li>`).join("")
     : `<li class="no-alerts">${esc(w.noAlerts)}</li>`;
   document.querySelectorAll("[data-alerts]").forEach((ul) => { ul.innerHTML = html; });
+}
+
+// Supervisors acknowledge an alert: it stops its escalation to the second person (docs/alerts.md).
+function isSupervisor() {
+  const access = S.config?.access;
+  return Boolean(access && (access.open || access.role === "supervisor" || access.role === "admin"));
+}
+
+function ackControl(a) {
+  const w = t();
+  if (a.acknowledged_by) return `<span class="acked" data-acked="${esc(a.id)}">✓ ${esc(w.acknowledgedBy(a.acknowledged_by, timeOf(new Date(a.acknowledged_at))))}</span>`;
+  if (!isSupervisor() || !a.active || !a.id) return "";
+  return `<button type="button" class="ack" data-ack="${esc(a.id)}" aria-label="${esc(w.acknowledgeLabel(shownAlert(a)))}">${esc(w.acknowledge)}</button>`;
+}
+
+document.addEventListener("click", async (event) => {
+  const button = event.target.closest("[data-ack]");
+  if (!button) return;
+  button.disabled = true;
+  const response = await fetch(`/api/v1/alerts/${encodeURIComponent(button.dataset.ack)}/ack`, { method: "POST", credentials: "same-origin" });
+  if (!response.ok) {
+    button.disabled = false;
+    $("announcer").textContent = t().acknowledgeFailed;
+    return;
+  }
+  const ack = await response.json();
+  for (const a of S.alerts.values()) {
+    if (a.id === button.dataset.ack) Object.assign(a, { acknowledged_by: ack.acknowledged_by, acknowledged_at: ack.acknowledged_at });
+  }
+  renderAlerts();
+});
+
+// Buttons, comments and faces per hour, with the disagreement warnings (supervisors only).
+async function renderVoices() {
+  const panel = $("voices-panel");
+  panel.hidden = !isSupervisor();
+  if (panel.hidden) return;
+  const w = t();
+  const data = await getJSON(`/api/v1/sites/${encodeURIComponent(S.unit)}/voices`);
+  $("voices-title").textContent = w.voicesTitle;
+  const warnings = data.warnings.map((x) => `<li data-voices-warning="${esc(x.scope)}">⚠ ${esc(S.lang === "vi" ? x.message : w.voicesWarning(x))}</li>`);
+  $("voices-warnings").innerHTML = warnings.length ? warnings.join("")
+    : `<li class="agree">${esc(data.comparisons.length ? w.voicesAgree : w.voicesTooFew)}</li>`;
+  const flagged = new Set(data.warnings.map((x) => x.scope));
+  const row = (label, v, scope) => `<tr class="${flagged.has(scope) ? "disagree" : ""}">
+      <td>${esc(label)}</td>
+      <td>${esc(percent(v.satisfied_share))} <small>(${esc(w.voicesOf(v.satisfied, v.ratings))})</small></td>
+      <td>${v.comments ? `${esc(percent(v.comments_negative / v.comments))} <small>(${esc(w.voicesOf(v.comments_negative, v.comments))})</small>` : esc(w.none)}</td>
+      <td>${v.faces ? `${esc(v.mean_valence.toFixed(2))} <small>(n = ${v.faces})</small>` : esc(data.faces_measured ? w.none : w.voicesNoFaces)}</td>
+    </tr>`;
+  $("voices-table").innerHTML = `<table>
+    <thead><tr><th scope="col">${esc(w.voicesHour)}</th><th scope="col">${esc(w.voicesButtons)}</th><th scope="col">${esc(w.voicesComments)}</th><th scope="col">${esc(w.voicesFaces)}</th></tr></thead>
+    <tbody>${data.hours.map((h) => row(w.hourLabel(h.hour), h, `${String(h.hour).padStart(2, "0")}:00`)).join("")}${row(w.voicesDay, data.day, "day")}</tbody>
+  </table>`;
+  $("voices-note").textContent = w.voicesNote;
 }
 
 // -- live events ---------------------------------------------------------------------------------------------
@@ -442,7 +499,7 @@ function onAlert(a) {
   const key = alertKey(a);
   if (a.active) {
     S.alerts.set(key, a);
-    $("announcer").textContent = alertText(S.lang, a, unitName(a.site), deskName(a.site, a.desk));
+    if (!a.acknowledged_by) $("announcer").textContent = alertText(S.lang, a, unitName(a.site), deskName(a.site, a.desk));
   } else {
     S.alerts.delete(key);
   }

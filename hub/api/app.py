@@ -11,7 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from hub.api import alerts, dashboard, hall, reports, session, sites, stream, system
+from hub.api import alerts, dashboard, hall, notify, reports, session, sites, stream, system
 from hub.auth import AccessMiddleware, AccessPolicy
 from hub.config import HubSettings, parse_host_port
 from hub.events import Broadcaster
@@ -47,7 +47,7 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
         version="1",
         lifespan=lifespan,
     )
-    for module in (sites, alerts, stream, system, reports):
+    for module in (sites, alerts, stream, system, reports, notify):
         app.include_router(module.router)
     # Access: refuses to build a hub that would listen beyond loopback without users (hub.auth).
     policy = AccessPolicy(settings.access, parse_host_port(settings.listen)[0])

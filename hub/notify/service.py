@@ -1,0 +1,293 @@
+"""The delivery worker: routes each alert to its subscribers, holds it through quiet hours, sends it by e-mail
+and webhook with retries, and escalates what nobody acknowledged.
+
+Ingest only hands alerts over (:meth:`Notifier.submit` puts them on a queue and returns), so a mail server
+that hangs or a webhook that is down never slows ingest. One thread routes alerts and escalations; each
+channel has its own sending thread, so a webhook that times out does not hold back the e-mails.
+Everything pending is in the record's file (:mod:`hub.notify.outbox`) and is sent after a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from hub.notify.channels import DeliveryError, send_email, send_webhook
+from hub.notify.outbox import Acknowledgement, Delivery, Outbox
+from hub.notify.render import STAGE_ESCALATION, STAGE_FIRST, names_of, render
+from hub.notify.settings import Recipient
+from protocol.messages import AlertMessage, AlertState
+
+if TYPE_CHECKING:
+    from hub.config import HubSettings
+    from hub.store import Store
+
+logger = logging.getLogger(__name__)
+
+CHANNELS = ("email", "webhook")
+POLL_S = 1.0
+
+
+class Notifier:
+    """Alert delivery of one hub worker; :meth:`start` it, :meth:`submit` alerts, :meth:`close` it."""
+
+    def __init__(
+        self,
+        settings: HubSettings,
+        store: Store,
+        alert_json: Callable[[AlertMessage], dict[str, Any]],
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._hub = settings
+        self.settings = settings.notify
+        self._store = store
+        self._alert_json = alert_json
+        self._clock = clock
+        self.outbox = Outbox(store.path)
+        self._queue: queue.Queue[AlertMessage | None] = queue.Queue()
+        self._wake = {channel: threading.Event() for channel in CHANNELS}
+        self._stopping = threading.Event()
+        self._intake_lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+        self.last_error: str | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the routing thread, and a sending thread for each channel a recipient uses."""
+        self._threads = [threading.Thread(target=self._route_loop, name="hub-notify", daemon=True)]
+        used = {channel for recipient in self.settings.recipients for channel in recipient.channels}
+        self._threads += [
+            threading.Thread(target=self._send_loop, args=(channel,), name=f"hub-notify-{channel}", daemon=True)
+            for channel in CHANNELS
+            if channel in used
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def close(self) -> None:
+        """Stop the threads (an attempt in flight finishes or times out) and close the tables (idempotent)."""
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        self._queue.put(None)
+        self.wake()
+        longest = max(self.settings.webhook.timeout_s, self.settings.smtp.timeout_s if self.settings.smtp else 0)
+        for thread in self._threads:
+            thread.join(timeout=longest + 5)
+        self.outbox.close()
+
+    def submit(self, alerts: Iterable[AlertMessage]) -> None:
+        """Hand alerts over for delivery; returns at once (called on the ingest thread)."""
+        for alert in alerts:
+            self._queue.put(alert)
+
+    def wake(self) -> None:
+        """Look at the outbox now rather than at the next poll (after the clock moved, in tests)."""
+        for event in self._wake.values():
+            event.set()
+        self._queue.put(None)  # the routing thread looks at escalations
+
+    # -- acknowledgement and views (any thread) -------------------------------------------------------------
+
+    def acknowledge(self, alert_id: str, by: str) -> Acknowledgement | None:
+        """Record that ``by`` acknowledged an alert; None when no such alert was raised."""
+        if not self.outbox.known(alert_id):
+            alert = next((a for a in self._store.alerts(limit=1000) if a.id == alert_id), None)
+            if alert is None:
+                return None
+            self._intake(alert)
+        return self.outbox.acknowledge(alert_id, by, self._clock())
+
+    def annotate(self, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Alerts as the API shows them, with ``acknowledged_by`` and ``acknowledged_at`` where acknowledged."""
+        for alert in alerts:
+            ack = self.outbox.acknowledgement(str(alert.get("id")))
+            if ack is not None:
+                alert["acknowledged_by"] = ack.by
+                alert["acknowledged_at"] = ack.at.isoformat()
+        return alerts
+
+    def as_dict(self) -> dict[str, Any]:
+        """Delivery counts for the health view."""
+        return {
+            "recipients": len(self.settings.recipients),
+            "alerts_seen": self.outbox.alerts_seen(),
+            "deliveries": self.outbox.counts(),
+            "queued": self._queue.qsize(),
+            "last_error": self.last_error,
+        }
+
+    # -- routing thread -----------------------------------------------------------------------------------
+
+    def _route_loop(self) -> None:
+        try:
+            self._catch_up()
+        except Exception:
+            logger.exception("catching up on alerts raised before the start failed")
+        while not self._stopping.is_set():
+            timeout = POLL_S
+            upcoming = self.outbox.next_escalation()
+            if upcoming is not None:
+                timeout = min(POLL_S, max(0.02, (upcoming - self._clock()).total_seconds()))
+            try:
+                alert = self._queue.get(timeout=timeout)
+                while alert is not None or not self._queue.empty():
+                    if alert is not None:
+                        self._intake(alert)
+                    alert = self._queue.get_nowait()
+            except queue.Empty:
+                pass
+            except Exception:
+                logger.exception("routing an alert failed; it is caught up at the next start")
+            try:
+                self._escalate(self._clock())
+            except Exception:
+                logger.exception("escalating alerts failed; trying again shortly")
+
+    def _catch_up(self) -> None:
+        """Alerts kept in the record in the last minutes that the deliveries never saw (a crash in between)."""
+        since = self._clock() - timedelta(minutes=self.settings.catch_up_minutes)
+        missed = [a for a in self._store.alerts(limit=1000) if a.ts >= since and not self.outbox.known(a.id)]
+        for alert in sorted(missed, key=lambda a: a.ts):
+            self._intake(alert)
+
+    def _intake(self, alert: AlertMessage) -> None:
+        with self._intake_lock:
+            taken = self.outbox.take_alert(alert, alert.ts.astimezone(self._hub.zone).date().isoformat())
+            if taken is None:
+                return
+            root, continues = taken
+            if continues:
+                return  # the same alert as before a restart: it went out under its first id
+            now = self._clock()
+            for recipient in self.settings.recipients:
+                if not recipient.wants(alert.site, alert.alert):
+                    continue
+                if alert.state is AlertState.CLEARED and not recipient.cleared:
+                    continue
+                due = self._due(recipient, alert, now)
+                for channel in recipient.channels:
+                    self.outbox.add_delivery(alert.id, recipient.id, channel, STAGE_FIRST, now, due)
+                if recipient.escalation is not None and alert.state is AlertState.RAISED:
+                    after = timedelta(minutes=recipient.escalation.after_minutes)
+                    self.outbox.add_escalation(root, recipient.id, recipient.escalation.to, alert.ts + after)
+        for event in self._wake.values():
+            event.set()
+
+    def _due(self, recipient: Recipient, alert: AlertMessage, now: datetime) -> datetime:
+        """Now, or the end of the recipient's quiet hours for a non-critical alert raised in them."""
+        if recipient.quiet_hours is None or alert.alert in self.settings.critical_kinds:
+            return now
+        release = recipient.quiet_hours.release_at(now.astimezone(self._hub.zone))
+        return now if release is None else release
+
+    def _escalate(self, now: datetime) -> None:
+        for due in self.outbox.due_escalations(now):
+            if due.acknowledged:
+                self.outbox.decide_escalation(due.root_id, due.to_recipient, "acknowledged", now)
+                continue
+            if due.cleared:
+                self.outbox.decide_escalation(due.root_id, due.to_recipient, "cleared", now)
+                continue
+            target = self.settings.recipient(due.to_recipient)
+            if target is None:
+                self.outbox.decide_escalation(due.root_id, due.to_recipient, "no_recipient", now)
+                continue
+            alert = AlertMessage.model_validate_json(due.payload)
+            when = self._due(target, alert, now)
+            for channel in target.channels:
+                self.outbox.add_delivery(due.root_id, target.id, channel, STAGE_ESCALATION, now, when)
+            self.outbox.decide_escalation(due.root_id, due.to_recipient, "sent", now)
+            logger.info("alert %s unacknowledged: escalated to %s", due.root_id, target.id)
+            for event in self._wake.values():
+                event.set()
+
+    # -- sending threads ----------------------------------------------------------------------------------
+
+    def _send_loop(self, channel: str) -> None:
+        wake = self._wake[channel]
+        while not self._stopping.is_set():
+            wake.clear()
+            try:
+                for delivery in self.outbox.due_deliveries(channel, self._clock()):
+                    if self._stopping.is_set():
+                        return
+                    self._deliver(delivery)
+                upcoming = self.outbox.next_due(channel)
+            except Exception:
+                logger.exception("reading the %s outbox failed; trying again shortly", channel)
+                upcoming = None
+            timeout = POLL_S
+            if upcoming is not None:
+                timeout = min(POLL_S, max(0.02, (upcoming - self._clock()).total_seconds()))
+            wake.wait(timeout)
+
+    def _deliver(self, delivery: Delivery) -> None:
+        recipient = self.settings.recipient(delivery.recipient)
+        delivery_id = f"{delivery.alert_id}:{delivery.recipient}:{delivery.channel}:{delivery.stage}"
+        attempt = delivery.attempts + 1
+        started = time.monotonic()
+        ok = False
+        if recipient is None:
+            detail = "the recipient is no longer in the configuration"
+        else:
+            try:
+                detail = self._send(delivery, recipient, delivery_id, attempt)
+                ok = True
+            except DeliveryError as error:
+                detail = str(error)
+            except Exception as error:  # a bug must not stop the worker: log it as a failed attempt
+                logger.exception("delivering %s failed unexpectedly", delivery_id)
+                detail = f"{type(error).__name__}: {error}"
+        now = self._clock()
+        retry = self.settings.retry
+        final = ok or recipient is None or attempt >= retry.max_attempts
+        retry_at = None if final else now + timedelta(seconds=retry.delay_after(attempt))
+        self.outbox.record_attempt(delivery.seq, now, ok, detail, (time.monotonic() - started) * 1000, retry_at)
+        if ok:
+            logger.info("alert %s delivered to %s by %s", delivery.alert_id, delivery.recipient, delivery.channel)
+        else:
+            self.last_error = f"{delivery.channel} to {delivery.recipient}: {detail}"
+            logger.warning(
+                "alert %s to %s by %s, attempt %d failed: %s%s",
+                delivery.alert_id,
+                delivery.recipient,
+                delivery.channel,
+                attempt,
+                detail,
+                "" if retry_at is None else f"; next attempt at {retry_at.isoformat()}",
+            )
+
+    def _send(self, delivery: Delivery, recipient: Recipient, delivery_id: str, attempt: int) -> str:
+        alert = AlertMessage.model_validate_json(delivery.payload)
+        site = self._hub.site(alert.site)
+        desk = next((d.name for d in site.desks if d.id == alert.desk), None) if site else None
+        escalated_from = waited = None
+        if delivery.stage == STAGE_ESCALATION:
+            source = next((e for e in self.outbox.escalations(delivery.alert_id) if e["to"] == recipient.id), None)
+            first = self.settings.recipient(source["from"]) if source else None
+            escalated_from = first.name if first else None
+            waited = (self._clock() - alert.ts).total_seconds() / 60
+        rendered = render(
+            alert,
+            names_of(alert, site.name if site else None, desk),
+            delivery.stage,
+            delivery_id,
+            recipient.id,
+            self._hub.zone,
+            self._alert_json,
+            self.settings.dashboard_url,
+            escalated_from,
+            waited,
+        )
+        if delivery.channel == "email":
+            assert recipient.email is not None and self.settings.smtp is not None
+            return send_email(self.settings.smtp, recipient.email, rendered, delivery_id)
+        assert recipient.webhook is not None
+        return send_webhook(self.settings.webhook, recipient.webhook, rendered, delivery_id, attempt)
