@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hub.auth import AccessSettings
 from hub.dashboard_settings import MapSettings
+from hub.privacy_settings import PrivacySettings, RetentionSettings
 from hub.reports.settings import EvaluationSettings, StaffingSettings
 from hub.sinks.settings import InfluxSettings
 from protocol.config_files import parse_host_port, read_yaml_mapping, validate_config
@@ -226,6 +227,12 @@ class HubSettings(_Strict):
     access: AccessSettings = Field(default_factory=AccessSettings, description="Users, roles, public read-only units.")
     map: MapSettings = Field(default_factory=MapSettings, description="The dashboard's province map.")
     influxdb: InfluxSettings | None = Field(None, description="Copy the figures to InfluxDB 2.x; off when absent.")
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="How long each kind of data is kept (daily purge)."
+    )
+    privacy: PrivacySettings = Field(
+        default_factory=PrivacySettings, description="Who answers for the personal data (impact assessment, notices)."
+    )
 
     @field_validator("timezone")
     @classmethod

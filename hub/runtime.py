@@ -19,6 +19,7 @@ from hub.figures import compute_figures
 from hub.ingest import Ingest
 from hub.live import UNKNOWN_UNIT_LEVEL, LiveBoard
 from hub.processor import BatchOutcome, Processor
+from hub.retention import DailyPurge, PurgeOutcome, purge
 from hub.sinks.influx import InfluxSink
 from hub.store import Store, open_store
 from protocol.messages import AlertMessage, AlertState
@@ -51,6 +52,7 @@ class HubRuntime:
         )
         self.started_at = clock()
         self.sink: InfluxSink | None = None
+        self.daily_purge: DailyPurge | None = None
         if settings.influxdb is not None and settings.influxdb.enabled:
             self.sink = InfluxSink(settings, settings.influxdb, live_views=self.live_desk_views, clock=clock)
 
@@ -62,10 +64,15 @@ class HubRuntime:
         self.ingest.start()
         if self.sink is not None:
             self.sink.start()
+        if self.settings.retention.enabled:
+            self.daily_purge = DailyPurge(self.purge)
+            self.daily_purge.start()
 
     def close(self) -> None:
         """Stop ingest and close the store (idempotent)."""
         self.ingest.stop()
+        if self.daily_purge is not None:
+            self.daily_purge.stop()
         if self.sink is not None:
             self.sink.close()
         self.audit.close()
@@ -223,6 +230,11 @@ class HubRuntime:
                 for n in self.store.nodes()
             ],
         }
+
+    def purge(self, now: datetime | None = None) -> PurgeOutcome:
+        """Apply the retention settings to the record now (the daily purge and ``onestop-hub purge``)."""
+        retention = self.settings.retention
+        return purge(self.store.path, retention, self.settings.zone, now or self.clock(), self.site_stats, self.audit)
 
 
 def alert_json(alert: AlertMessage) -> dict[str, Any]:
