@@ -292,7 +292,8 @@ class AccessPolicy:
         self.sessions = sessions or SessionStore()
         self._proxies = [ipaddress.ip_network(p, strict=False) for p in settings.trusted_proxies]
         self._basic_cache: dict[bytes, tuple[float, Principal]] = {}
-        self._dummy_hash: str | None = None
+        # Checked for names that are no user, so that they cost the same scrypt work (made now, not on first use).
+        self._dummy_hash = hash_password(secrets.token_urlsafe(16)) if self._users else ""
         self.streams: dict[str, int] = {}
         self.open = not self._users and not self._keys
         if self.open and not is_loopback_host(listen_host):
@@ -338,7 +339,7 @@ class AccessPolicy:
         """The user if the password is theirs; the same scrypt work for a name that is no user."""
         user = self._users.get(name)
         if user is None:
-            verify_password(password, self._dummy())  # constant work: unknown names cannot be told by timing
+            verify_password(password, self._dummy_hash)  # the same work: names cannot be told by timing
         elif verify_password(password, user.password_hash):
             self._failures.pop(client, None)
             return user
@@ -347,11 +348,6 @@ class AccessPolicy:
             self._failures.clear()
         self._failures.setdefault(client, deque()).append(self._clock())
         return None
-
-    def _dummy(self) -> str:
-        if self._dummy_hash is None:
-            self._dummy_hash = hash_password(secrets.token_urlsafe(16))
-        return self._dummy_hash
 
     def logout(self, token: str) -> str | None:
         """End the session a token names; the user's name when it was live."""
