@@ -188,6 +188,18 @@ def comment_texts(path: Path, site: str, day: str, limit: int = 200) -> list[dic
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
+def kept_day_figures(path: Path, site: str, day: str) -> dict[str, Any] | None:
+    """The figures of a unit's day kept by the purge when its per-ticket records went, if any."""
+    conn = sqlite3.connect(path, timeout=30)
+    try:
+        if not _has_table(conn, "daily_figures"):
+            return None
+        row = conn.execute("SELECT figures FROM daily_figures WHERE site = ? AND day = ?", (site, day)).fetchone()
+    finally:
+        conn.close()
+    return None if row is None else dict(json.loads(row[0]))
+
+
 class DailyPurge:
     """Runs the purge once a day in a background thread of the running hub (first run a minute after start)."""
 

@@ -19,7 +19,7 @@ from hub.figures import compute_figures
 from hub.ingest import Ingest
 from hub.live import UNKNOWN_UNIT_LEVEL, LiveBoard
 from hub.processor import BatchOutcome, Processor
-from hub.retention import DailyPurge, PurgeOutcome, purge
+from hub.retention import DailyPurge, PurgeOutcome, kept_day_figures, purge
 from hub.sinks.influx import InfluxSink
 from hub.store import Store, open_store
 from protocol.messages import AlertMessage, AlertState
@@ -167,6 +167,10 @@ class HubRuntime:
         service_rule = rules.get(TargetMetric.HANDLING_PER_DOSSIER)
         day_text = day.isoformat()
         visits = self.store.visits(site, day_text)
+        if not visits and day.year <= self.local_today().year - self.settings.retention.ticket_records_years:
+            kept = kept_day_figures(self.store.path, site, day_text)  # the purge kept the day's figures
+            if kept is not None:
+                return kept
         figures = compute_figures(
             visits, self.store.ratings(site, day_text), wait_rule, service_rule, self.settings.rating
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -74,9 +74,14 @@ def test_the_purge_keeps_what_is_allowed_and_the_daily_figures_of_what_goes(
     runtime = HubRuntime(settings)
     try:
         runtime.audit.record("lan", "report.evaluation.read", "2026")
+        before = runtime.site_stats("bn-tu-son", date.fromisoformat(OLD_DAY))
         outcome = runtime.purge(NOW)
+        after = runtime.site_stats("bn-tu-son", date.fromisoformat(OLD_DAY))
     finally:
         runtime.close()
+    # The dashboard's day figures of a purged day are the ones kept, not zeros.
+    assert (before["transactions"], before["mean_wait_s"]) == (2, 630.0)
+    assert (after["transactions"], after["mean_wait_s"]) == (2, 630.0)
 
     path = builder.path
     assert rows(path, "SELECT DISTINCT day FROM visits ORDER BY day") == [(KEPT_DAY,)]
