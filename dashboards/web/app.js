@@ -107,7 +107,7 @@ function applyLanguage() {
     $("user").hidden = !access.authenticated || access.open;
     $("logout").hidden = !access.authenticated || access.open;
     if (access.authenticated && !access.open) $("user").textContent = w.loggedInAs(access.name, w.role[access.role] || access.role);
-    $("audit-open").hidden = access.role !== "admin";
+    $("audit-open").hidden = access.role !== "admin" || access.open; // open mode: #/audit still works
     $("audit-open").textContent = auditLabels(S.lang).link;
   }
   setConnection(S.connection || "connecting");
