@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hub.reports.cli import add_report_parser
 
     add_report_parser(commands)
+    from hub.privacy_cli import add_privacy_parsers
+
+    add_privacy_parsers(commands)
     return parser
 
 
@@ -83,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "hash-password":
         return _print_password_hash(args.stdin)
+    if args.command == "api-key":
+        from hub.privacy_cli import print_api_key
+
+        return print_api_key(args.name, args.role)
     try:
         settings = settings_from_args(args)
     except ConfigError as error:
@@ -95,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         from hub.reports.cli import run_report
 
         return run_report(args, settings)
+    if args.command in ("purge", "privacy"):
+        from hub.privacy_cli import run_privacy
+
+        return run_privacy(args, settings)
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
@@ -118,6 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         port=port,
         log_level=args.log_level.lower(),
         access_log=False,
+        proxy_headers=False,  # X-Forwarded-For is believed only from access.trusted_proxies (hub.auth)
         ssl_certfile=str(access.tls_cert_file) if access.tls_cert_file else None,
         ssl_keyfile=str(access.tls_key_file) if access.tls_key_file else None,
     )

@@ -20,6 +20,7 @@ from hub.auth import AccessSettings
 from hub.dashboard_settings import MapSettings
 from hub.hall_settings import HallSettings
 from hub.notify.settings import NotifySettings
+from hub.privacy_settings import PrivacySettings, RetentionSettings
 from hub.reports.settings import EvaluationSettings, StaffingSettings
 from hub.sinks.settings import InfluxSettings
 from protocol.config_files import parse_host_port, read_yaml_mapping, validate_config
@@ -240,6 +241,12 @@ class HubSettings(_Strict):
     hall: HallSettings = Field(default_factory=HallSettings, description="The hall display and its spoken call.")
     notify: NotifySettings = Field(
         default_factory=NotifySettings, description="Alert delivery by e-mail and webhook; nobody when absent."
+    )
+    retention: RetentionSettings = Field(
+        default_factory=RetentionSettings, description="How long each kind of data is kept (daily purge)."
+    )
+    privacy: PrivacySettings = Field(
+        default_factory=PrivacySettings, description="Who answers for the personal data (impact assessment, notices)."
     )
 
     @field_validator("timezone")

@@ -22,6 +22,7 @@ from hub.line import line_figures
 from hub.live import UNKNOWN_UNIT_LEVEL, LiveBoard
 from hub.notify import Notifier
 from hub.processor import BatchOutcome, Processor
+from hub.retention import DailyPurge, PurgeOutcome, kept_day_figures, purge
 from hub.sinks.influx import InfluxSink
 from hub.store import Store, open_store
 from protocol.messages import AlertMessage, AlertState
@@ -60,6 +61,7 @@ class HubRuntime:
         # Alert delivery by e-mail and webhook, on threads of its own, with its outbox beside the record.
         self.notifier = Notifier(settings, self.store, alert_json, clock=clock)
         self.sink: InfluxSink | None = None
+        self.daily_purge: DailyPurge | None = None
         if settings.influxdb is not None and settings.influxdb.enabled:
             self.sink = InfluxSink(settings, settings.influxdb, live_views=self.live_desk_views, clock=clock)
 
@@ -72,10 +74,15 @@ class HubRuntime:
         self.ingest.start()
         if self.sink is not None:
             self.sink.start()
+        if self.settings.retention.enabled:
+            self.daily_purge = DailyPurge(self.purge)
+            self.daily_purge.start()
 
     def close(self) -> None:
         """Stop ingest and close the store (idempotent)."""
         self.ingest.stop()
+        if self.daily_purge is not None:
+            self.daily_purge.stop()
         if self.sink is not None:
             self.sink.close()
         self.notifier.close()
@@ -199,6 +206,10 @@ class HubRuntime:
         service_rule = rules.get(TargetMetric.HANDLING_PER_DOSSIER)
         day_text = day.isoformat()
         visits = self.store.visits(site, day_text)
+        if not visits and day.year <= self.local_today().year - self.settings.retention.ticket_records_years:
+            kept = kept_day_figures(self.store.path, site, day_text)  # the purge kept the day's figures
+            if kept is not None:
+                return kept
         figures = compute_figures(
             visits, self.store.ratings(site, day_text), wait_rule, service_rule, self.settings.rating
         )
@@ -267,6 +278,11 @@ class HubRuntime:
                 for n in self.store.nodes()
             ],
         }
+
+    def purge(self, now: datetime | None = None) -> PurgeOutcome:
+        """Apply the retention settings to the record now (the daily purge and ``onestop-hub purge``)."""
+        retention = self.settings.retention
+        return purge(self.store.path, retention, self.settings.zone, now or self.clock(), self.site_stats, self.audit)
 
 
 def alert_json(alert: AlertMessage) -> dict[str, Any]:

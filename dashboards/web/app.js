@@ -5,6 +5,7 @@
 import { TEXT, alertText } from "./i18n.js";
 import { drawInset, drawProvinceMap, markerShape, shortName } from "./map.js";
 import { barChart } from "./charts.js";
+import { auditLabels, showAudit } from "./audit.js";
 
 const params = new URLSearchParams(location.search);
 const S = {
@@ -106,6 +107,8 @@ function applyLanguage() {
     $("user").hidden = !access.authenticated || access.open;
     $("logout").hidden = !access.authenticated || access.open;
     if (access.authenticated && !access.open) $("user").textContent = w.loggedInAs(access.name, w.role[access.role] || access.role);
+    $("audit-open").hidden = access.role !== "admin" || access.open; // open mode: #/audit still works
+    $("audit-open").textContent = auditLabels(S.lang).link;
   }
   setConnection(S.connection || "connecting");
 }
@@ -120,7 +123,7 @@ function setConnection(state) {
 // -- login ---------------------------------------------------------------------------------------------------
 
 function showLogin() {
-  for (const id of ["map-view", "unit-view"]) $(id).hidden = true;
+  for (const id of ["map-view", "unit-view", "audit-view"]) $(id).hidden = true;
   $("login").hidden = false;
   $("login-name").focus();
 }
@@ -222,6 +225,7 @@ function renderUnitList() {
 async function showMap() {
   S.unit = null;
   $("unit-view").hidden = true;
+  $("audit-view").hidden = true;
   $("map-view").hidden = false;
   await loadOverview();
   drawMap();
@@ -324,6 +328,7 @@ async function loadUnitStats() {
 async function showUnit(id) {
   S.unit = id;
   $("map-view").hidden = true;
+  $("audit-view").hidden = true;
   $("unit-view").hidden = false;
   const w = t();
   try {
@@ -529,6 +534,12 @@ async function render() {
   $("load-error").hidden = true;
   try {
     if (match) await showUnit(decodeURIComponent(match[1]));
+    else if (location.hash === "#/audit" && access.role === "admin") {
+      S.unit = null;
+      for (const id of ["map-view", "unit-view"]) $(id).hidden = true;
+      $("audit-view").hidden = false;
+      await showAudit(getJSON, S.lang, $("audit-table"), $("audit-title"));
+    }
     else if (!access.authenticated && S.config.units.length) location.hash = `#/unit/${encodeURIComponent(S.config.units[0].id)}`;
     else await showMap();
   } catch (error) {

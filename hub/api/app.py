@@ -11,11 +11,13 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from hub.api import alerts, dashboard, hall, notify, reports, session, sites, stream, system
+from hub.api import admin, alerts, dashboard, hall, notify, reports, session, sites, stream, system
 from hub.auth import AccessMiddleware, AccessPolicy
 from hub.config import HubSettings, parse_host_port
 from hub.events import Broadcaster
 from hub.runtime import HubRuntime
+from hub.sessions import SessionStore
+from hub.sinks.record import record_path
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +49,13 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
         version="1",
         lifespan=lifespan,
     )
-    for module in (sites, alerts, stream, system, reports, notify):
+    for module in (sites, alerts, stream, system, reports, notify, admin):
         app.include_router(module.router)
     # Access: refuses to build a hub that would listen beyond loopback without users (hub.auth).
-    policy = AccessPolicy(settings.access, parse_host_port(settings.listen)[0])
+    sessions = SessionStore(record_path(settings.database)) if settings.database.startswith("sqlite:///") else None
+    policy = AccessPolicy(settings.access, parse_host_port(settings.listen)[0], sessions=sessions)
     app.state.access_policy = policy
-    app.add_middleware(AccessMiddleware, policy=policy)
+    app.add_middleware(AccessMiddleware, policy=policy, tile_url=settings.map.tile_url)
     for extra in (session, dashboard, hall):
         app.include_router(extra.router)
     if DASHBOARD_DIR.is_dir():

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 
-from hub.api.deps import Runtime, SiteId
+from hub.api.deps import Runtime, SiteId, bounded_day
 from hub.api.session import describe, policy_of, principal_of
 from hub.figures import mean, percentile, share
 from hub.line import line_figures
@@ -139,7 +139,7 @@ def site_hours(
 ) -> dict[str, Any]:
     """For each hour: tickets issued, transactions called, their mean and 90th-percentile wait and the share
     within the target, counted ratings and the satisfied share. Waits are per transaction, by call time."""
-    day = day or runtime.local_today()
+    day = bounded_day(day, "date") or runtime.local_today()
     zone = runtime.settings.zone
     stats = runtime.site_stats(site, day)
     target = stats["target_wait_s"]
@@ -189,6 +189,7 @@ def site_days(
 ) -> dict[str, Any]:
     """The day figures of ``/stats`` (without the per-desk part) for each day, oldest first."""
     last = until or runtime.local_today()
+    bounded_day(last, "to")
     rows = []
     for offset in range(days - 1, -1, -1):
         stats = runtime.site_stats(site, last - timedelta(days=offset))

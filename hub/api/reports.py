@@ -13,7 +13,8 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import Response
 
-from hub.api.deps import Runtime
+from hub.api.deps import Runtime, bounded_day, bounded_span
+from hub.api.session import audit
 from hub.reports import service
 from hub.reports.aggregate import Filters, GroupBy
 from hub.reports.periods import Period, parse_period
@@ -46,9 +47,13 @@ Format = Annotated[ReportFormat, Query(description="json (default), csv, xlsx or
 
 def _period(text: str) -> Period:
     try:
-        return parse_period(text)
+        chosen = parse_period(text)
     except OneStopError as error:
         raise HTTPException(status_code=422, detail=str(error)) from None
+    except OverflowError:
+        raise HTTPException(status_code=422, detail=f"period {text!r} is outside the calendar") from None
+    bounded_span(chosen.first, chosen.last, "period")
+    return chosen
 
 
 def _identifier(value: str | None, what: str) -> str | None:
@@ -70,12 +75,17 @@ def _answer(compute: object) -> Response:
     return Response(rendered.content, media_type=rendered.media_type, headers=headers)
 
 
+def _verb(format: ReportFormat) -> str:
+    return "read" if format is ReportFormat.JSON else "export"
+
+
 def _now(runtime: Runtime) -> datetime:
     return runtime.clock().astimezone(runtime.settings.zone)
 
 
 @router.get("/figures", summary="Visits, waits, handling and satisfaction per group over a period")
 def figures(
+    request: Request,
     runtime: Runtime,
     record: Reports,
     period: Annotated[str, Query(description="YYYY-MM-DD, YYYY-Www, YYYY-MM, YYYY-Qn, YYYY or FROM..TO.")],
@@ -91,11 +101,14 @@ def figures(
         site=_identifier(site, "unit"), desk=_identifier(desk, "desk"), service=service_field, staff=staff
     )
     chosen = _period(period)
+    if by is GroupBy.OFFICER or staff is not None:  # figures per officer are personnel data
+        audit(request, f"report.personnel.{_verb(format)}", staff or chosen.code, {"period": chosen.code, "by": by})
     return _answer(lambda: service.figures(record, runtime.settings, chosen, by, filters, format, _now(runtime)))
 
 
 @router.get("/evaluation", summary="The evaluation pack of every desk officer (or one)")
 def evaluation(
+    request: Request,
     runtime: Runtime,
     record: Reports,
     period: Annotated[str, Query(description="Usually a year: YYYY.")],
@@ -105,6 +118,7 @@ def evaluation(
     """Volume against the norm, waits and handling against the targets, satisfaction with Wilson intervals,
     the proposed classification and the evidence behind every figure."""
     chosen = _period(period)
+    audit(request, f"report.evaluation.{_verb(format)}", staff or "all", {"period": chosen.code, "format": format})
     return _answer(lambda: service.evaluation(record, runtime.settings, chosen, staff, format, _now(runtime)))
 
 
@@ -135,7 +149,7 @@ def forecast(
     """The model of each field is chosen by back-testing on the record; every model's error is reported."""
     unit = _identifier(site, "unit")
     assert unit is not None
-    start = first or _now(runtime).date() + timedelta(days=1)
+    start = bounded_day(first, "from") or _now(runtime).date() + timedelta(days=1)
     return _answer(
         lambda: service.forecast(record, runtime.settings, unit, start, days, service_field, format, _now(runtime))
     )
@@ -156,7 +170,7 @@ def staffing(
     """Fewest desks per hour that keep a citizen's wait within the target with the stated probability."""
     unit = _identifier(site, "unit")
     assert unit is not None
-    chosen = day or _now(runtime).date() + timedelta(days=1)
+    chosen = bounded_day(day, "date") or _now(runtime).date() + timedelta(days=1)
     return _answer(
         lambda: service.staffing(
             record, runtime.settings, unit, chosen, service_field, probability, format, _now(runtime)

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
-from hub.auth import ANONYMOUS, SESSION_COOKIE, AccessPolicy, Principal
+from hub.auth import ANONYMOUS, SESSION_COOKIE, AccessPolicy, Principal, cookie_value
 
 router = APIRouter(prefix="/api/v1/auth", tags=["access"])
 
@@ -29,6 +29,24 @@ def principal_of(request: Request) -> Principal:
     """Who sent the request (set by the access middleware)."""
     principal: Principal = getattr(request.state, "principal", ANONYMOUS)
     return principal
+
+
+def client_of(request: Request) -> str:
+    """The caller's address as the access middleware saw it (proxies believed only when trusted)."""
+    address: str = getattr(request.state, "client_address", None) or (
+        request.client.host if request.client else "unknown"
+    )
+    return address
+
+
+def actor_of(request: Request) -> str:
+    """The name the audit log gives the caller."""
+    return principal_of(request).name or f"anonymous@{client_of(request)}"
+
+
+def audit(request: Request, action: str, target: str, detail: dict[str, Any] | None = None) -> None:
+    """Record what the caller did in the hub's audit log."""
+    request.app.state.runtime.audit.record(actor_of(request), action, target, detail)
 
 
 def describe(principal: Principal, policy: AccessPolicy) -> dict[str, Any]:
@@ -53,7 +71,7 @@ def login(credentials: Credentials, request: Request, response: Response) -> dic
     """Checks the name and password against the configuration; answers 401 when they do not match and 429 after
     too many failures from one address."""
     policy = policy_of(request)
-    client = request.client.host if request.client else "unknown"
+    client = client_of(request)
     if policy.throttled(client):
         raise HTTPException(status_code=429, detail="too many failed logins; wait ten minutes")
     token = policy.login(credentials.name, credentials.password, client)
@@ -69,11 +87,16 @@ def login(credentials: Credentials, request: Request, response: Response) -> dic
         path="/",
     )
     principal = policy.principal_from_token(token) or ANONYMOUS
+    audit(request, "session.login", credentials.name, {"client": client})
     return describe(principal, policy)
 
 
 @router.post("/logout", summary="End the session")
-def logout(response: Response) -> dict[str, bool]:
-    """Removes the session cookie."""
+def logout(request: Request, response: Response) -> dict[str, bool]:
+    """Ends the session on the hub (the cookie no longer works, even if kept) and removes the cookie."""
+    token = cookie_value(request.headers.get("cookie", ""), SESSION_COOKIE)
+    name = policy_of(request).logout(token) if token else None
+    if name is not None:
+        audit(request, "session.logout", name)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return {"ok": True}

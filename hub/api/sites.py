@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from hub.api.deps import Runtime, SiteId
+from hub.api.deps import Runtime, SiteId, bounded_day
 
 router = APIRouter(prefix="/api/v1/sites", tags=["sites"])
 
@@ -26,7 +26,7 @@ def site_stats(
 ) -> dict[str, Any]:
     """Visits, transactions, no-shows, waits (mean, median, 90th percentile, share within the target in
     force that day), service times and satisfaction, for the unit and each of its desks."""
-    return runtime.site_stats(site, day or runtime.local_today())
+    return runtime.site_stats(site, bounded_day(day, "date") or runtime.local_today())
 
 
 @router.get("/{site}/live", summary="Live state of a unit's desks")

@@ -6,10 +6,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 
 from hub.api.deps import Runtime
+from hub.api.session import client_of, policy_of, principal_of
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
 
@@ -21,9 +22,19 @@ async def stream(
     request: Request, runtime: Runtime, site: Annotated[str | None, Query(description="Only this unit.")] = None
 ) -> StreamingResponse:
     """Events: ``desk`` (a desk's live state), ``alert`` (raised or cleared), ``call`` (a desk called a number,
-    for the hall display), ``resync`` (reload the state)."""
+    for the hall display), ``resync`` (reload the state).
+    At most ``access.max_streams_per_user`` streams per user (or address, for the public view) and
+    ``access.max_streams_total`` in all are open at once; beyond, 429."""
     broadcaster = runtime.broadcaster
     assert broadcaster is not None
+    policy = policy_of(request)
+    holder = principal_of(request).name or f"@{client_of(request)}"
+    open_streams = policy.streams
+    if sum(open_streams.values()) >= policy.settings.max_streams_total:
+        raise HTTPException(status_code=429, detail="too many live streams open on this hub; try again later")
+    if open_streams.get(holder, 0) >= policy.settings.max_streams_per_user:
+        raise HTTPException(status_code=429, detail="too many live streams open for this user; close one first")
+    open_streams[holder] = open_streams.get(holder, 0) + 1
     client = broadcaster.subscribe()
 
     async def events() -> AsyncIterator[str]:
@@ -40,6 +51,11 @@ async def stream(
                 yield f"event: {name}\ndata: {data}\n\n"
         finally:
             broadcaster.unsubscribe(client)
+            left = open_streams.get(holder, 1) - 1
+            if left > 0:
+                open_streams[holder] = left
+            else:
+                open_streams.pop(holder, None)
 
     return StreamingResponse(
         events(),

@@ -4,6 +4,7 @@ that refuses to listen beyond loopback without users."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import subprocess
 import sys
 
@@ -139,3 +140,58 @@ def test_the_cli_hashes_a_password_from_stdin() -> None:
         check=True,
     )
     assert verify_password("mat-khau-rat-dai", result.stdout.strip())
+
+
+def test_an_unknown_name_costs_the_same_scrypt_work_as_a_wrong_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    checking = policy()
+    work: list[int] = []
+    real_scrypt = hashlib.scrypt
+
+    def counted(password: bytes, **kwargs: object) -> bytes:
+        work.append(int(kwargs["n"]))  # type: ignore[call-overload]
+        return real_scrypt(password, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(hashlib, "scrypt", counted)
+    assert checking.login("giamsat", "sai", "10.0.0.1") is None
+    known = list(work)
+    work.clear()
+    assert checking.login("khong-co-ai", "sai", "10.0.0.1") is None
+    assert work == known == [2**14]
+
+
+def test_forwarded_for_counts_only_from_a_trusted_proxy() -> None:
+    settings = AccessSettings(users=[], trusted_proxies=["10.1.0.0/16"])
+    behind = AccessPolicy(settings, "127.0.0.1")
+    headers = {"x-forwarded-for": "203.0.113.7, 10.1.0.2"}
+    assert behind.client_address("10.1.0.1", headers) == "203.0.113.7"  # the last hop not itself a proxy
+    assert behind.client_address("127.0.0.1", headers) == "127.0.0.1"  # loopback is not a proxy here
+    assert behind.client_address("10.1.0.1", {"x-forwarded-for": "not-an-address"}) == "10.1.0.1"
+    assert policy().client_address("127.0.0.1", headers) == "127.0.0.1"  # none trusted by default
+    with pytest.raises(ValueError, match="not an address"):
+        AccessSettings(trusted_proxies=["proxy.example"])
+
+
+def test_an_api_key_is_read_only_and_never_admin() -> None:
+    digest = "sha256$" + hashlib.sha256(b"khoa-bi-mat").hexdigest()
+    settings = AccessSettings(api_keys=[{"name": "trung-tam", "key_hash": digest, "role": "supervisor"}])
+    keyed = AccessPolicy(settings, "0.0.0.0")  # a key alone is enough to close the open mode
+    centre = keyed.identify({"authorization": "Bearer khoa-bi-mat"})
+    assert centre == Principal("key:trung-tam", Role.SUPERVISOR, read_only=True)
+    assert keyed.decide("GET", "/api/v1/reports/figures", {}, centre) == 200
+    assert keyed.decide("POST", "/api/v1/auth/logout", {}, centre) == 200  # open routes stay open
+    assert keyed.decide("POST", "/api/v1/sites", {}, centre) == 403
+    assert keyed.identify({"authorization": "Bearer khoa-sai"}) == ANONYMOUS
+    with pytest.raises(ValueError, match="never admin"):
+        AccessSettings(api_keys=[{"name": "x", "key_hash": digest, "role": "admin"}])
+
+
+def test_logout_and_revoke_end_sessions_held_on_the_hub() -> None:
+    hub_side = policy()
+    first = hub_side.login("giamsat", "giam-sat-2026", "10.0.0.5")
+    second = hub_side.login("giamsat", "giam-sat-2026", "10.0.0.6")
+    assert first and second
+    assert hub_side.logout(first) == "giamsat" and hub_side.logout(first) is None
+    assert hub_side.principal_from_token(first) is None
+    assert hub_side.principal_from_token(second) == Principal("giamsat", Role.SUPERVISOR)
+    assert hub_side.revoke_user("giamsat") == 1
+    assert hub_side.principal_from_token(second) is None

@@ -40,7 +40,9 @@ class HubServer:
         )
         self.url = f"http://127.0.0.1:{self.port}"
         self._server = uvicorn.Server(
-            uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning")
+            uvicorn.Config(
+                create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning", proxy_headers=False
+            )
         )
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self.http = httpx.Client(base_url=self.url, timeout=10)
