@@ -8,21 +8,19 @@ import sqlite3
 import time
 from pathlib import Path
 
-import pytest
-
 from devtools.mosquitto import MosquittoBroker
 from devtools.scenes import make_scenes
 from edge.agent import DeskAgent
 from edge.config import EdgeSettings
 from tests.support.hub_server import HubServer
+from tests.support.require import require
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_camera_figures_and_emotions_reach_the_hub(own_broker: MosquittoBroker, tmp_path: Path) -> None:
     wheel = sorted((REPO_ROOT / ".cache" / "test-assets").glob("ultralytics-*.whl"))
-    if not wheel:
-        pytest.skip("run scripts/fetch_test_assets.sh")
+    require(bool(wheel), "test assets (the ultralytics wheel in .cache/test-assets/)", "scripts/fetch_test_assets.sh")
     video = make_scenes(REPO_ROOT, tmp_path / "scenes")[0]
     truth = json.loads(video.with_suffix(".json").read_text())
     settings = EdgeSettings.model_validate(

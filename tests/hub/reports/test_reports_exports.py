@@ -18,10 +18,20 @@ from hub.reports.periods import parse_period
 from hub.reports.service import ReportFormat, decision766, evaluation, figures, staffing
 from protocol.messages import RatingFlag
 from tests.hub.reports.conftest import RecordBuilder
+from tests.support.require import require
 
 SITE = "bn-kinh-bac"
 NOW = datetime.fromisoformat("2026-01-05T08:00:00+07:00")
-needs_poppler = pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
+
+
+@pytest.fixture()
+def poppler() -> None:
+    """The PDF tests read their pages with poppler-utils."""
+    require(
+        shutil.which("pdftoppm") is not None and shutil.which("pdftotext") is not None,
+        "poppler-utils (pdftoppm, pdftotext)",
+        "./scripts/setup.sh installs it",
+    )
 
 
 def small_month(b: RecordBuilder) -> None:
@@ -51,7 +61,7 @@ def first_page_png(pdf: bytes, tmp_path: Path) -> Image.Image:
     return Image.open(png).convert("L")
 
 
-@needs_poppler
+@pytest.mark.usefixtures("poppler")
 def test_the_pdf_renders_with_the_unit_the_period_and_vietnamese_text(builder: RecordBuilder, tmp_path: Path) -> None:
     small_month(builder)
     with builder.open() as record:
@@ -103,7 +113,7 @@ def test_the_csv_opens_with_its_diacritics(builder: RecordBuilder) -> None:
     assert all(r[-1].startswith("Không có đánh giá nào") for r in rows[1:] if r[3] == "0")
 
 
-@needs_poppler
+@pytest.mark.usefixtures("poppler")
 def test_the_evaluation_pack_shows_the_proposal_and_the_evidence(builder: RecordBuilder, tmp_path: Path) -> None:
     small_month(builder)
     builder.settings = builder.settings.with_overrides(evaluation={"min_ratings": 5, "min_transactions": 5})
@@ -117,7 +127,7 @@ def test_the_evaluation_pack_shows_the_proposal_and_the_evidence(builder: Record
     assert first_page_png(rendered.content, tmp_path).getextrema()[0] < 100
 
 
-@needs_poppler
+@pytest.mark.usefixtures("poppler")
 def test_the_staffing_pdf_states_the_model_and_its_limits(builder: RecordBuilder, tmp_path: Path) -> None:
     small_month(builder)
     with builder.open() as record:
