@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -16,10 +15,11 @@ from hub.auth import AccessMiddleware, AccessPolicy
 from hub.config import HubSettings, parse_host_port
 from hub.events import Broadcaster
 from hub.runtime import HubRuntime
+from protocol.resources import package_dir
 
 logger = logging.getLogger(__name__)
 
-DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "web"
+DASHBOARD_DIR = package_dir("onestop_dashboards", "web")
 
 
 def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], HubRuntime] = HubRuntime) -> FastAPI:
