@@ -74,7 +74,13 @@ def test_build_makes_an_sdist_and_a_wheel_with_the_models_and_the_dashboard(dist
         in_sdist = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
     with zipfile.ZipFile(wheel) as archive:
         in_wheel = set(archive.namelist())
-    for name in ("models/person_nanodet_m.onnx", "models/sentiment/sentiment.onnx", "dashboards/web/index.html"):
+    for name in (
+        "models/person_nanodet_m.onnx",
+        "models/sentiment/sentiment.onnx",
+        "dashboards/web/index.html",
+        "config/edge.example.yaml",
+        "docs/install-edge.md",
+    ):
         assert name in in_sdist, name
     for name in (
         "onestop_models/person_nanodet_m.onnx",
