@@ -132,6 +132,7 @@ def test_a_child_pressing_again_and_again_is_recorded_but_not_counted(mock_facto
             clock.now += 0.3
             press(mock_factory, 1)
             assert lit_times(led_flashes(mock_factory, 1)) == 2  # two quick flickers: not counted
+        assert_stayed_dark(mock_factory, 2, 3, 4)
     ratings = [m for m in sent if isinstance(m, RatingMessage)]
     assert len(ratings) == 10 and all(r.ticket == "A012" and r.score == 1 for r in ratings)
     assert [r.counted for r in ratings] == [True] + [False] * 9
