@@ -2,7 +2,7 @@
 # Both install what they need first (Debian packages, .venv/, the package with its extras).
 PY := .venv/bin/python
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo test screenshots bench lint clean
 
 setup:
 	./scripts/setup.sh
@@ -13,7 +13,11 @@ demo: setup
 
 test: setup
 	./scripts/fetch_test_assets.sh
-	$(PY) -m pytest -q -ra
+	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
+
+# The browser tests write their screenshots to test-artifacts/screenshots/; this refreshes the README's.
+screenshots: setup
+	ONESTOP_SCREENSHOTS=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -ra tests/browser
 
 bench: setup
 	$(PY) bench/bench_ingest.py

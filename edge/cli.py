@@ -43,6 +43,12 @@ def main(argv: list[str] | None = None) -> int:
     from edge.agent import DeskAgent
 
     agent = DeskAgent(settings)
+    # systemd stops the service with SIGTERM, a person with Ctrl-C. Either one only asks to stop: the agent then
+    # closes (clean MQTT disconnect, spool closed, pins released). uvicorn restores these handlers after its
+    # graceful shutdown and re-raises the signal into them, so it no longer kills the process before close().
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     agent.start()
     try:
         api = settings.tickets.api
@@ -69,12 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             sockets = [_listening_socket(host, port) for host, port in by_port.values()]
             uvicorn.Server(uvicorn.Config(agent.web_app(), log_level="warning")).run(sockets=sockets)
         else:
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
-            signal.signal(signal.SIGINT, lambda *_: stop.set())
             stop.wait()
     finally:
         agent.close()
+        logger.info("desk agent stopped")
     return 0
 
 

@@ -24,9 +24,10 @@ from hub.privacy_settings import PrivacySettings, RetentionSettings
 from hub.reports.settings import EvaluationSettings, StaffingSettings
 from hub.sinks.settings import InfluxSettings
 from protocol.config_files import parse_host_port, read_yaml_mapping, validate_config
+from protocol.resources import package_dir
 from protocol.topics import IDENTIFIER_PATTERN, UNIT_WIDE_DESK
 
-DEFAULT_CONFIG_PATH = Path(__file__).with_name("default_config.yaml")
+DEFAULT_CONFIG_PATH = package_dir("hub", "default_config.yaml")
 DEFAULT_DATABASE_URL = "sqlite:///var/onestop.db"
 
 

@@ -83,7 +83,7 @@ class Ingest:
 
     @property
     def connected(self) -> bool:
-        """Whether the broker connection is up."""
+        """Whether the broker connection is up and the subscription acknowledged (SUBACK)."""
         return self._connected.is_set()
 
     def _build_client(self) -> mqtt.Client:
@@ -102,6 +102,7 @@ class Ingest:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         return client
 
     def start(self) -> None:
@@ -160,7 +161,6 @@ class Ingest:
         # no_local: the hub does not receive the alerts it publishes itself.
         client.subscribe(topic, options=SubscribeOptions(qos=1, noLocal=True))
         self.last_error = None
-        self._connected.set()
         logger.info(
             "hub connected to MQTT %s:%s (session present: %s), subscribed to %s",
             self._settings.host,
@@ -168,6 +168,21 @@ class Ingest:
             flags.session_present,
             topic,
         )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[mqtt.ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        # Connected counts from the SUBACK: only then does the broker route the desks' messages to the hub.
+        if reason_codes and not any(code.is_failure for code in reason_codes):
+            self._connected.set()
+        else:
+            self.last_error = f"broker refused the subscription: {reason_codes}"
+            logger.error("MQTT broker refused the hub's subscription: %s", reason_codes)
 
     def _on_disconnect(
         self,

@@ -6,12 +6,15 @@ runs, so the record grows like a real one (``make clean`` removes it).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +55,47 @@ def start_camera_desk(state: Path, broker: MosquittoBroker) -> subprocess.Popen[
 
 def _stop_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
+
+
+@contextlib.contextmanager
+def terminal_foreground() -> Iterator[None]:
+    """While the demo runs, its own process group is the terminal's foreground group.
+
+    Ctrl-C then interrupts the demo (and the processes it started), which stops everything and exits 0; make,
+    left in its own group, sees that 0. Without this make gets the SIGINT too, dies of it and reports the
+    stop as a failure (exit status 130). Nothing changes when there is no terminal (CI, a pipe).
+    """
+    try:
+        tty = os.open("/dev/tty", os.O_RDWR)
+    except OSError:
+        yield
+        return
+    previous = None
+    try:
+        previous = os.tcgetpgrp(tty)
+        if previous == os.getpgrp() and os.getpid() != os.getpgrp():
+            os.setpgid(0, 0)
+            _set_foreground(tty, os.getpgrp())
+        else:
+            previous = None
+    except OSError:
+        previous = None
+    try:
+        yield
+    finally:
+        if previous is not None:
+            with contextlib.suppress(OSError):
+                _set_foreground(tty, previous)
+        os.close(tty)
+
+
+def _set_foreground(tty: int, group: int) -> None:
+    # A process outside the foreground group that changes it gets SIGTTOU unless it ignores it.
+    saved = signal.signal(signal.SIGTTOU, signal.SIG_IGN)
+    try:
+        os.tcsetpgrp(tty, group)
+    finally:
+        signal.signal(signal.SIGTTOU, saved)
 
 
 def main() -> int:
@@ -141,4 +185,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    with terminal_foreground():
+        status = main()
+    sys.exit(status)

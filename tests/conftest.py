@@ -1,14 +1,44 @@
-"""Fixtures shared by the whole suite: a real Mosquitto broker and a real hub serving HTTP."""
+"""Fixtures shared by the whole suite: a real Mosquitto broker and a real hub serving HTTP.
+
+Under CI=true no test may skip: any skip (from ``tests.support.require`` or any other ``pytest.skip``,
+``importorskip`` or ``skipif``) is reported as a failure that carries the skip's reason."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 from devtools.mosquitto import MosquittoBroker
 from tests.support.hub_server import HubServer
+from tests.support.require import in_ci
+
+
+def _skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2])
+    return str(longrepr)
+
+
+def _fail_skip_under_ci(report: pytest.CollectReport | pytest.TestReport) -> None:
+    if in_ci() and report.skipped and not hasattr(report, "wasxfail"):
+        reason = _skip_reason(report).removeprefix("Skipped: ")
+        report.outcome = "failed"
+        report.longrepr = f"CI=true forbids skipping; this test would have skipped: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, object, None]:
+    outcome = yield
+    _fail_skip_under_ci(outcome.get_result())  # type: ignore[attr-defined]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, object, None]:
+    outcome = yield
+    _fail_skip_under_ci(outcome.get_result())  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="session")

@@ -215,8 +215,14 @@ export function alertText(lang, alert, unitName, deskName) {
     case "wait_target_at_risk":
       return raised ? `${where}: predicted wait ${m(alert.value_s)} min, about to break the ${m(alert.target_s)} min target.`
         : `${where}: predicted wait down to ${m(alert.value_s)} min.`;
+    case "service_target_broken":
+      return raised ? `${where}: service has taken ${m(alert.value_s)} min, over the ${m(alert.target_s)} min target.`
+        : `${where}: service times are back within the ${m(alert.target_s)} min target.`;
     case "node_offline":
       return raised ? `${where}: the desk device is offline.` : `${where}: the desk device is back online.`;
+    case "no_ratings":
+      return raised ? `${unitName}: people were served today but no rating has come in; check the rating device (the Decision 766 satisfaction score would be 0).`
+        : `${unitName}: citizens' ratings are coming in again.`;
     default:
       return alert.message;
   }

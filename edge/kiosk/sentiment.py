@@ -41,11 +41,12 @@ import onnxruntime as ort
 
 from edge.kiosk.tokenizer import TokenizerError, UnigramTokenizer
 from protocol.errors import OneStopError
+from protocol.resources import package_dir
 
 logger = logging.getLogger(__name__)
 
 LABELS: tuple[str, str, str] = ("negative", "neutral", "positive")
-DEFAULT_MODEL_DIR = Path(__file__).resolve().parents[2] / "models" / "sentiment"
+DEFAULT_MODEL_DIR = package_dir("onestop_models", "sentiment")
 MODEL_FILE = "sentiment.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 

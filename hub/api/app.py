@@ -6,7 +6,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -18,10 +17,11 @@ from hub.events import Broadcaster
 from hub.runtime import HubRuntime
 from hub.sessions import SessionStore
 from hub.sinks.record import record_path
+from protocol.resources import package_dir
 
 logger = logging.getLogger(__name__)
 
-DASHBOARD_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "web"
+DASHBOARD_DIR = package_dir("onestop_dashboards", "web")
 
 
 def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], HubRuntime] = HubRuntime) -> FastAPI:

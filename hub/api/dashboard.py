@@ -17,10 +17,11 @@ from hub.api.session import describe, policy_of, principal_of
 from hub.figures import mean, percentile, share
 from hub.line import line_figures
 from hub.sinks.record import RecordReader, record_path
+from protocol.resources import package_dir
 
 router = APIRouter(tags=["dashboard"])
 
-GEO_DIR = Path(__file__).resolve().parents[2] / "dashboards" / "web" / "geo"
+GEO_DIR = package_dir("onestop_dashboards", "web", "geo")
 MAX_DAYS = 62
 
 

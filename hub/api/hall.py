@@ -6,7 +6,6 @@ itself carries no data and is served to anyone.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
@@ -15,11 +14,12 @@ from fastapi.responses import FileResponse
 from hub.api.deps import Runtime, SiteId
 from hub.hall import SpeechError, call_text, desk_number
 from protocol.messages import TICKET_PATTERN
+from protocol.resources import package_dir
 from protocol.topics import IDENTIFIER_PATTERN
 
 router = APIRouter(tags=["hall"])
 
-HALL_PAGE = Path(__file__).resolve().parents[2] / "dashboards" / "web" / "hall.html"
+HALL_PAGE = package_dir("onestop_dashboards", "web", "hall.html")
 SHOWN_CALLS = 6
 
 

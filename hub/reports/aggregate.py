@@ -30,13 +30,13 @@ from typing import Any
 
 import numpy as np
 
-from hub.config import HubSettings
+from hub.config import HubSettings, UnitLevel
 from hub.reports.decision766 import points_766
 from hub.reports.labels import LEVEL_NAMES
 from hub.reports.periods import Bucket, Period
 from hub.reports.record import Record
 from hub.reports.stats import Distribution, FloatArray, values_from_concat, wilson_interval
-from hub.reports.targets import BASIS_TRANSACTION, BASIS_VISIT, TargetSchedule, describe_target
+from hub.reports.targets import BASIS_TRANSACTION, BASIS_VISIT, LEVEL_ORDER, TargetSchedule, describe_target
 
 
 class GroupBy(StrEnum):
@@ -561,7 +561,8 @@ def target_lines(schedule: TargetSchedule, site: str | None = None) -> list[str]
     lines = []
     for (level, text), ranges in spans.items():
         for first, last in ranges:
-            lines.append((first, level, f"{first:%d/%m/%Y}–{last:%d/%m/%Y}, đơn vị {_level_vi(level)}: {text}"))
+            order = LEVEL_ORDER.index(UnitLevel(level))  # the same days: province, then district, then commune
+            lines.append((first, order, f"{first:%d/%m/%Y}–{last:%d/%m/%Y}, đơn vị {_level_vi(level)}: {text}"))
     return [line for _, _, line in sorted(lines)]
 
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from hub.config import HubSettings
 from hub.reports.aggregate import Acc, GroupBy, PeriodAggregator, key_columns
+from hub.reports.collation import names_key
 from hub.reports.labels import LEVEL_NAMES, fmt_int, fmt_interval, fmt_minutes, fmt_num, fmt_pct, fmt_ratio
 from hub.reports.periods import Period
 from hub.reports.record import Record
@@ -447,7 +448,7 @@ def evaluation_pack(record: Record, settings: HubSettings, period: Period, staff
     for o in officers.values():
         _describe_unit(o, settings, period, norms)
     _propose(list(officers.values()), settings)
-    chosen = sorted(officers.values(), key=lambda o: (o.site_name, o.service_name, o.staff))
+    chosen = sorted(officers.values(), key=lambda o: names_key(o.site_name, o.service_name, o.staff))
     if staff is not None:
         chosen = [o for o in chosen if o.staff == staff]
     return EvaluationPack(

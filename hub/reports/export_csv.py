@@ -26,9 +26,10 @@ def csv_value(value: Cell, kind: Kind) -> str | int | float:
     return round(value, 4)
 
 
-def header(column: Column) -> str:
-    """A column's title with its unit."""
-    return column.title + UNITS.get(column.kind, "")
+def header(column: Column, units: dict[Kind, str] = UNITS) -> str:
+    """A column's title with its unit, once: a title that already names it ("Chờ TB (phút)") keeps its own."""
+    unit = units.get(column.kind, "")
+    return column.title if unit.strip() in column.title else column.title + unit
 
 
 def to_csv(document: Document) -> bytes:

@@ -23,6 +23,8 @@ FONT_FILES = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf")
 FONT_DIRS = ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/dejavu", "/usr/local/share/fonts/dejavu")
 COLOURS = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (148, 103, 189), (140, 86, 75)]
 GREY = (110, 110, 110)
+# The product as a reader of the report knows it (the dashboard's title).
+PRODUCT = "Giám sát Bộ phận Một cửa"
 
 
 class FontMissingError(OneStopError, FileNotFoundError):
@@ -63,7 +65,7 @@ class _Pdf(FPDF):
         self.set_margins(12, 12, 12)
         self.alias_nb_pages("{total_pages}")
         self.set_title(f"{document.title} – {document.scope} – {document.period}")
-        self.set_author("One-Stop Monitor")
+        self.set_author(PRODUCT)
         self.set_creation_date(document.generated_at)
 
     def header(self) -> None:
@@ -85,7 +87,7 @@ class _Pdf(FPDF):
         self.set_y(-10)
         self.set_font("DejaVu", "", 7.5)
         self.set_text_color(*GREY)
-        self.cell(0, 5, f"One-Stop Monitor — Trang {self.page_no()}/{{total_pages}}", align="C")
+        self.cell(0, 5, f"{PRODUCT} — Trang {self.page_no()}/{{total_pages}}", align="C")
         self.set_text_color(0, 0, 0)
 
     @property
@@ -148,6 +150,34 @@ def _key_values(pdf: _Pdf, block: KeyValues) -> None:
         pdf.multi_cell(value_width, 4.2, value, align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.set_y(max(label_end, pdf.get_y()) + 0.8)
     pdf.ln(1)
+
+
+def distinctive_labels(labels: Sequence[str]) -> list[str]:
+    """The labels without the words they all begin with ("Trung tâm Phục vụ hành chính công phường Kinh Bắc",
+    "… tỉnh Bắc Ninh" → "phường Kinh Bắc", "tỉnh Bắc Ninh"); each keeps at least its last word."""
+    words = [label.split() for label in labels]
+    if len(words) < 2:
+        return list(labels)
+    shared = 0
+    while all(len(w) > shared + 1 for w in words) and len({w[shared] for w in words}) == 1:
+        shared += 1
+    return [" ".join(w[shared:]) for w in words]
+
+
+def _chart_labels(pdf: _Pdf, labels: Sequence[str], width: float) -> list[str]:
+    """Labels that fit ``width``: when some do not, the words shared by all go first, then a label that is
+    still too wide loses its beginning, not its end (where unit names differ)."""
+    if all(pdf.get_string_width(label) <= width for label in labels):
+        return list(labels)
+    return [_fit_tail(pdf, label, width) for label in distinctive_labels(labels)]
+
+
+def _fit_tail(pdf: _Pdf, text: str, width: float) -> str:
+    if pdf.get_string_width(text) <= width:
+        return text
+    while text and pdf.get_string_width("…" + text) > width:
+        text = text[1:]
+    return "…" + text
 
 
 def _fit(pdf: _Pdf, text: str, width: float) -> str:
@@ -266,7 +296,9 @@ def _chart(pdf: _Pdf, chart: Chart) -> None:
     count = max(1, len(chart.labels))
     slot = width / count
     bar = slot * 0.8 / max(1, len(chart.series))
-    for i, label in enumerate(chart.labels):
+    every = max(1, math.ceil(count / 16))
+    labels = _chart_labels(pdf, chart.labels, slot * every)
+    for i, label in enumerate(labels):
         for s, (_, series) in enumerate(chart.series):
             value = series[i]
             if value is None:
@@ -274,10 +306,9 @@ def _chart(pdf: _Pdf, chart: Chart) -> None:
             h = height * min(1.0, max(0.0, value / top))
             pdf.set_fill_color(*COLOURS[s % len(COLOURS)])
             pdf.rect(left + i * slot + slot * 0.1 + s * bar, top_y + height - h, bar, h, style="F")
-        every = max(1, math.ceil(count / 16))
         if i % every == 0:
             pdf.set_xy(left + i * slot, top_y + height + 0.5)
-            pdf.cell(slot * every, 3.5, _fit(pdf, label, slot * every), align="L" if every > 1 else "C")
+            pdf.cell(slot * every, 3.5, label, align="L" if every > 1 else "C")
     if chart.reference:
         y = top_y + height - height * min(1.0, chart.reference[1] / top)
         pdf.set_draw_color(200, 30, 30)
@@ -297,12 +328,14 @@ def _horizontal_chart(pdf: _Pdf, chart: Chart, values: Sequence[float]) -> None:
     top = _axis_max(chart, values)
     left = pdf.l_margin + label_width
     width = pdf.usable - label_width - 14
-    for i, label in enumerate(chart.labels):
+    pdf.set_font("DejaVu", "", 6.8)
+    labels = _chart_labels(pdf, chart.labels, label_width - 2)
+    for i, label in enumerate(labels):
         pdf.room(row + 8)
         y = pdf.get_y()
         pdf.set_font("DejaVu", "", 6.8)
         pdf.set_xy(pdf.l_margin, y)
-        pdf.cell(label_width - 1, row, _fit(pdf, label, label_width - 2), align="R")
+        pdf.cell(label_width - 1, row, label, align="R")
         bar = (row - 0.8) / len(chart.series)
         for s, (_, series) in enumerate(chart.series):
             value = series[i]

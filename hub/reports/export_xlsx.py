@@ -13,6 +13,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
 from hub.reports.document import Chart, Document, KeyValues, Kind, Paragraphs, Table
+from hub.reports.export_csv import header
 
 FORMATS = {
     Kind.INT: "#,##0",
@@ -22,6 +23,13 @@ FORMATS = {
     Kind.NUMBER2: "0.00",
 }
 HEADER_FILL = PatternFill("solid", fgColor="DCE6F1")
+# Shares are stored as fractions with a percent format, so only minutes name their unit in the header.
+UNITS = {Kind.MINUTES: " (phút)"}
+# A cover value that starts with a figure as labels.py writes it (1.234 | 12,5 | 87,3 % | 12,5 phút), then
+# nothing or its evidence: "(25/30 …)", "/6", "; …", "— …".
+LEADING_FIGURE = re.compile(
+    r"^(?P<int>\d{1,3}(?:\.\d{3})*)(?P<frac>,\d+)?(?P<unit> %| phút)?(?P<rest>(?:\s*[(/;—].*)?)$"
+)
 
 
 def _sheet_name(title: str, taken: set[str]) -> str:
@@ -41,7 +49,7 @@ def _cell_value(value: object, kind: Kind) -> object:
 
 
 def _write_table(sheet: Worksheet, table: Table) -> None:
-    sheet.append([c.title + (" (phút)" if c.kind is Kind.MINUTES else "") for c in table.columns])
+    sheet.append([header(c, UNITS) for c in table.columns])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.fill = HEADER_FILL
@@ -89,6 +97,36 @@ def _write_chart(sheet: Worksheet, chart: Chart, anchor_col: int) -> None:
     sheet.add_chart(bars, f"{get_column_letter(anchor_col + len(chart.series) + 2)}{start_row}")
 
 
+def cover_figure(value: str) -> tuple[float | int, str, str] | None:
+    """The figure a cover value starts with as a number, its number format and the words after it; None when
+    the value does not start with a figure ("—", "trung bình 12,5 phút …")."""
+    match = LEADING_FIGURE.match(value)
+    if match is None:
+        return None
+    whole = int(match["int"].replace(".", ""))
+    unit, rest = match["unit"], match["rest"].strip()
+    if unit == " %":
+        number = float(f"{whole}.{(match['frac'] or ',0')[1:]}") / 100
+        return number, "0.0%", rest
+    if match["frac"]:
+        decimals = len(match["frac"]) - 1
+        return float(f"{whole}.{match['frac'][1:]}"), "0." + "0" * decimals + ('" phút"' if unit else ""), rest
+    return whole, '#,##0" phút"' if unit else "#,##0", rest
+
+
+def _append_figure(cover: Worksheet, label: str, value: str) -> None:
+    """A label and its value on the cover: a leading figure as a number with its format (column B), the words
+    after it in column C; other values as text."""
+    figure = cover_figure(value)
+    if figure is None:
+        cover.append([label, value])
+        return
+    number, number_format, rest = figure
+    cover.append([label, number, rest or None])
+    cover.cell(cover.max_row, 2).number_format = number_format
+    cover.cell(cover.max_row, 2).alignment = Alignment(horizontal="left")
+
+
 def to_xlsx(document: Document) -> bytes:
     """``document`` as an XLSX workbook."""
     book = Workbook()
@@ -102,7 +140,8 @@ def to_xlsx(document: Document) -> bytes:
     cover.append([document.period])
     cover.append([f"Tỉnh {document.province} — lập lúc {document.generated_at:%H:%M %d/%m/%Y}"])
     cover.column_dimensions["A"].width = 40
-    cover.column_dimensions["B"].width = 100
+    cover.column_dimensions["B"].width = 14
+    cover.column_dimensions["C"].width = 100
     charts_sheet = None
     chart_col = 1
     for section in document.sections:
@@ -120,7 +159,7 @@ def to_xlsx(document: Document) -> bytes:
                     cover.append([block.title])
                     cover.cell(cover.max_row, 1).font = Font(bold=True)
                 for label, value in block.pairs:
-                    cover.append([label, value])
+                    _append_figure(cover, label, value)
             elif isinstance(block, Table):
                 _write_table(book.create_sheet(_sheet_name(block.sheet or block.title, taken)), block)
             elif isinstance(block, Chart):

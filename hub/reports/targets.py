@@ -18,6 +18,7 @@ from hub.reports.periods import Period
 
 # A unit that is not in the configuration is judged as the live board judges it.
 UNKNOWN_LEVEL = UnitLevel.COMMUNE
+LEVEL_ORDER = (UnitLevel.PROVINCE, UnitLevel.DISTRICT, UnitLevel.COMMUNE)  # how targets are listed: province first
 _UNKNOWN = ""  # the pseudo-site of units not in the configuration
 
 BASIS_VISIT = "visit"
@@ -114,7 +115,7 @@ class TargetSchedule:
         seen: dict[tuple[date, date, DayTargets], TargetRun] = {}
         for run in self.runs:
             seen.setdefault((run.first, run.last, run.targets), run)
-        return sorted(seen.values(), key=lambda r: (r.first, r.targets.level.value))
+        return sorted(seen.values(), key=lambda r: (r.first, LEVEL_ORDER.index(r.targets.level)))
 
     def _case(self, alias: str, value_of: object) -> str:
         assert callable(value_of)

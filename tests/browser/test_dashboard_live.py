@@ -1,13 +1,13 @@
 """The supervisors' dashboard in headless Chromium (Debian's, driven by Playwright) against a real hub, a real
 Mosquitto and the simulator: the province map shows every unit, a ticket published over MQTT changes its desk
 card within two seconds without a reload, an alert appears when a queue breaks the target, and a hub with users
-asks for a login. Screenshots of each page go to docs/screenshots/dashboard-*.png for the README."""
+asks for a login. Screenshots of each page go to test-artifacts/screenshots/ (`make screenshots` refreshes
+docs/screenshots/)."""
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -22,25 +22,16 @@ from devtools.mosquitto import MosquittoBroker
 from hub.auth import hash_password
 from hub.config import HubSettings, load_settings
 from protocol.messages import QueueMessage, QueueSource, TicketEvent, TicketMessage
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, require_chromium
 from tests.support.hub_server import HubServer, Publisher
+from tests.support.require import require_module
 
-pytest.importorskip("playwright.sync_api", reason="Playwright is installed with the dev extra")
+require_module("playwright.sync_api", "Playwright", "installed with the dev extra: ./scripts/setup.sh")
 from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = ROOT / "docs" / "screenshots"
 TICKET_DESK = ("bn-tien-du", "q01")  # left out of the simulation: only this test's events reach it
 QUEUE_DESK = ("bn-tien-du", "q02")
 DESKTOP = {"width": 1600, "height": 1000}
@@ -99,8 +90,7 @@ def wait_for_backfill(hub: HubServer, timeout: float = 90) -> None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
+    require_chromium()
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         try:

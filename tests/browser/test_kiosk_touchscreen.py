@@ -1,10 +1,10 @@
 """A citizen rates on the kiosk's touchscreen page in headless Chromium (Debian's, driven by Playwright): taps a
 rating, adds a phrase, types on the on-screen keyboard, ticks consent, sends; the rating and the comment arrive
-at a real hub through a real Mosquitto. Screenshots of each screen go to docs/screenshots/kiosk-*.png."""
+at a real hub through a real Mosquitto. Screenshots of each screen go to
+test-artifacts/screenshots/ (`make screenshots` refreshes docs/screenshots/)."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import threading
 import time
@@ -19,24 +19,15 @@ import uvicorn
 from devtools.mosquitto import MosquittoBroker, free_port
 from edge.agent import DeskAgent
 from edge.config import EdgeSettings
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, require_chromium
 from tests.support.hub_server import HubServer
+from tests.support.require import require_module
 
-pytest.importorskip("playwright.sync_api", reason="Playwright is installed with the dev extra")
+require_module("playwright.sync_api", "Playwright", "installed with the dev extra: ./scripts/setup.sh")
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 SITE, DESK = "bn-hcc", "q02"
 
 
@@ -103,8 +94,7 @@ def records(database: Path, sql: str) -> list[tuple[Any, ...]]:
 
 @pytest.fixture()
 def page() -> Iterator[Page]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
+    require_chromium()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1280, "height": 800}, has_touch=True, locale="vi-VN")

@@ -40,6 +40,7 @@ def test_every_query_names_existing_measurements_fields_and_tags(path: Path) -> 
     assert len({p["id"] for p in board["panels"]}) == len(board["panels"])
     for item in board["panels"]:
         assert item["datasource"]["uid"] == "onestop-influxdb", item["title"]
+    assert queries(board), "a dashboard without queries checks nothing"
     for query in queries(board):
         measurements = re.findall(r'(?:r\._measurement ==|measurement:) "([a-z_]+)"', query)
         assert measurements, f"no measurement in {query!r}"

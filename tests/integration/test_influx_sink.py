@@ -35,6 +35,7 @@ from protocol.messages import (
     TicketMessage,
 )
 from tests.support.hub_server import HubServer, Publisher
+from tests.support.require import require
 
 pytestmark = pytest.mark.integration
 
@@ -48,8 +49,7 @@ class VictoriaMetrics:
 
     def __init__(self, workdir: Path) -> None:
         binary = shutil.which("victoria-metrics") or "/usr/bin/victoria-metrics"
-        if not Path(binary).exists():
-            pytest.skip("Debian's victoria-metrics is not installed (scripts/setup.sh installs it)")
+        require(Path(binary).exists(), "VictoriaMetrics (Debian's victoria-metrics)", "./scripts/setup.sh installs it")
         self.binary = binary
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"

@@ -54,6 +54,18 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = 20) -> N
         time.sleep(0.1)
 
 
+class TestClock:
+    """Monotonic seconds that move only when the test says so."""
+
+    __test__ = False
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 @pytest.fixture()
 def factory() -> Iterator[MockFactory]:
     made = MockFactory()
@@ -76,24 +88,29 @@ def test_button_presses_reach_the_hub_and_only_counted_ones_make_the_figures(
     rules = {"burst_gap_s": 0.5, "too_soon_s": 0.5, "handover_s": 0.5, "ticket_window_s": 2.5, "no_ticket_gap_s": 2}
     with HubServer(own_broker, database, client_id="hub-kiosk-buttons") as hub:
         agent = DeskAgent(node(own_broker, tmp_path, integrity=rules), pin_factory=factory)
+        # The integrity rules read the kiosk's clock: a test clock moved by hand, so that "at once" and "0.7 s
+        # later" hold however loaded the machine is (real sleeps could stretch an "at once" past 0.5 s).
+        clock = TestClock()
+        assert agent.kiosk is not None
+        agent.kiosk._clock = clock
         agent.start()
         try:
             assert agent.link.wait_connected(10)
             press(factory, CALL_NEXT)  # A001 called
             press(factory, FINISH)  # A001 finished
             press(factory, RATING_PINS[4])  # the officer's own hand, at once: too soon
-            time.sleep(0.7)
+            clock.now += 0.7
             press(factory, RATING_PINS[4])  # the citizen: counted for A001
-            time.sleep(0.7)
+            clock.now += 0.7
             for _ in range(10):  # a child at the buttons
                 press(factory, RATING_PINS[1])
             press(factory, CALL_NEXT)  # A002 called
-            time.sleep(0.7)
+            clock.now += 0.7
             press(factory, RATING_PINS[3])  # rated while being served: counted for A002
             press(factory, FINISH)
-            time.sleep(2.7)  # no ticket in the window any more
+            clock.now += 2.7  # no ticket in the window any more
             press(factory, RATING_PINS[2])  # counted, flagged no_ticket
-            time.sleep(0.7)
+            clock.now += 0.7
             press(factory, RATING_PINS[2])  # again moments later: a repeat
 
             wait_for(lambda: len(records(database, "SELECT id FROM ratings")) == 15, "15 ratings in the record")

@@ -53,8 +53,7 @@ class HubServer:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             try:
-                if self.http.get("/api/v1/health").json()["mqtt_connected"]:
-                    time.sleep(0.2)  # let the SUBACK arrive
+                if self.http.get("/api/v1/health").json()["mqtt_connected"]:  # set by the SUBACK
                     return self
             except httpx.HTTPError:
                 pass

@@ -23,11 +23,12 @@ import onnxruntime as ort
 
 from edge.camera.detections import Detections
 from protocol.errors import OneStopError
+from protocol.resources import package_dir
 
 logger = logging.getLogger(__name__)
 
-# edge/camera/detectors/base.py -> repository root; the ONNX files are committed under models/.
-MODELS_DIR = Path(__file__).resolve().parents[3] / "models"
+# The ONNX files are committed under models/ and installed as the data package onestop_models.
+MODELS_DIR = package_dir("onestop_models")
 
 
 class ModelLoadError(OneStopError, RuntimeError):
@@ -43,7 +44,7 @@ class DetectorClosedError(OneStopError, RuntimeError):
 
 
 def resolve_model_path(model_path: str | Path | None, default_file: str) -> Path:
-    """Return the model file to load: ``model_path`` if given, else ``models/<default_file>`` of the repo.
+    """Return the model file to load: ``model_path`` if given, else ``<default_file>`` of the installed models.
 
     Raises:
         ModelLoadError: the file does not exist.

@@ -7,7 +7,6 @@ into the repository. Decoded images stay in memory.
 
 from __future__ import annotations
 
-import os
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ import pytest
 
 from edge.camera.detectors import BlazeFaceDetector, NanoDetPersonDetector, SsdLitePersonDetector
 from edge.camera.emotion import EmotionClassifier
+from tests.support.require import require, require_module
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ASSETS_DIR = REPO_ROOT / ".cache" / "test-assets"
@@ -30,11 +30,7 @@ Image = npt.NDArray[np.uint8]
 def ultralytics_wheel() -> Path:
     """The ultralytics wheel fetched by scripts/fetch_test_assets.sh."""
     wheels = sorted(ASSETS_DIR.glob("ultralytics-*.whl"))
-    if not wheels:
-        message = f"no ultralytics wheel in {ASSETS_DIR}: run scripts/fetch_test_assets.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require(bool(wheels), f"test assets (the ultralytics wheel in {ASSETS_DIR})", "scripts/fetch_test_assets.sh")
     return wheels[-1]
 
 
@@ -61,7 +57,7 @@ def zidane_image(ultralytics_wheel: Path) -> Image:
 @pytest.fixture(scope="session")
 def astronaut_image() -> Image:
     """scikit-image's astronaut (Eileen Collins, public domain), smiling, as BGR."""
-    data = pytest.importorskip("skimage.data")
+    data = require_module("skimage.data", "scikit-image", "installed with the dev extra: ./scripts/setup.sh")
     return np.asarray(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), dtype=np.uint8)
 
 

@@ -39,7 +39,7 @@ def press(factory: MockFactory, score: int) -> None:
     pin.drive_high()
 
 
-def led_flashes(factory: MockFactory, score: int) -> list[float]:
+def led_flashes(factory: MockFactory, score: int, clear: bool = True) -> list[float]:
     """How the LED of ``score`` lit up since its last check: the brightness of each state it went through."""
     deadline = time.monotonic() + 3
     pin = factory.pin(PINS[score][1])
@@ -49,8 +49,39 @@ def led_flashes(factory: MockFactory, score: int) -> list[float]:
             seen, quiet_since = len(pin.states), time.monotonic()
         time.sleep(0.01)
     states = [float(s.state) for s in pin.states]
-    pin.clear_states()
+    if clear:
+        pin.clear_states()
     return states
+
+
+def wait_for_changes(factory: MockFactory, score: int, count: int, timeout: float = 10) -> None:
+    """Wait (up to a generous ``timeout``) until the LED of ``score`` has gone through ``count`` states."""
+    pin = factory.pin(PINS[score][1])
+    deadline = time.monotonic() + timeout
+    while len(pin.states) < count:
+        assert time.monotonic() < deadline, f"LED {score} went through only {[s.state for s in pin.states]}"
+        time.sleep(0.01)
+    led_flashes(factory, score, clear=False)  # and then stays still (a fourth blink would show in the history)
+
+
+def assert_states_and_times(factory: MockFactory, score: int, expected: list[tuple[float | None, float]]) -> None:
+    """The whole history of the LED of ``score`` since it was made (or last checked), in the style of gpiozero's
+    own ``MockPin.assert_states_and_times``: each entry is (seconds since the previous change, state), None for a
+    time not checked. Unlike gpiozero's helper, which zips the two lists, a history longer or shorter than
+    expected fails. Times are lower bounds with a generous upper margin: a loaded CI machine runs late, never
+    early."""
+    pin = factory.pin(PINS[score][1])
+    actual = [(round(s.timestamp, 3), float(s.state)) for s in pin.states]
+    assert [state for _, state in actual] == [state for _, state in expected], f"LED {score} went through {actual}"
+    for (took, _), (wanted, _) in zip(actual, expected, strict=True):
+        if wanted is not None:
+            assert wanted - 0.005 <= took <= wanted + 1.0, f"LED {score} went through {actual}, expected {expected}"
+
+
+def assert_stayed_dark(factory: MockFactory, *scores: int) -> None:
+    """The LEDs of ``scores`` never lit: their full pin history is the one dark state they started in."""
+    for score in scores:
+        assert_states_and_times(factory, score, [(None, 0.0)])
 
 
 def lit_times(states: list[float]) -> int:
@@ -82,8 +113,11 @@ def test_a_counted_press_is_sent_with_its_ticket_and_the_led_blinks_slowly(mock_
         assert isinstance(rating, RatingMessage)
         assert (rating.score, rating.scale, rating.ticket, rating.staff) == (4, 4, "A012", "cb-017")
         assert rating.channel is RatingChannel.BUTTON and rating.flags is None and rating.counted
-        assert lit_times(led_flashes(mock_factory, 4)) == 3
-        assert all(not led_flashes(mock_factory, s) or max(led_flashes(mock_factory, s)) == 0 for s in (1, 2, 3))
+        wait_for_changes(mock_factory, 4, 7)
+        on, off = FAST.counted_on_s, FAST.counted_off_s
+        blinks = [(None, 0.0), (None, 1.0), (on, 0.0), (off, 1.0), (on, 0.0), (off, 1.0), (on, 0.0)]
+        assert_states_and_times(mock_factory, 4, blinks)
+        assert_stayed_dark(mock_factory, 1, 2, 3)
 
 
 def test_a_child_pressing_again_and_again_is_recorded_but_not_counted(mock_factory: MockFactory) -> None:
@@ -98,6 +132,7 @@ def test_a_child_pressing_again_and_again_is_recorded_but_not_counted(mock_facto
             clock.now += 0.3
             press(mock_factory, 1)
             assert lit_times(led_flashes(mock_factory, 1)) == 2  # two quick flickers: not counted
+        assert_stayed_dark(mock_factory, 2, 3, 4)
     ratings = [m for m in sent if isinstance(m, RatingMessage)]
     assert len(ratings) == 10 and all(r.ticket == "A012" and r.score == 1 for r in ratings)
     assert [r.counted for r in ratings] == [True] + [False] * 9
@@ -109,6 +144,7 @@ def test_a_press_with_no_ticket_is_counted_and_flagged(mock_factory: MockFactory
     with Kiosk(kiosk_settings(), "bn-hcc", "q01", sent.append, mock_factory, FakeClock(), patterns=FAST):
         press(mock_factory, 3)
         assert lit_times(led_flashes(mock_factory, 3)) == 3
+        assert_stayed_dark(mock_factory, 1, 2, 4)
     [rating] = sent
     assert isinstance(rating, RatingMessage)
     assert rating.ticket is None and rating.flags == [RatingFlag.NO_TICKET] and rating.counted
@@ -139,6 +175,7 @@ def test_a_press_that_cannot_be_recorded_is_not_confirmed(mock_factory: MockFact
     with Kiosk(kiosk_settings(), "bn-hcc", "q01", full_disk, mock_factory, FakeClock(), patterns=FAST):
         press(mock_factory, 4)
         assert lit_times(led_flashes(mock_factory, 4)) == 0
+        assert_stayed_dark(mock_factory, 1, 2, 3, 4)
 
 
 @pytest.mark.parametrize(

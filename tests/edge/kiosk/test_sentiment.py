@@ -69,6 +69,7 @@ def test_one_prediction_per_text_in_order(classifier: SentimentClassifier) -> No
 
 def test_prediction_contract(classifier: SentimentClassifier) -> None:
     preds = classifier.predict(NEGATIVE + POSITIVE + NEUTRAL)
+    assert len(preds) == len(NEGATIVE + POSITIVE + NEUTRAL) > 0
     for p in preds:
         assert isinstance(p, SentimentPrediction)
         assert p.label in LABELS

@@ -18,10 +18,20 @@ from hub.reports.periods import parse_period
 from hub.reports.service import ReportFormat, decision766, evaluation, figures, staffing
 from protocol.messages import RatingFlag
 from tests.hub.reports.conftest import RecordBuilder
+from tests.support.require import require
 
 SITE = "bn-kinh-bac"
 NOW = datetime.fromisoformat("2026-01-05T08:00:00+07:00")
-needs_poppler = pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
+
+
+@pytest.fixture()
+def poppler() -> None:
+    """The PDF tests read their pages with poppler-utils."""
+    require(
+        shutil.which("pdftoppm") is not None and shutil.which("pdftotext") is not None,
+        "poppler-utils (pdftoppm, pdftotext)",
+        "./scripts/setup.sh installs it",
+    )
 
 
 def small_month(b: RecordBuilder) -> None:
@@ -51,7 +61,7 @@ def first_page_png(pdf: bytes, tmp_path: Path) -> Image.Image:
     return Image.open(png).convert("L")
 
 
-@needs_poppler
+@pytest.mark.usefixtures("poppler")
 def test_the_pdf_renders_with_the_unit_the_period_and_vietnamese_text(builder: RecordBuilder, tmp_path: Path) -> None:
     small_month(builder)
     with builder.open() as record:
@@ -100,10 +110,12 @@ def test_the_csv_opens_with_its_diacritics(builder: RecordBuilder) -> None:
     assert rows[0] == ["Đơn vị", "Cấp", "Giao dịch", "Đánh giá", "Hài lòng", "Tỷ lệ hài lòng (%)", "Điểm", "Cảnh báo"]
     kinh_bac = next(r for r in rows if r[0] == "Trung tâm Phục vụ hành chính công phường Kinh Bắc")
     assert kinh_bac[1:7] == ["cấp xã", "30", "30", "25", "83.33", "5.5556"]
-    assert all(r[-1].startswith("Không có đánh giá nào") for r in rows[1:] if r[3] == "0")
+    unrated = [r for r in rows[1:] if r[3] == "0"]
+    assert len(unrated) == len(rows) - 2  # every unit but Kinh Bắc
+    assert all(r[-1].startswith("Không có đánh giá nào") for r in unrated)
 
 
-@needs_poppler
+@pytest.mark.usefixtures("poppler")
 def test_the_evaluation_pack_shows_the_proposal_and_the_evidence(builder: RecordBuilder, tmp_path: Path) -> None:
     small_month(builder)
     builder.settings = builder.settings.with_overrides(evaluation={"min_ratings": 5, "min_transactions": 5})
@@ -117,7 +129,7 @@ def test_the_evaluation_pack_shows_the_proposal_and_the_evidence(builder: Record
     assert first_page_png(rendered.content, tmp_path).getextrema()[0] < 100
 
 
-@needs_poppler
+@pytest.mark.usefixtures("poppler")
 def test_the_staffing_pdf_states_the_model_and_its_limits(builder: RecordBuilder, tmp_path: Path) -> None:
     small_month(builder)
     with builder.open() as record:
@@ -127,3 +139,52 @@ def test_the_staffing_pdf_states_the_model_and_its_limits(builder: RecordBuilder
     text = " ".join(text_of(rendered.content, tmp_path).split())
     assert "Số quầy cần mở theo giờ (mô hình Erlang C)" in text and "Ngày 10/03/2025" in text
     assert "Poisson" in text and "Dự báo không biết ngày lễ, Tết" in text
+
+
+def test_each_header_names_its_unit_once(builder: RecordBuilder) -> None:
+    small_month(builder)
+    with builder.open() as record:
+        period, scope = parse_period("2025-03"), Filters(site=SITE)
+        as_csv = figures(record, builder.settings, period, GroupBy.DESK, scope, ReportFormat.CSV, NOW)
+        as_xlsx = figures(record, builder.settings, period, GroupBy.DESK, scope, ReportFormat.XLSX, NOW)
+    csv_header = next(csv.reader(io.StringIO(as_csv.content.decode("utf-8-sig"))))
+    xlsx_header = [c.value for c in load_workbook(io.BytesIO(as_xlsx.content))["Số liệu"][1]]
+    assert csv_header[4:9] == ["Chờ TB (phút)", "Trung vị (phút)", "P90 (phút)", "Chờ đạt CT (%)", "Xử lý TB (phút)"]
+    assert xlsx_header[4:9] == ["Chờ TB (phút)", "Trung vị (phút)", "P90 (phút)", "Chờ đạt CT", "Xử lý TB (phút)"]
+    for title in (*csv_header, *xlsx_header):
+        assert title.count("(phút)") <= 1 and title.count("(%)") <= 1, title
+
+
+def test_the_spreadsheet_cover_holds_its_figures_as_numbers(builder: RecordBuilder) -> None:
+    small_month(builder)
+    with builder.open() as record:
+        rendered = figures(
+            record, builder.settings, parse_period("2025-03"), GroupBy.DESK, Filters(site=SITE), ReportFormat.XLSX, NOW
+        )
+    cover = {row[0].value: row[1:] for row in load_workbook(io.BytesIO(rendered.content))["Tổng quan"].iter_rows()}
+    transactions, _ = cover["Lượt giao dịch"]
+    assert transactions.value == 30 and transactions.data_type == "n" and transactions.number_format == "#,##0"
+    satisfied, evidence = cover["Mức độ hài lòng"]
+    assert satisfied.value == pytest.approx(25 / 30, abs=0.001) and satisfied.number_format == "0.0%"
+    assert evidence.value.startswith("(25/30 đánh giá hợp lệ")
+    points, out_of = cover["Điểm hài lòng theo QĐ 766"]
+    assert points.value == pytest.approx(5.56) and out_of.value == "/6"
+    # Sentences stay text.
+    assert cover["Nhận xét của người dân"][0].value == "0 tích cực, 0 trung lập, 0 tiêu cực"
+
+
+@pytest.mark.usefixtures("poppler")
+def test_the_province_pdf_is_in_vietnamese_and_lists_targets_province_first(
+    builder: RecordBuilder, tmp_path: Path
+) -> None:
+    small_month(builder)
+    with builder.open() as record:
+        rendered = figures(
+            record, builder.settings, parse_period("2025-03"), GroupBy.UNIT, Filters(), ReportFormat.PDF, NOW
+        )
+    text = text_of(rendered.content, tmp_path)
+    assert "Giám sát Bộ phận Một cửa — Trang 1/" in text and "One-Stop" not in text
+    province = text.index("đơn vị cấp tỉnh: chờ ≤ 15 phút")
+    commune = text.index("đơn vị cấp xã: chờ ≤ 15 phút")
+    assert province < commune
+    assert "phường Kinh Bắc" in text

@@ -39,7 +39,8 @@ def test_back_testing_reports_every_models_error_and_keeps_the_best() -> None:
 
 def test_a_steady_week_is_forecast_exactly_by_every_model() -> None:
     counts, days = mondays_at_eight([7, 7, 7])
-    assert all(b.wape == 0 for b in backtest(counts, days, weeks=2, hours=(8, 8)))
+    results = backtest(counts, days, weeks=2, hours=(8, 8))
+    assert len(results) >= 2 and all(b.wape == 0 for b in results), results
 
 
 def test_less_than_a_week_of_record_is_refused() -> None:
