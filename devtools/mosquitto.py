@@ -39,8 +39,8 @@ def find_mosquitto() -> str:
     return found
 
 
-def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a server certificate for 127.0.0.1 (openssl), for TLS tests."""
+def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 (openssl), for TLS tests: (ca, cert, key)."""
     ca_key, ca, key, request, cert = (
         directory / n for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")
     )
@@ -110,9 +110,12 @@ class MosquittoBroker:
         persistence: bool = True,
         users: dict[str, str] | None = None,
         tls: bool = False,
+        config: str | None = None,
     ) -> None:
         """Configure (not start) a broker; ``users`` turns anonymous access off, ``tls`` serves TLS only,
-        with a CA and a server certificate made here (``ca_file`` for the clients)."""
+        with a CA and a server certificate made here (``ca_file`` for the clients). ``config`` is a whole
+        configuration used as given instead (it must listen on 127.0.0.1:``port``); the other options are
+        then ignored."""
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self._own_dir = workdir is None
@@ -142,14 +145,14 @@ class MosquittoBroker:
                 subprocess.run(["mosquitto_passwd", "-b", str(passwords), name, password], check=True)
             lines.append(f"password_file {passwords}")
         if tls:
-            self.ca_file, cert, key = _make_certificates(self.workdir)
+            self.ca_file, cert, key = make_certificates(self.workdir)
             lines += [f"cafile {self.ca_file}", f"certfile {cert}", f"keyfile {key}"]
         if os.geteuid() == 0:
             # Started as root, Mosquitto would drop to the 'mosquitto' user, who cannot reach a private
             # temporary directory: it could then neither save its sessions nor read the password file, and a
             # restart would silently lose every queued message. This broker only listens on loopback.
             lines.append("user root")
-        self.config_path.write_text("\n".join(lines) + "\n")
+        self.config_path.write_text(config if config is not None else "\n".join(lines) + "\n")
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -36,6 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
     from hub.reports.cli import add_report_parser
 
     add_report_parser(commands)
+
+    provision = commands.add_parser(
+        "provision", help="write the broker's password file and ACL, and a password for every desk's node"
+    )
+    _add_config_option(provision)
+    provision.add_argument("--out", type=Path, required=True, help="folder to write (kept passwords are reused)")
+    provision.add_argument(
+        "--hub-account",
+        action="append",
+        default=[],
+        help="hub worker account (repeat for several workers; default: mqtt.username or onestop-hub)",
+    )
+    provision.add_argument(
+        "--rotate", action="append", default=[], metavar="ACCOUNT", help="give this account a new password"
+    )
     return parser
 
 
@@ -95,6 +110,10 @@ def main(argv: list[str] | None = None) -> int:
         from hub.reports.cli import run_report
 
         return run_report(args, settings)
+    if args.command == "provision":
+        from hub.provision import run_provision
+
+        return run_provision(args.out, settings, args.hub_account, args.rotate)
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
