@@ -100,6 +100,46 @@ def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     return ca, cert, key
 
 
+SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto.conf"
+
+
+def shipped_config(
+    workdir: Path, plain_port: int, tls_port: int, accounts: Path, certificates: tuple[Path, Path, Path]
+) -> str:
+    """``deploy/mosquitto.conf`` as shipped, with its files moved into ``workdir`` and ``accounts`` (the
+    ``broker/`` folder of ``onestop-hub provision``) and both listeners on loopback ports, for tests and benches.
+
+    Raises:
+        BrokerError: the shipped file lacks a line this rewrites (so a test would not run what ships).
+    """
+    ca, cert, key = certificates
+    moved = {
+        "password_file": f"password_file {accounts / 'passwd'}",
+        "acl_file": f"acl_file {accounts / 'acl'}",
+        "persistence_location": f"persistence_location {workdir}/",
+        "pid_file": f"pid_file {workdir / 'mosquitto.pid'}",
+        "log_dest": f"log_dest file {workdir / 'mosquitto.log'}",
+        "listener 1883": f"listener {plain_port} 127.0.0.1",
+        "listener 8883": f"listener {tls_port} 127.0.0.1",
+        "cafile": f"cafile {ca}",
+        "certfile": f"certfile {cert}",
+        "keyfile": f"keyfile {key}",
+    }
+    found: set[str] = set()
+    lines = []
+    for line in SHIPPED_CONFIG.read_text().splitlines():
+        option = next((k for k in moved if line == k or line.startswith(k + " ")), None)
+        if option is not None:
+            found.add(option)
+            line = moved[option]
+        lines.append(line)
+    if found != set(moved):
+        raise BrokerError(f"{SHIPPED_CONFIG} lacks {', '.join(sorted(set(moved) - found))}")
+    if os.geteuid() == 0:
+        lines.append("user root")  # as in MosquittoBroker: root would drop to a user who cannot read tmp
+    return "\n".join(lines) + "\n"
+
+
 class MosquittoBroker:
     """A Mosquitto process on 127.0.0.1:``port`` with persistence, unlimited queues and a wide inflight window."""
 

@@ -8,7 +8,6 @@ anything late.
 
 from __future__ import annotations
 
-import os
 import socket
 import ssl
 import threading
@@ -24,13 +23,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from devtools.mosquitto import MosquittoBroker, free_port, make_certificates
+from devtools.mosquitto import MosquittoBroker, free_port, make_certificates, shipped_config
 from edge.config import EdgeMqttSettings
 from edge.mqtt_link import MqttLink
 from hub.config import load_settings
 from hub.provision import provision
 
-SHIPPED_CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "mosquitto.conf"
 HUB = "onestop-hub"
 SECOND_HUB = "onestop-hub-2"  # a second hub worker, sharing the load
 DEVICE = "bn-kinh-bac-q01"  # unit bn-kinh-bac, desk q01 in the embedded sample province
@@ -46,35 +44,6 @@ class Province:
     tls_port: int
     ca_file: Path
     passwords: dict[str, str]
-
-
-def shipped_config(workdir: Path, plain_port: int, tls_port: int, accounts: Path, certs: tuple[Path, ...]) -> str:
-    """deploy/mosquitto.conf with its paths and ports moved into ``workdir``; every other line as shipped."""
-    ca, cert, key = certs
-    replacements = {
-        "password_file": f"password_file {accounts / 'passwd'}",
-        "acl_file": f"acl_file {accounts / 'acl'}",
-        "persistence_location": f"persistence_location {workdir}/",
-        "pid_file": f"pid_file {workdir / 'mosquitto.pid'}",
-        "log_dest": f"log_dest file {workdir / 'mosquitto.log'}",
-        "listener 1883": f"listener {plain_port} 127.0.0.1",
-        "listener 8883": f"listener {tls_port} 127.0.0.1",
-        "cafile": f"cafile {ca}",
-        "certfile": f"certfile {cert}",
-        "keyfile": f"keyfile {key}",
-    }
-    found: set[str] = set()
-    lines = []
-    for line in SHIPPED_CONFIG.read_text().splitlines():
-        option = next((k for k in replacements if line == k or line.startswith(k + " ")), None)
-        if option is not None:
-            found.add(option)
-            line = replacements[option]
-        lines.append(line)
-    assert found == set(replacements), f"deploy/mosquitto.conf lacks {set(replacements) - found}"
-    if os.geteuid() == 0:
-        lines.append("user root")  # see devtools/mosquitto.py: root would drop to a user who cannot read tmp
-    return "\n".join(lines) + "\n"
 
 
 def read_passwords(out: Path) -> dict[str, str]:
