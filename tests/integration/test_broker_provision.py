@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
@@ -28,6 +29,8 @@ from edge.config import EdgeMqttSettings
 from edge.mqtt_link import MqttLink
 from hub.config import load_settings
 from hub.provision import provision
+from protocol.messages import TicketEvent, TicketMessage
+from tests.support.hub_server import HubServer
 
 HUB = "onestop-hub"
 SECOND_HUB = "onestop-hub-2"  # a second hub worker, sharing the load
@@ -385,3 +388,29 @@ def test_a_full_queue_is_logged_not_silent(tmp_path: Path) -> None:
         while "Outgoing messages are being dropped for client onestop-hub" not in log.read_text():
             assert time.monotonic() < deadline, "the broker dropped queued messages without a word in its log"
             time.sleep(0.1)
+
+
+def test_the_hub_records_a_desk_through_the_locked_down_broker(
+    province: Province, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ONESTOP_HUB_MQTT_PASSWORD", province.passwords[SECOND_HUB])
+    settings = load_settings().with_overrides(mqtt={"username": SECOND_HUB})
+    with HubServer(province.broker, tmp_path / "hub.db", settings=settings) as server:
+        device = connected(province, DEVICE)
+        now = datetime.now(UTC)
+        forged = TicketMessage(ts=now, site="bn-kinh-bac", desk="q02", event=TicketEvent.ISSUED, ticket="A7")
+        own = TicketMessage(ts=now, site="bn-kinh-bac", desk="q01", event=TicketEvent.ISSUED, ticket="A8")
+        device.publish(forged.topic, forged.to_payload())  # the same connection: handled before the next
+        device.publish(own.topic, own.to_payload())
+        device.close()
+
+        def waiting() -> dict[str, int]:
+            live = server.get("/api/v1/sites/bn-kinh-bac/live")
+            return {d["desk"]: d["queue_length"] for d in live["desks"]}
+
+        deadline = time.monotonic() + 15
+        while waiting().get("q01") != 1:
+            assert time.monotonic() < deadline, f"the hub never recorded the desk's own ticket: {waiting()}"
+            time.sleep(0.1)
+        time.sleep(QUIET_WINDOW_S)
+        assert waiting().get("q02", 0) == 0
