@@ -41,63 +41,38 @@ def find_mosquitto() -> str:
 
 def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
     """A throw-away CA and a server certificate for 127.0.0.1 (openssl), for TLS tests: (ca, cert, key)."""
-    ca_key, ca, key, request, cert = (
-        directory / n for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")
+    ca_key, ca = directory / "ca.key", directory / "ca.crt"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=onestop-test-ca"]
+        + ["-keyout", str(ca_key), "-out", str(ca)],
+        check=True,
+        capture_output=True,
     )
     names = directory / "san.cnf"
     names.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    steps = [
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=onestop-test-ca",
-            "-keyout",
-            str(ca_key),
-            "-out",
-            str(ca),
-        ],
-        [
-            "openssl",
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(request),
-        ],
-        [
-            "openssl",
-            "x509",
-            "-req",
-            "-in",
-            str(request),
-            "-CA",
-            str(ca),
-            "-CAkey",
-            str(ca_key),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            str(names),
-            "-out",
-            str(cert),
-        ],
-    ]
-    for step in steps:
-        subprocess.run(step, check=True, capture_output=True)
+    cert, key = _issue(directory, "server", "127.0.0.1", names)
     return ca, cert, key
+
+
+def make_client_certificate(directory: Path, common_name: str) -> tuple[Path, Path]:
+    """A client certificate and key for ``CN=common_name``, signed by the CA that ``make_certificates`` made in
+    ``directory``: (cert, key)."""
+    return _issue(directory, f"client-{common_name}", common_name, None)
+
+
+def _issue(directory: Path, name: str, common_name: str, extensions: Path | None) -> tuple[Path, Path]:
+    """A key and a certificate for ``CN=common_name`` signed by ``directory``'s throw-away CA."""
+    key, request, cert = (directory / f"{name}.{ext}" for ext in ("key", "csr", "crt"))
+    subprocess.run(
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={common_name}"]
+        + ["-keyout", str(key), "-out", str(request)],
+        check=True,
+        capture_output=True,
+    )
+    signing = ["openssl", "x509", "-req", "-in", str(request), "-CA", str(directory / "ca.crt")]
+    signing += ["-CAkey", str(directory / "ca.key"), "-CAcreateserial", "-days", "2", "-out", str(cert)]
+    subprocess.run(signing + (["-extfile", str(extensions)] if extensions else []), check=True, capture_output=True)
+    return cert, key
 
 
 SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto.conf"

@@ -24,7 +24,13 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from devtools.mosquitto import MosquittoBroker, free_port, make_certificates, shipped_config
+from devtools.mosquitto import (
+    MosquittoBroker,
+    free_port,
+    make_certificates,
+    make_client_certificate,
+    shipped_config,
+)
 from edge.config import EdgeMqttSettings
 from edge.mqtt_link import MqttLink
 from hub.config import load_settings
@@ -110,6 +116,7 @@ def refusal(
     tls: bool = True,
     protocol: mqtt.MQTTProtocolVersion = mqtt.MQTTv5,
     persistent: bool = False,
+    certificate: tuple[Path, Path] | None = None,
 ) -> tuple[Client, str | None]:
     """Connect; return the client and None when accepted, or the broker's refusal."""
     client = mqtt.Client(
@@ -140,9 +147,11 @@ def refusal(
 
     client.on_connect, client.on_message, client.on_disconnect = on_connect, on_message, on_disconnect
     client.on_subscribe = on_subscribe
-    client.username_pw_set(username, password)
+    if certificate is None:
+        client.username_pw_set(username, password)
     if tls:
-        client.tls_set(ca_certs=str(province.ca_file), cert_reqs=ssl.CERT_REQUIRED)
+        cert, key = (str(path) for path in certificate) if certificate else (None, None)
+        client.tls_set(ca_certs=str(province.ca_file), certfile=cert, keyfile=key, cert_reqs=ssl.CERT_REQUIRED)
     port = province.tls_port if tls else province.plain_port
     if protocol == mqtt.MQTTv5:
         properties = Properties(PacketTypes.CONNECT)
@@ -414,3 +423,56 @@ def test_the_hub_records_a_desk_through_the_locked_down_broker(
             time.sleep(0.1)
         time.sleep(QUIET_WINDOW_S)
         assert waiting().get("q02", 0) == 0
+
+
+def test_client_certificates_from_the_province_ca_replace_passwords(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The optional listener of docs/security-broker.md: the certificate's CN is the account and the client id."""
+    out = tmp_path / "provisioned"
+    provision(load_settings(), out, hub_accounts=[HUB])
+    certs = make_certificates(tmp_path)
+    plain_port, cert_port = free_port(), free_port()
+    config = shipped_config(tmp_path, plain_port, free_port(), out / "broker", certs)
+    ca, cert, key = certs
+    config += (
+        f"listener {cert_port} 127.0.0.1\nuse_username_as_clientid true\ncafile {ca}\ncertfile {cert}\n"
+        f"keyfile {key}\nrequire_certificate true\nuse_identity_as_username true\n"
+    )
+    device_cert = make_client_certificate(tmp_path, DEVICE)
+    with MosquittoBroker(port=plain_port, workdir=tmp_path, config=config) as broker:
+        province = Province(broker, plain_port, cert_port, ca, read_passwords(out))
+        hub = connected(province, HUB, tls=False, persistent=True)
+        hub.subscribe("onestop/v1/#")
+        # The edge agent with its certificate and no password.
+        monkeypatch.delenv("ONESTOP_EDGE_MQTT_PASSWORD", raising=False)
+        settings = EdgeMqttSettings(
+            host=broker.host,
+            port=cert_port,
+            username=DEVICE,
+            tls=True,
+            tls_ca_file=ca,
+            tls_cert_file=device_cert[0],
+            tls_key_file=device_cert[1],
+        )
+        link = MqttLink(settings, "bn-kinh-bac", "q01")
+        link.start()
+        assert link.wait_connected(15), link.last_error
+        assert hub.wait_until(lambda: any(b'"online":true' in p for p in hub.payloads(f"{OWN}/status")))
+        link.close()
+        # The certificate's account is bound by the ACL and cannot take the hub's client id.
+        intruder, refused = refusal(province, "", "", client_id=HUB, certificate=device_cert)
+        assert refused is None
+        assert_dropped(hub, intruder, "onestop/v1/bn-kinh-bac/q02/ticket")
+        intruder.close()
+        assert hub.disconnects == []
+        # Without a certificate there is no session, password or not: the TLS handshake fails (with TLS 1.3 the
+        # client learns it only after its CONNECT, from the broker closing the connection).
+        try:
+            stranger, refused = refusal(province, DEVICE, province.passwords[DEVICE])
+        except (ssl.SSLError, ConnectionError) as error:
+            refused = str(error)
+        else:
+            stranger.close()
+        assert refused is not None
+        hub.close()
