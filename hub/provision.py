@@ -18,6 +18,7 @@ listeners (``use_username_as_clientid true`` in ``deploy/mosquitto.conf``), not 
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import os
@@ -156,8 +157,11 @@ def mosquitto_hash_matches(password: str, hashed: str) -> bool:
     parts = hashed.split("$")
     if len(parts) != 5 or parts[1] != "7" or not parts[2].isdigit():
         return False
-    expected = mosquitto_hash(password, base64.b64decode(parts[3]), int(parts[2]))
-    return hmac.compare_digest(expected, hashed)
+    try:
+        salt = base64.b64decode(parts[3], validate=True)
+    except binascii.Error:
+        return False
+    return hmac.compare_digest(mosquitto_hash(password, salt, int(parts[2])), hashed)
 
 
 def render_password_file(passwords: dict[str, str]) -> str:
@@ -194,6 +198,8 @@ def provision(
     created: list[str] = []
     rotated: list[str] = []
     kept: list[str] = []
+    fresh: list[tuple[Path, str]] = []
+    # Every kept password is read (and checked) before anything is written, so an error changes nothing.
     for account in accounts:
         env = hub_env if account.is_hub else EDGE_PASSWORD_ENV
         existing = _read_secret(out_dir / account.secret_file, env)
@@ -203,7 +209,9 @@ def provision(
             continue
         passwords[account.username] = new_password()
         (rotated if existing is not None else created).append(account.username)
-        _write_private(out_dir / account.secret_file, f"{env}={passwords[account.username]}\n")
+        fresh.append((out_dir / account.secret_file, f"{env}={passwords[account.username]}\n"))
+    for path, line in fresh:
+        _write_private(path, line)
     _write_private(out_dir / "broker" / "passwd", render_password_file(passwords))
     _write_private(out_dir / "broker" / "acl", render_acl(accounts))
     wanted = {out_dir / a.secret_file for a in accounts}

@@ -161,11 +161,18 @@ def test_a_bad_hub_account_name_is_refused(settings: HubSettings, hub: str, mess
         plan_accounts(settings, hub_accounts=[hub])
 
 
-def test_a_damaged_kept_password_is_named(settings: HubSettings, tmp_path: Path) -> None:
+def test_a_damaged_kept_password_is_named_and_nothing_changes(settings: HubSettings, tmp_path: Path) -> None:
     provision(settings, tmp_path)
-    (tmp_path / "devices" / "bn-hcc-q01.env").write_text("ONESTOP_EDGE_MQTT_PASSWORD=short\n")
-    with pytest.raises(ProvisionError, match="bn-hcc-q01.env"):
-        provision(settings, tmp_path)
+    (tmp_path / "devices" / "bn-tien-du-q01.env").write_text("ONESTOP_EDGE_MQTT_PASSWORD=short\n")
+    before = {p: p.read_text() for p in tmp_path.glob("*/*")}
+    with pytest.raises(ProvisionError, match="bn-tien-du-q01.env"):
+        provision(settings, tmp_path, rotate=["bn-hcc-q01"])
+    assert {p: p.read_text() for p in tmp_path.glob("*/*")} == before
+
+
+@pytest.mark.parametrize("entry", ["", "$6$abc$def", "$7$101$not base64!$AAAA", "$7$x$AAAA$AAAA"])
+def test_a_malformed_hash_matches_nothing(entry: str) -> None:
+    assert not mosquitto_hash_matches("s3cret", entry)
 
 
 def test_the_command_writes_and_says_where_files_go(
