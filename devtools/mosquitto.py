@@ -39,65 +39,80 @@ def find_mosquitto() -> str:
     return found
 
 
-def _make_certificates(directory: Path) -> tuple[Path, Path, Path]:
-    """A throw-away CA and a server certificate for 127.0.0.1 (openssl), for TLS tests."""
-    ca_key, ca, key, request, cert = (
-        directory / n for n in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt")
+def make_certificates(directory: Path) -> tuple[Path, Path, Path]:
+    """A throw-away CA and a server certificate for 127.0.0.1 (openssl), for TLS tests: (ca, cert, key)."""
+    ca_key, ca = directory / "ca.key", directory / "ca.crt"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=onestop-test-ca"]
+        + ["-keyout", str(ca_key), "-out", str(ca)],
+        check=True,
+        capture_output=True,
     )
     names = directory / "san.cnf"
     names.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
-    steps = [
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=onestop-test-ca",
-            "-keyout",
-            str(ca_key),
-            "-out",
-            str(ca),
-        ],
-        [
-            "openssl",
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=127.0.0.1",
-            "-keyout",
-            str(key),
-            "-out",
-            str(request),
-        ],
-        [
-            "openssl",
-            "x509",
-            "-req",
-            "-in",
-            str(request),
-            "-CA",
-            str(ca),
-            "-CAkey",
-            str(ca_key),
-            "-CAcreateserial",
-            "-days",
-            "2",
-            "-extfile",
-            str(names),
-            "-out",
-            str(cert),
-        ],
-    ]
-    for step in steps:
-        subprocess.run(step, check=True, capture_output=True)
+    cert, key = _issue(directory, "server", "127.0.0.1", names)
     return ca, cert, key
+
+
+def make_client_certificate(directory: Path, common_name: str) -> tuple[Path, Path]:
+    """A client certificate and key for ``CN=common_name``, signed by the CA that ``make_certificates`` made in
+    ``directory``: (cert, key)."""
+    return _issue(directory, f"client-{common_name}", common_name, None)
+
+
+def _issue(directory: Path, name: str, common_name: str, extensions: Path | None) -> tuple[Path, Path]:
+    """A key and a certificate for ``CN=common_name`` signed by ``directory``'s throw-away CA."""
+    key, request, cert = (directory / f"{name}.{ext}" for ext in ("key", "csr", "crt"))
+    subprocess.run(
+        ["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={common_name}"]
+        + ["-keyout", str(key), "-out", str(request)],
+        check=True,
+        capture_output=True,
+    )
+    signing = ["openssl", "x509", "-req", "-in", str(request), "-CA", str(directory / "ca.crt")]
+    signing += ["-CAkey", str(directory / "ca.key"), "-CAcreateserial", "-days", "2", "-out", str(cert)]
+    subprocess.run(signing + (["-extfile", str(extensions)] if extensions else []), check=True, capture_output=True)
+    return cert, key
+
+
+SHIPPED_CONFIG = Path(__file__).resolve().parents[1] / "deploy" / "mosquitto.conf"
+
+
+def shipped_config(
+    workdir: Path, plain_port: int, tls_port: int, accounts: Path, certificates: tuple[Path, Path, Path]
+) -> str:
+    """``deploy/mosquitto.conf`` as shipped, with its files moved into ``workdir`` and ``accounts`` (the
+    ``broker/`` folder of ``onestop-hub provision``) and both listeners on loopback ports, for tests and benches.
+
+    Raises:
+        BrokerError: the shipped file lacks a line this rewrites (so a test would not run what ships).
+    """
+    ca, cert, key = certificates
+    moved = {
+        "password_file": f"password_file {accounts / 'passwd'}",
+        "acl_file": f"acl_file {accounts / 'acl'}",
+        "persistence_location": f"persistence_location {workdir}/",
+        "pid_file": f"pid_file {workdir / 'mosquitto.pid'}",
+        "log_dest": f"log_dest file {workdir / 'mosquitto.log'}",
+        "listener 1883": f"listener {plain_port} 127.0.0.1",
+        "listener 8883": f"listener {tls_port} 127.0.0.1",
+        "cafile": f"cafile {ca}",
+        "certfile": f"certfile {cert}",
+        "keyfile": f"keyfile {key}",
+    }
+    found: set[str] = set()
+    lines = []
+    for line in SHIPPED_CONFIG.read_text().splitlines():
+        option = next((k for k in moved if line == k or line.startswith(k + " ")), None)
+        if option is not None:
+            found.add(option)
+            line = moved[option]
+        lines.append(line)
+    if found != set(moved):
+        raise BrokerError(f"{SHIPPED_CONFIG} lacks {', '.join(sorted(set(moved) - found))}")
+    if os.geteuid() == 0:
+        lines.append("user root")  # as in MosquittoBroker: root would drop to a user who cannot read tmp
+    return "\n".join(lines) + "\n"
 
 
 class MosquittoBroker:
@@ -110,9 +125,12 @@ class MosquittoBroker:
         persistence: bool = True,
         users: dict[str, str] | None = None,
         tls: bool = False,
+        config: str | None = None,
     ) -> None:
         """Configure (not start) a broker; ``users`` turns anonymous access off, ``tls`` serves TLS only,
-        with a CA and a server certificate made here (``ca_file`` for the clients)."""
+        with a CA and a server certificate made here (``ca_file`` for the clients). ``config`` is a whole
+        configuration used as given instead (it must listen on 127.0.0.1:``port``); the other options are
+        then ignored."""
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self._own_dir = workdir is None
@@ -142,14 +160,14 @@ class MosquittoBroker:
                 subprocess.run(["mosquitto_passwd", "-b", str(passwords), name, password], check=True)
             lines.append(f"password_file {passwords}")
         if tls:
-            self.ca_file, cert, key = _make_certificates(self.workdir)
+            self.ca_file, cert, key = make_certificates(self.workdir)
             lines += [f"cafile {self.ca_file}", f"certfile {cert}", f"keyfile {key}"]
         if os.geteuid() == 0:
             # Started as root, Mosquitto would drop to the 'mosquitto' user, who cannot reach a private
             # temporary directory: it could then neither save its sessions nor read the password file, and a
             # restart would silently lose every queued message. This broker only listens on loopback.
             lines.append("user root")
-        self.config_path.write_text("\n".join(lines) + "\n")
+        self.config_path.write_text(config if config is not None else "\n".join(lines) + "\n")
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

@@ -33,9 +33,21 @@ class EdgeMqttSettings(_Strict):
     )
     tls: bool = Field(False, description="Connect with TLS.")
     tls_ca_file: Path | None = Field(None, description="CA certificate; the system's CAs if absent.")
+    tls_cert_file: Path | None = Field(
+        None, description="This device's client certificate (CN = its account), when the broker asks for one."
+    )
+    tls_key_file: Path | None = Field(None, description="Private key of tls_cert_file.")
     keepalive_s: int = Field(30, ge=5, le=600, description="MQTT keep-alive interval, seconds.")
     reconnect_min_s: float = Field(1, gt=0, description="First reconnect delay; doubles up to the maximum.")
     reconnect_max_s: float = Field(120, gt=0, description="Longest reconnect delay, seconds.")
+
+    @model_validator(mode="after")
+    def _certificate_with_its_key(self) -> EdgeMqttSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("give both tls_cert_file and tls_key_file, or neither")
+        if self.tls_cert_file is not None and not self.tls:
+            raise ValueError("tls_cert_file needs tls: true")
+        return self
 
     @property
     def password(self) -> str | None:

@@ -55,7 +55,9 @@ class MqttLink:
             self.client.username_pw_set(settings.username, settings.password)
         if settings.tls:
             ca = str(settings.tls_ca_file) if settings.tls_ca_file else None
-            self.client.tls_set(ca_certs=ca, cert_reqs=ssl.CERT_REQUIRED)
+            cert = str(settings.tls_cert_file) if settings.tls_cert_file else None
+            key = str(settings.tls_key_file) if settings.tls_key_file else None
+            self.client.tls_set(ca_certs=ca, certfile=cert, keyfile=key, cert_reqs=ssl.CERT_REQUIRED)
         offline = StatusMessage(site=site, desk=desk, online=False)
         self.client.will_set(offline.topic, offline.to_payload(), qos=1, retain=True)
         self.client.reconnect_delay_set(

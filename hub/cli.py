@@ -39,6 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
     from hub.privacy_cli import add_privacy_parsers
 
     add_privacy_parsers(commands)
+
+    provision = commands.add_parser(
+        "provision", help="write the broker's password file and ACL, and a password for every desk's node"
+    )
+    _add_config_option(provision)
+    provision.add_argument("--out", type=Path, required=True, help="folder to write (kept passwords are reused)")
+    provision.add_argument(
+        "--hub-account",
+        action="append",
+        default=[],
+        help="hub worker account (repeat for several workers; default: mqtt.username or onestop-hub)",
+    )
+    provision.add_argument(
+        "--rotate", action="append", default=[], metavar="ACCOUNT", help="give this account a new password"
+    )
     return parser
 
 
@@ -106,6 +121,10 @@ def main(argv: list[str] | None = None) -> int:
         from hub.privacy_cli import run_privacy
 
         return run_privacy(args, settings)
+    if args.command == "provision":
+        from hub.provision import run_provision
+
+        return run_provision(args.out, settings, args.hub_account, args.rotate)
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn

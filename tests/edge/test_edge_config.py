@@ -45,6 +45,8 @@ def test_a_complete_node_file_is_accepted(tmp_path: Path) -> None:
         ("heartbeat_s: 1", "heartbeat_s = 1: Input should be greater than or equal to 5"),
         ("desk: all", "reserved"),
         ("staff: null", "staff (the officer id) is required when tickets.buttons are fitted"),
+        ("mqtt: {tls: true, tls_cert_file: /etc/onestop/q01.crt}", "give both tls_cert_file and tls_key_file"),
+        ("mqtt: {tls_cert_file: /etc/onestop/q01.crt, tls_key_file: /etc/onestop/q01.key}", "needs tls: true"),
     ],
 )
 def test_a_bad_key_is_named(tmp_path: Path, change: str, expected: str) -> None:
