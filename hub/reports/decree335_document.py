@@ -21,8 +21,8 @@ MONTH_COLUMNS = (
     Column("Số lượng", Kind.SHARE, 0.8),
     Column("Chất lượng", Kind.SHARE, 0.8),
     Column("Tiến độ", Kind.SHARE, 0.8),
-    Column("Điểm nhiệm vụ (hệ thống)", Kind.NUMBER2, 1.0),
-    Column("Tiêu chí chung (người nhập)", Kind.NUMBER2, 1.0),
+    Column("Nhiệm vụ (HT)", Kind.NUMBER2, 0.9),
+    Column("Chung (NN)", Kind.NUMBER2, 0.9),
     Column("Tổng", Kind.NUMBER2, 0.7),
 )
 SUMMARY_COLUMNS = (
@@ -75,6 +75,13 @@ def _officer_section(o: OfficerYear, pack: Decree335Pack) -> Section:
                 ("Đề xuất xếp loại", o.proposal_name),
                 *([("Giới hạn 20 % 'xuất sắc'", o.quota_note)] if o.quota_note else []),
             ],
+        )
+    )
+    section.blocks.append(
+        Paragraphs(
+            None,
+            ["HT: điểm do hệ thống tính từ số liệu; NN: điểm do người nhập (giám sát), có chữ ký bên dưới."],
+            bullets=False,
         )
     )
     section.blocks.append(
@@ -131,6 +138,8 @@ def _unit_section(unit: UnitSummary) -> list[Table | KeyValues]:
         )
     ]
     for check in unit.checks:
+        if not check.ranked:
+            continue
         rows: list[list[str | int | float | None]] = [
             [name, staff, total, status] for staff, name, total, status in check.ranked
         ]
@@ -153,8 +162,8 @@ def _unit_section(unit: UnitSummary) -> list[Table | KeyValues]:
 def decree335_document(pack: Decree335Pack, generated_at: datetime, scope: str) -> Document:
     """The whole pack."""
     document = Document(
-        title="Hồ sơ đánh giá, xếp loại chất lượng công chức Bộ phận Một cửa (Nghị định 335/2025/NĐ-CP)",
-        scope=scope,
+        title="Hồ sơ đánh giá, xếp loại chất lượng công chức Bộ phận Một cửa",
+        scope=f"{scope} · {pack.profile.name}",
         period=pack.period.label,
         province=pack.province,
         generated_at=generated_at,

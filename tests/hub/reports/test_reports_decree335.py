@@ -4,11 +4,13 @@ is still judged by the 2021 rules. Expected figures are literal numbers with the
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from openpyxl import load_workbook
 
 from hub.reports.decree335 import BEYOND, TIED, WITHIN, OfficerYear, quota_check, vietnamese_key
 from hub.reports.evaluation import Classification
@@ -16,6 +18,7 @@ from hub.reports.evaluation_entries import EntryError, EntryStore
 from hub.reports.periods import parse_period
 from hub.reports.service import ReportFormat, evaluation
 from tests.hub.reports.conftest import RecordBuilder
+from tests.hub.reports.test_reports_exports import first_page_png, needs_poppler, text_of
 
 KINH_BAC = "bn-kinh-bac"  # commune level all year
 CENTRE = "bn-hcc"  # province level
@@ -258,3 +261,35 @@ def test_a_bad_entry_is_refused_with_its_field_and_nothing_is_written(
         store.add("giamsat", "cb-an", kind, month, value, 30)
     assert store.entries() == []
     store.close()
+
+
+@needs_poppler
+def test_the_pdf_pack_renders_the_monthly_series_and_the_quota(builder: RecordBuilder, tmp_path: Path) -> None:
+    decree_settings(builder)
+    entries = EntryStore(builder.path, clock=lambda: datetime(2026, 12, 31, 9, 0, tzinfo=UTC))
+    scripted_year(builder, entries)
+    entries.close()
+    with builder.open() as record:
+        rendered = evaluation(record, builder.settings, parse_period("2026"), None, ReportFormat.PDF, NOW)
+        sheet = evaluation(record, builder.settings, parse_period("2026"), None, ReportFormat.XLSX, NOW)
+    assert rendered.filename == "danh-gia-nd335-tat-ca-2026.pdf"
+    page = first_page_png(rendered.content, tmp_path)
+    dark = sum(page.histogram()[:128]) / (page.width * page.height)
+    assert 0.005 < dark < 0.5, f"page 1 looks blank or black ({dark:.1%} dark pixels)"
+    text = " ".join(text_of(rendered.content, tmp_path).split())
+    assert "Hồ sơ đánh giá, xếp loại chất lượng công chức Bộ phận Một cửa" in text and "Năm 2026" in text
+    assert "Tỉnh Bắc Ninh · Nghị định 335/2025/NĐ-CP" in text
+    assert "Trần Văn Bình (cb-binh) — Chuyên viên — Trung tâm Phục vụ hành chính công phường Kinh Bắc" in text
+    assert "Theo dõi hằng tháng — Nguyễn Thị An" in text and "Điểm theo tháng — Lê Thị Châu" in text
+    assert "HT: điểm do hệ thống tính từ số liệu; NN: điểm do người nhập (giám sát)" in text
+    # An's July row: 31 days, 62 assigned, 52 products, 83,9 % each, 58,71 task + 24 general = 82,71.
+    assert "07 31,0 62,00 52 0 (0) 0 (0) — 83,9 % 83,9 % 83,9 % 58,71 24,00 82,71" in text
+    assert "vượt giới hạn — Hội đồng quyết định" in text
+    assert "nhập bởi giamsat, 31/12/2026 09:00 UTC; ghi chú: nghỉ phép" in text
+    assert "Quy đổi và trọng số (cấu hình)" in text and "0,25 × sai sót lớn" in text
+    book = load_workbook(io.BytesIO(sheet.content))
+    months = book["cb-binh"]
+    header = [c.value for c in months[1]]
+    may = [c.value for c in months[6]]  # header, then January … May
+    # 70 × (1 + 30,25/31 + 1) ÷ 3 = 69,435484
+    assert may[header.index("Nhiệm vụ (HT)")] == pytest.approx(69.435484, abs=1e-6)
