@@ -110,7 +110,7 @@ def _month_of(text: str) -> str:
     try:
         parsed = datetime.strptime(text, "%Y-%m")
     except ValueError:
-        raise EntryError(f"month: expected YYYY-MM, found {text!r}") from None
+        raise EntryError(f"month: cần dạng YYYY-MM (năm-tháng), nhận được {text!r}") from None
     return f"{parsed.year:04d}-{parsed.month:02d}"
 
 
@@ -125,24 +125,24 @@ def check_entry(
     try:
         chosen = EntryKind(kind)
     except ValueError:
-        raise EntryError(f"kind: expected one of {', '.join(k.value for k in EntryKind)}, found {kind!r}") from None
+        raise EntryError(f"kind: cần một trong {', '.join(k.value for k in EntryKind)}, nhận được {kind!r}") from None
     if chosen is EntryKind.TRANSFER:
         if day is None or not site:
-            raise EntryError("a transfer needs day (the first day at the new unit) and site (the unit)")
+            raise EntryError("day, site: điều động cần ngày bắt đầu (day) và đơn vị mới (site)")
         return chosen, f"{day.year:04d}-{day.month:02d}", 1.0
     if month is None:
-        raise EntryError("month: required (YYYY-MM)")
+        raise EntryError("month: cần tháng (YYYY-MM)")
     checked = _month_of(month)
     if chosen is EntryKind.GENERAL and not 0 <= value <= general_max:
-        raise EntryError(f"value: general-criteria points must be between 0 and {general_max:g}, found {value:g}")
+        raise EntryError(f"value: điểm tiêu chí chung phải từ 0 đến {general_max:g}, nhận được {value:g}")
     if chosen is EntryKind.DAYS_OFF and not 0 <= value <= 31:
-        raise EntryError(f"value: days not worked must be between 0 and 31, found {value:g}")
+        raise EntryError(f"value: số ngày không làm việc phải từ 0 đến 31, nhận được {value:g}")
     if chosen in (EntryKind.ERRORS, EntryKind.ERRORS_EXCUSED, EntryKind.LATE_EXCUSED) and (
         value < 0 or value != int(value)
     ):
-        raise EntryError(f"value: a count of products must be a whole number ≥ 0, found {value:g}")
+        raise EntryError(f"value: số sản phẩm phải là số nguyên ≥ 0, nhận được {value:g}")
     if chosen is EntryKind.VIOLATION and value not in (0, 1):
-        raise EntryError(f"value: 1 records a violation, 0 withdraws it; found {value:g}")
+        raise EntryError(f"value: 1 là ghi nhận vi phạm, 0 là rút lại; nhận được {value:g}")
     return chosen, checked, float(value)
 
 
@@ -175,9 +175,9 @@ class EntryStore:
             EntryError: a field is missing or out of range.
         """
         if not staff:
-            raise EntryError("staff: required")
+            raise EntryError("staff: cần mã công chức")
         if not actor:
-            raise EntryError("actor: an entry must be signed")
+            raise EntryError("actor: mục nhập phải có người ký")
         chosen, checked_month, checked_value = check_entry(kind, month, value, day, site, general_max)
         at = self._clock().astimezone(UTC)
         with self._lock:

@@ -245,12 +245,12 @@ def test_vietnamese_order_puts_d_stroke_after_d_and_tones_after_letters() -> Non
 @pytest.mark.parametrize(
     ("kind", "month", "value", "message"),
     [
-        ("general", "2026-01", 31, "between 0 and 30"),
-        ("general", "2026-13", 10, "month: expected YYYY-MM"),
-        ("errors", "2026-01", 1.5, "whole number"),
-        ("holiday", "2026-01", 1, "kind: expected one of"),
-        ("transfer", None, 1, "a transfer needs day"),
-        ("violation", "2026-01", 2, "1 records a violation"),
+        ("general", "2026-01", 31, "phải từ 0 đến 30"),
+        ("general", "2026-13", 10, "month: cần dạng YYYY-MM"),
+        ("errors", "2026-01", 1.5, "số nguyên"),
+        ("holiday", "2026-01", 1, "kind: cần một trong"),
+        ("transfer", None, 1, "điều động cần ngày bắt đầu"),
+        ("violation", "2026-01", 2, "1 là ghi nhận vi phạm"),
     ],
 )
 def test_a_bad_entry_is_refused_with_its_field_and_nothing_is_written(
