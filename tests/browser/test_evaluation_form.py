@@ -37,6 +37,7 @@ def settings_with_roles() -> HubSettings:
             {"name": "giamsat", "role": "supervisor", "password_hash": hash_password("mat-khau-8")},
             {"name": "tochuc", "role": "admin", "password_hash": hash_password("mat-khau-9")},
             {"name": "xem", "role": "viewer", "password_hash": hash_password("mat-khau-7")},
+            {"name": "cb-an", "role": "viewer", "password_hash": hash_password("mat-khau-6")},
         ]
     }
     data["evaluation"]["officers"] = {
@@ -135,6 +136,13 @@ def test_the_supervisor_form_signs_entries_into_the_pack_and_the_audit_log(brows
                 auth=("xem", "mat-khau-7"),
             )
             assert refused.status_code == 403
+            # An officer sees their own monthly tracking as the year goes, not a colleague's.
+            tracking = f"{hub.url}/api/v1/evaluation/tracking"
+            mine = {"year": 2026, "staff": "cb-an"}
+            own = httpx.get(tracking, params=mine, auth=("cb-an", "mat-khau-6"))
+            assert own.status_code == 200 and own.json()["months"][2]["general_points"] == 27.5
+            other = httpx.get(tracking, params=mine, auth=("xem", "mat-khau-7"))
+            assert other.status_code == 403
 
             # The pack of the year (personnel department) carries the entries with their signatures.
             pack = hub.get("/api/v1/reports/evaluation", period="2026")
@@ -152,3 +160,8 @@ def test_the_supervisor_form_signs_entries_into_the_pack_and_the_audit_log(brows
         ).fetchall()
     assert [(actor, target) for actor, target, _ in audit] == [("giamsat", "cb-an")] * 3
     assert [json.loads(detail)["kind"] for _, _, detail in audit] == ["general", "days_off", "transfer"]
+    with sqlite3.connect(tmp_path / "hub.db") as conn:
+        stored = conn.execute(
+            "SELECT month, result FROM evaluation_months WHERE staff = 'cb-an' ORDER BY month"
+        ).fetchall()
+    assert len(stored) == 12 and json.loads(stored[2][1])["general_points"] == 27.5
