@@ -75,6 +75,8 @@
       cell(row, m.month);
       cell(row, number(m.assigned, 1), true);
       cell(row, number(m.products, 0), true);
+      cell(row, `${m.errors} (${m.errors_excused})`, true);
+      cell(row, `${m.late} (${m.late_excused})`, true);
       cell(row, percent(m.quantity), true);
       cell(row, percent(m.quality), true);
       cell(row, percent(m.progress), true);

@@ -204,7 +204,9 @@ def decree335_evaluation(
         EvaluationPeriodError: the period is not a calendar year.
     """
     if period.first.month != 1 or period.first.day != 1 or period.last != period.first.replace(month=12, day=31):
-        raise EvaluationPeriodError(f"period: Decree 335 judges a calendar year (YYYY), found {period.code!r}")
+        raise EvaluationPeriodError(
+            f"period: Nghị định 335 đánh giá theo năm dương lịch (YYYY), nhận được {period.code!r}"
+        )
     pack = decree335_pack(record, settings, period, profile, staff)
     scope = f"Cán bộ {staff}" if staff else f"Tỉnh {settings.province.name}"
     document = decree335_document(pack, now, scope)

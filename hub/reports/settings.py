@@ -7,6 +7,7 @@ without an import cycle. Every key has a default: existing configuration files s
 from __future__ import annotations
 
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -116,8 +117,7 @@ class EvaluationProfile(_Strict):
     """The rule a year is judged by: a method and its thresholds, in force over a dated span."""
 
     name: str = Field(min_length=1, description="Name shown in the pack, e.g. Nghị định 335/2025/NĐ-CP.")
-    method: str = Field(
-        pattern="^(legacy_2021|decree_335)$",
+    method: Literal["legacy_2021", "decree_335"] = Field(
         description="legacy_2021 (the composite score of the 2021 rules) or decree_335 (100-point scale).",
     )
     valid_from: date | None = Field(None, description="First day in force (inclusive); open if absent.")

@@ -16,7 +16,8 @@ from hub.reports.decree335 import BEYOND, TIED, WITHIN, OfficerYear, quota_check
 from hub.reports.evaluation import Classification
 from hub.reports.evaluation_entries import EntryError, EntryStore
 from hub.reports.periods import parse_period
-from hub.reports.service import ReportFormat, evaluation
+from hub.reports.service import EvaluationPeriodError, ReportFormat, evaluation
+from protocol.errors import ConfigError
 from tests.hub.reports.conftest import RecordBuilder
 from tests.hub.reports.test_reports_exports import first_page_png, needs_poppler, text_of
 
@@ -214,6 +215,11 @@ def test_the_year_totals_classification_and_quota(year_pack: dict[str, object]) 
     assert binh["proposal"] == "excellent", "the cap is a proposal, never applied silently"
 
 
+def test_decree_335_judges_calendar_years_only(builder: RecordBuilder) -> None:
+    with builder.open() as record, pytest.raises(EvaluationPeriodError, match="period: Nghị định 335"):
+        evaluation(record, builder.settings, parse_period("2026-03"), None, ReportFormat.JSON, NOW)
+
+
 def officer_with(staff: str, name: str, total: float, proposal: Classification) -> OfficerYear:
     return OfficerYear(staff, name, "Chuyên viên", "x", "X", "commune", "g", [], [], [], total=total, proposal=proposal)
 
@@ -293,3 +299,57 @@ def test_the_pdf_pack_renders_the_monthly_series_and_the_quota(builder: RecordBu
     may = [c.value for c in months[6]]  # header, then January … May
     # 70 × (1 + 30,25/31 + 1) ÷ 3 = 69,435484
     assert may[header.index("Nhiệm vụ (HT)")] == pytest.approx(69.435484, abs=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("profiles", "message"),
+    [
+        (
+            [
+                {"name": "A", "method": "legacy_2021", "valid_until": "2026-03-31"},
+                {"name": "B", "method": "decree_335", "valid_from": "2026-01-01", "thresholds": {}},
+            ],
+            "profiles 'A' and 'B' are both in force on 2026-01-01",
+        ),
+        ([{"name": "C", "method": "decree_335"}], "a decree_335 profile needs its thresholds"),
+        ([{"name": "D", "method": "decree_2030", "thresholds": {}}], "legacy_2021"),
+    ],
+)
+def test_a_wrong_profile_is_a_config_error_naming_it(
+    builder: RecordBuilder, profiles: list[dict[str, object]], message: str
+) -> None:
+    with pytest.raises(ConfigError, match="evaluation") as raised:
+        builder.settings.with_overrides(evaluation={"profiles": profiles})
+    assert message in str(raised.value)
+
+
+def test_a_dated_profile_moves_the_thresholds_with_the_year(builder: RecordBuilder) -> None:
+    # A province that adopts stricter thresholds from 2027 keeps 2026 under the decree's defaults.
+    decree_settings(builder)
+    profiles = [
+        {"name": "2021", "method": "legacy_2021", "valid_until": "2025-12-31"},
+        {
+            "name": "NĐ 335",
+            "method": "decree_335",
+            "valid_from": "2026-01-01",
+            "valid_until": "2026-12-31",
+            "thresholds": {"excellent": 90, "good": 70, "completed": 50},
+        },
+        {
+            "name": "NĐ 335 (tỉnh, 2027)",
+            "method": "decree_335",
+            "valid_from": "2027-01-01",
+            "thresholds": {"excellent": 95, "good": 80, "completed": 60},
+        },
+    ]
+    builder.settings = builder.settings.with_overrides(evaluation={"profiles": profiles})
+    products(builder, KINH_BAC, 1, "cb-binh", 3)
+    with builder.open() as record:
+        y2026 = json.loads(
+            evaluation(record, builder.settings, parse_period("2026"), None, ReportFormat.JSON, NOW).content
+        )
+        y2027 = json.loads(
+            evaluation(record, builder.settings, parse_period("2027"), None, ReportFormat.JSON, NOW).content
+        )
+    assert y2026["profile"]["name"] == "NĐ 335" and y2026["profile"]["thresholds"]["good"] == 70
+    assert y2027["profile"]["name"] == "NĐ 335 (tỉnh, 2027)" and y2027["profile"]["thresholds"]["good"] == 80
