@@ -38,7 +38,7 @@ from typing import Any
 
 from hub.config import HubSettings, UnitLevel
 from hub.reports.aggregate import satisfied_sql
-from hub.reports.evaluation import CLASS_NAMES, Classification
+from hub.reports.evaluation import CLASS_NAMES, Classification, officer_ranges
 from hub.reports.evaluation_entries import Entry, EntryKind, read_entries
 from hub.reports.labels import LEVEL_NAMES, fmt_num, fmt_pct
 from hub.reports.periods import Period
@@ -502,38 +502,59 @@ def _month_ends(year: int) -> list[tuple[str, date, date]]:
 
 
 def _records(record: Record, settings: HubSettings, period: Period) -> tuple[list[Any], list[Any], list[Entry]]:
-    """Per (officer, day, unit): products and late products; per (officer, month): ratings; the entries."""
+    """Per (officer, day): products, late products and a unit; per (officer, month): ratings; the entries.
+
+    The transactions are shared among the reader threads by officer-id ranges (through the (staff, day)
+    index); ratings that do not name their officer are attributed through the transaction of their ticket.
+    An officer serving at two units on one day has that day's dossiers counted under the first unit's id
+    (the unit only decides where they were before a transfer; the counts are exact).
+    """
     schedule = TargetSchedule(settings, period)
     wait = schedule.wait_limit_sql("t")
     service = schedule.service_limit_sql("t")
     span = (period.first.isoformat(), period.last.isoformat())
     served = "t.end_reason IS NOT 'no_show'"
+    satisfied = satisfied_sql(settings, "r")
 
-    def transactions(conn: sqlite3.Connection) -> list[Any]:
+    def transactions(low: str | None, high: str | None) -> Any:
+        bounds = (" AND t.staff >= ?" if low is not None else "") + (" AND t.staff < ?" if high is not None else "")
+
+        def task(conn: sqlite3.Connection) -> list[Any]:
+            return conn.execute(
+                f"SELECT t.staff, t.day, MIN(t.site), TOTAL({served}), "
+                f"TOTAL({served} AND ((t.wait_s > {wait}) OR (t.service_s > {service}))) "
+                f"FROM transactions t WHERE t.day BETWEEN ? AND ? AND t.staff IS NOT NULL{bounds} GROUP BY 1, 2",
+                (*span, *(b for b in (low, high) if b is not None)),
+            ).fetchall()
+
+        return task
+
+    def named_ratings(conn: sqlite3.Connection) -> list[Any]:
         return conn.execute(
-            f"SELECT t.staff, t.day, t.site, TOTAL({served}), "
-            f"TOTAL({served} AND ((t.wait_s > {wait}) OR (t.service_s > {service}))) "
-            "FROM transactions t WHERE t.day BETWEEN ? AND ? AND t.staff IS NOT NULL GROUP BY 1, 2, 3",
+            f"SELECT r.staff, substr(r.day, 1, 7), TOTAL(r.counted), TOTAL(r.counted AND {satisfied}) "
+            "FROM ratings r WHERE r.day BETWEEN ? AND ? AND r.staff IS NOT NULL GROUP BY 1, 2",
             span,
         ).fetchall()
 
-    def ratings(conn: sqlite3.Connection) -> list[Any]:
-        officer = (
-            "COALESCE(r.staff, (SELECT t.staff FROM transactions t WHERE t.site = r.site AND t.day = r.day"
-            " AND t.ticket = r.ticket AND t.desk = r.desk ORDER BY t.seq DESC LIMIT 1))"
-        )
+    def ticket_ratings(conn: sqlite3.Connection) -> list[Any]:
         return conn.execute(
-            f"SELECT {officer}, substr(r.day, 1, 7), TOTAL(r.counted), "
-            f"TOTAL(r.counted AND {satisfied_sql(settings, 'r')}) FROM ratings r WHERE r.day BETWEEN ? AND ? "
-            "GROUP BY 1, 2",
+            f"SELECT t.staff, substr(r.day, 1, 7), TOTAL(r.counted), TOTAL(r.counted AND {satisfied}) "
+            "FROM ratings r JOIN transactions t ON t.site = r.site AND t.day = r.day AND t.ticket = r.ticket "
+            "AND t.desk = r.desk WHERE r.day BETWEEN ? AND ? AND r.staff IS NULL AND t.staff IS NOT NULL "
+            "AND t.seq = (SELECT MAX(u.seq) FROM transactions u WHERE u.site = r.site AND u.day = r.day "
+            "AND u.ticket = r.ticket AND u.desk = r.desk) GROUP BY 1, 2",
             span,
         ).fetchall()
 
     def entries(conn: sqlite3.Connection) -> list[Entry]:
         return read_entries(conn, period.first.year)
 
-    found = record.run(transactions, ratings, entries)
-    return found[0], found[1], found[2]
+    (ranges,) = record.run(officer_ranges(record.threads))
+    parts = [record.submit(transactions(low, high)) for low, high in ranges]
+    others = [record.submit(task) for task in (named_ratings, ticket_ratings, entries)]
+    rows = [row for part in parts for row in part.result()]
+    named, by_ticket, found = (future.result() for future in others)
+    return rows, [*named, *by_ticket], found
 
 
 def _latest(entries: Sequence[Entry], kind: EntryKind, month: str) -> Entry | None:
@@ -547,24 +568,23 @@ def decree335_pack(
     """The pack of a calendar year under Decree 335 (every officer, or one)."""
     year = period.first.year
     rows, rating_rows, all_entries = _records(record, settings, period)
-    by_officer_day: dict[str, dict[date, dict[str, tuple[int, int]]]] = {}
+    by_officer_day: dict[str, dict[date, tuple[str, int, int]]] = {}
     for officer, day, site, products, late in rows:
-        by_officer_day.setdefault(officer, {}).setdefault(date.fromisoformat(day), {})[site] = (
-            int(products),
-            int(late),
-        )
+        by_officer_day.setdefault(officer, {})[date.fromisoformat(day)] = (site, int(products), int(late))
     ratings: dict[tuple[str, str], tuple[int, int]] = {}
     for officer, month, counted, satisfied in rating_rows:
         if officer is not None:
-            ratings[(officer, month)] = (int(counted), int(satisfied))
+            before = ratings.get((officer, month), (0, 0))
+            ratings[(officer, month)] = (before[0] + int(counted), before[1] + int(satisfied))
     entries: dict[str, list[Entry]] = {}
     for entry in all_entries:
         entries.setdefault(entry.staff, []).append(entry)
     officers = sorted({*by_officer_day, *entries})
     if staff is not None:
         officers = [o for o in officers if o == staff]
+    calendar = _UnitCalendar(settings, year)
     years = [
-        _officer_year(o, by_officer_day.get(o, {}), ratings, entries.get(o, []), settings, year, profile)
+        _officer_year(o, by_officer_day.get(o, {}), ratings, entries.get(o, []), settings, calendar, profile)
         for o in officers
     ]
     units = _units(years, settings)
@@ -578,54 +598,73 @@ def decree335_pack(
     )
 
 
+class _UnitCalendar:
+    """Per unit, each day of the year: its level in force and that level's norm for one day."""
+
+    def __init__(self, settings: HubSettings, year: int) -> None:
+        self.settings = settings
+        first = date(year, 1, 1)
+        self.days = [first + timedelta(days=k) for k in range((date(year + 1, 1, 1) - first).days)]
+        self.months = [(code, (a - first).days, (b - first).days + 1) for code, a, b in _month_ends(year)]
+        self._cache: dict[str, list[tuple[str, float]]] = {}
+
+    def of(self, site: str) -> list[tuple[str, float]]:
+        """(level, norm of one day) for every day of the year at ``site``."""
+        found = self._cache.get(site)
+        if found is None:
+            configured = self.settings.site(site)
+            norms = self.settings.evaluation.norms
+            found = []
+            for day in self.days:
+                level = (configured.level_on(day) if configured else UNKNOWN_LEVEL).value
+                found.append((level, norms.for_level(level).min / len(self.days)))
+            self._cache[site] = found
+        return found
+
+
 def _officer_year(
     staff: str,
-    days: dict[date, dict[str, tuple[int, int]]],
+    days: dict[date, tuple[str, int, int]],
     ratings: dict[tuple[str, str], tuple[int, int]],
     entries: list[Entry],
     settings: HubSettings,
-    year: int,
+    calendar: _UnitCalendar,
     profile: EvaluationProfile,
 ) -> OfficerYear:
-    norms = settings.evaluation.norms
-    year_days = (date(year + 1, 1, 1) - date(year, 1, 1)).days
+    year = calendar.days[0].year
     transfers = sorted((e for e in entries if e.kind is EntryKind.TRANSFER and e.day), key=lambda e: e.day or date.min)
     first_transfer = transfers[0].day if transfers else None
     # Before the first transfer (or all year without one) the officer works at the unit of most of their
     # dossiers in that span; with no dossier before the first transfer, they were not yet in post.
     before: dict[str, int] = {}
-    for day, sites in days.items():
+    for day, (site, products, _) in days.items():
         if first_transfer is None or day < first_transfer:
-            for site, (products, _) in sites.items():
-                before[site] = before.get(site, 0) + products
+            before[site] = before.get(site, 0) + products
     home = max(before, key=lambda s: (before[s], s)) if before else None
-
-    def site_on(day: date) -> str | None:
-        current = home
-        for t in transfers:
-            if t.day and t.day <= day:
-                current = t.site
-        return current
+    # The unit of each day of the year: home, then each transfer from its day on.
+    units: list[str | None] = [home] * len(calendar.days)
+    for t in transfers:
+        assert t.day is not None
+        start = (t.day - calendar.days[0]).days
+        units[max(0, start) :] = [t.site] * (len(calendar.days) - max(0, start))
 
     months: list[MonthResult] = []
     last_site: str | None = None
-    for code, first, last in _month_ends(year):
+    for code, start, end in calendar.months:
         inputs = MonthInputs(code)
-        day = first
-        while day <= last:
-            unit = site_on(day)
+        for k in range(start, end):
+            unit = units[k]
             if unit is not None:
-                configured = settings.site(unit)
-                level = (configured.level_on(day) if configured else UNKNOWN_LEVEL).value
+                level, norm = calendar.of(unit)[k]
                 inputs.days_in_post += 1
-                inputs.norm_in_post += norms.for_level(level).min / year_days
+                inputs.norm_in_post += norm
                 inputs.levels[level] = inputs.levels.get(level, 0) + 1
                 inputs.sites[unit] = inputs.sites.get(unit, 0) + 1
                 last_site = unit
-            for products, late in days.get(day, {}).values():
-                inputs.products += products
-                inputs.late += late
-            day += timedelta(days=1)
+            served = days.get(calendar.days[k])
+            if served is not None:
+                inputs.products += served[1]
+                inputs.late += served[2]
         inputs.ratings, inputs.satisfied = ratings.get((staff, code), (0, 0))
         for kind, attribute in (
             (EntryKind.DAYS_OFF, "days_off"),

@@ -67,8 +67,10 @@ def scripted_year(builder: RecordBuilder, entries: EntryStore) -> None:
             products(builder, KINH_BAC, month, "cb-an", 26 if month == 3 else days)
         else:
             products(builder, CENTRE, month, "cb-an", 2 * days - 10)
-    for k in range(10):  # Châu in January: 8 of 10 counted ratings satisfied
-        builder.rating(KINH_BAC, "2026-01-10", "11:00", 4 if k < 8 else 1, "q03", f"cb-chau-{k}", "cb-chau")
+    for k in range(10):  # Châu in January: 8 of 10 counted ratings satisfied; the 2 unhappy ones come from a
+        # kiosk that does not know the officer, and are hers through the ticket she served.
+        staff = "cb-chau" if k < 8 else None
+        builder.rating(KINH_BAC, "2026-01-10", "11:00", 4 if k < 8 else 1, "q03", f"cb-chau-{k}", staff)
 
     def add(staff: str, kind: str, month: str | None, value: float = 1, **extra: object) -> None:
         entries.add("giamsat", staff, kind, month, value, 30, **extra)  # type: ignore[arg-type]
