@@ -429,6 +429,8 @@ class Decree335Pack:
     units: list[UnitSummary]
     conversions: list[str]
     basis: list[str]
+    error_deduction: float = 0.25
+    late_deduction: float = 0.25
 
     @property
     def officers(self) -> list[OfficerYear]:
@@ -595,6 +597,8 @@ def decree335_pack(
         units=units,
         conversions=conversions_text(settings),
         basis=list(DECREE_BASIS),
+        error_deduction=settings.evaluation.decree335.error_deduction,
+        late_deduction=settings.evaluation.decree335.late_deduction,
     )
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from hub.reports.decree335 import Decree335Pack, OfficerYear, UnitSummary
+from hub.reports.decree335 import Decree335Pack, MonthResult, OfficerYear, UnitSummary
 from hub.reports.document import Chart, Column, Document, KeyValues, Kind, Paragraphs, Section, Table
 from hub.reports.evaluation import CLASS_NAMES, Classification
-from hub.reports.labels import LEVEL_NAMES, fmt_num
+from hub.reports.labels import LEVEL_NAMES, fmt_num, fmt_pct
 
 MONTH_COLUMNS = (
     Column("Tháng", Kind.TEXT, 0.7),
@@ -59,7 +59,21 @@ def _month_row(o: OfficerYear, index: int) -> list[str | int | float | None]:
     ]
 
 
-def _officer_section(o: OfficerYear, pack: Decree335Pack) -> Section:
+def _arithmetic(m: MonthResult, deduction: tuple[float, float]) -> str:
+    """A month's arithmetic on one short line (the full wording is in the JSON's ``evidence``)."""
+    i = m.inputs
+    errors = max(0, i.errors - i.errors_excused)
+    late = max(0, i.late - i.late_excused)
+    assigned = fmt_num(m.assigned, 2)
+    return (
+        f"{i.month[5:]}: SL {i.products}/{assigned} → {fmt_pct(m.quantity)}; CL ({i.products} −"
+        f" {fmt_num(deduction[0], 2)}×{errors})/{assigned} × {fmt_num(m.satisfaction_factor, 3)} →"
+        f" {fmt_pct(m.quality)}; TĐ ({i.products} − {fmt_num(deduction[1], 2)}×{late})/{assigned} →"
+        f" {fmt_pct(m.progress)}; nhiệm vụ {fmt_num(m.task, 2)}"
+    )
+
+
+def _officer_section(o: OfficerYear, pack: Decree335Pack, deduction: tuple[float, float]) -> Section:
     section = Section(f"{o.name} ({o.staff}) — {o.position} — {o.site_name}", new_page=True, landscape=True)
     section.blocks.append(
         KeyValues(
@@ -124,8 +138,10 @@ def _officer_section(o: OfficerYear, pack: Decree335Pack) -> Section:
         for e in o.entries
     ]
     section.blocks.append(Paragraphs("Điểm và điều chỉnh do người nhập (có chữ ký)", signed or ["Không có."]))
-    evidence = [f"Tháng {m.inputs.month}: " + " ".join(m.evidence) for m in o.months if m.task is not None]
-    section.blocks.append(Paragraphs("Căn cứ tính điểm từng tháng", evidence or ["—"]))
+    evidence = [_arithmetic(m, deduction) for m in o.months if m.task is not None]
+    section.blocks.append(
+        Paragraphs("Phép tính từng tháng (SL số lượng, CL chất lượng, TĐ tiến độ)", evidence or ["—"])
+    )
     return section
 
 
@@ -207,6 +223,7 @@ def decree335_document(pack: Decree335Pack, generated_at: datetime, scope: str) 
     for unit in pack.units:
         units.blocks.extend(_unit_section(unit))
     document.sections.append(units)
+    deduction = (pack.error_deduction, pack.late_deduction)
     for o in pack.officers:
-        document.sections.append(_officer_section(o, pack))
+        document.sections.append(_officer_section(o, pack, deduction))
     return document

@@ -295,6 +295,11 @@ def test_the_pdf_pack_renders_the_monthly_series_and_the_quota(builder: RecordBu
     assert "vượt giới hạn — Hội đồng quyết định" in text
     assert "nhập bởi giamsat, 31/12/2026 09:00 UTC; ghi chú: nghỉ phép" in text
     assert "Quy đổi và trọng số (cấu hình)" in text and "0,25 × sai sót lớn" in text
+    # Bình's May on one line: 30,25/31 = 97,6 %; 70 × (1 + 0,975806 + 1) ÷ 3 = 69,44.
+    assert (
+        "05: SL 31/31,00 → 100,0 %; CL (31 − 0,25×3)/31,00 × 1,000 → 97,6 %; TĐ (31 − 0,25×0)/31,00 → 100,0 %;"
+        " nhiệm vụ 69,44" in text
+    )
     book = load_workbook(io.BytesIO(sheet.content))
     months = book["cb-binh"]
     header = [c.value for c in months[1]]
