@@ -106,6 +106,9 @@ function applyLanguage() {
     $("user").hidden = !access.authenticated || access.open;
     $("logout").hidden = !access.authenticated || access.open;
     if (access.authenticated && !access.open) $("user").textContent = w.loggedInAs(access.name, w.role[access.role] || access.role);
+    // The Decree 335 entry form is for supervisors and admins (the API checks the role too).
+    $("evaluation-link").hidden = !(access.open || access.role === "supervisor" || access.role === "admin");
+    $("evaluation-link").textContent = w.evaluationLink;
   }
   setConnection(S.connection || "connecting");
 }

@@ -74,6 +74,10 @@ def test_the_supervisor_form_signs_entries_into_the_pack_and_the_audit_log(brows
                     f"{hub.url}/api/v1/auth/login", data={"name": "giamsat", "password": "mat-khau-8"}
                 )
                 assert login.ok
+                page.goto(hub.url)
+                expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
+                expect(page.locator("#evaluation-link")).to_be_visible()
+                expect(page.locator("#evaluation-link")).to_have_text("Đánh giá công chức")
                 page.goto(f"{hub.url}/evaluation.html?year=2026")
                 expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
                 expect(page.locator("#eval-staff option")).to_have_text(
