@@ -27,9 +27,9 @@ NOW = datetime.fromisoformat("2027-01-05T08:00:00+07:00")
 DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]  # 2026 (365 days)
 OFFICERS = {
     "cb-an": {"name": "Nguyễn Thị An", "position": "Chuyên viên"},
-    "cb-binh": {"name": "Trần Văn Bình", "position": "Chuyên viên"},
-    "cb-chau": {"name": "Lê Thị Châu", "position": "Cán sự"},
-    "cb-dung": {"name": "Phạm Văn Dũng", "position": "Chuyên viên"},
+    "cb-binh": {"name": "Trần Văn Bình", "position": "Chuyên viên", "group": "Đất đai"},
+    "cb-chau": {"name": "Lê Thị Châu", "position": "Cán sự", "group": "Đất đai"},
+    "cb-dung": {"name": "Phạm Văn Dũng", "position": "Chuyên viên", "group": "Hộ tịch"},
 }
 
 
@@ -210,10 +210,19 @@ def test_the_year_totals_classification_and_quota(year_pack: dict[str, object]) 
     assert [u["site"] for u in units] == [CENTRE, KINH_BAC]
     kinh_bac = units[1]
     assert kinh_bac["officers"] == ["cb-chau", "cb-dung", "cb-binh"]  # Lê, Phạm, Trần
-    (check,) = kinh_bac["quota"]
-    # 1 "xuất sắc" (Bình) against 1 "tốt" (Châu): cap = ⌊0,2 × 1⌋ = 0 → Bình is above the cap, for the council.
-    assert (check["excellent"], check["good"], check["cap"], check["above_cap"]) == (1, 1, 0, 1)
-    assert check["ranked"][0]["staff"] == "cb-binh" and check["ranked"][0]["status"] == BEYOND
+    unit, land, civil = kinh_bac["quota"]
+    assert [q["scope"] for q in kinh_bac["quota"]] == [
+        "Toàn đơn vị: Trung tâm Phục vụ hành chính công phường Kinh Bắc",
+        "Nhóm nhiệm vụ: Đất đai",
+        "Nhóm nhiệm vụ: Hộ tịch",
+    ]
+    # Unit and group Đất đai: 1 "xuất sắc" (Bình) against 1 "tốt" (Châu): cap = ⌊0,2 × 1⌋ = 0 → Bình is
+    # above the cap, for the council. Hộ tịch: Dũng alone, not completed → nothing to check.
+    for check in (unit, land):
+        assert (check["excellent"], check["good"], check["cap"], check["above_cap"]) == (1, 1, 0, 1)
+        assert check["ranked"][0]["staff"] == "cb-binh" and check["ranked"][0]["status"] == BEYOND
+    assert (civil["excellent"], civil["good"], civil["ranked"]) == (0, 0, [])
+    assert officer(year_pack, "cb-binh")["quota_note"].startswith("Toàn đơn vị: Trung tâm")  # type: ignore[union-attr]
     assert binh["proposal"] == "excellent", "the cap is a proposal, never applied silently"
 
 
