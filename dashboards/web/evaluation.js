@@ -6,6 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const year = Number(new URLSearchParams(location.search).get("year")) || new Date().getFullYear();
   const names = {};
+  const units = {};
   const number = (value, digits) =>
     value === null || value === undefined ? "—" : value.toLocaleString("vi-VN", { minimumFractionDigits: digits, maximumFractionDigits: digits });
   const percent = (value) => (value === null || value === undefined ? "—" : number(value * 100, 1) + " %");
@@ -51,7 +52,7 @@
       cell(row, names[e.staff] || e.staff);
       cell(row, e.label);
       cell(row, e.kind === "transfer" ? e.day : e.month);
-      cell(row, e.kind === "transfer" ? e.site : number(e.value, e.kind === "general" ? 1 : 0), true);
+      cell(row, e.kind === "transfer" ? units[e.site] || e.site : number(e.value, e.kind === "general" ? 1 : 0), e.kind !== "transfer");
       cell(row, e.actor);
       cell(row, e.at.replace("T", " ").slice(0, 16));
       cell(row, e.note);
@@ -122,6 +123,7 @@
         $("eval-staff").appendChild(option);
       }
       for (const u of data.units) {
+        units[u.site] = u.name;
         const option = document.createElement("option");
         option.value = u.site;
         option.textContent = u.name;

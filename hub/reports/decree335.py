@@ -431,6 +431,7 @@ class Decree335Pack:
     basis: list[str]
     error_deduction: float = 0.25
     late_deduction: float = 0.25
+    unit_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def officers(self) -> list[OfficerYear]:
@@ -599,6 +600,7 @@ def decree335_pack(
         basis=list(DECREE_BASIS),
         error_deduction=settings.evaluation.decree335.error_deduction,
         late_deduction=settings.evaluation.decree335.late_deduction,
+        unit_names={site.id: site.name for site in settings.sites},
     )
 
 

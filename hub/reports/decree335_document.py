@@ -8,6 +8,7 @@ from datetime import datetime
 from hub.reports.decree335 import Decree335Pack, MonthResult, OfficerYear, UnitSummary
 from hub.reports.document import Chart, Column, Document, KeyValues, Kind, Paragraphs, Section, Table
 from hub.reports.evaluation import CLASS_NAMES, Classification
+from hub.reports.evaluation_entries import EntryKind
 from hub.reports.labels import LEVEL_NAMES, fmt_num, fmt_pct
 
 MONTH_COLUMNS = (
@@ -133,8 +134,13 @@ def _officer_section(o: OfficerYear, pack: Decree335Pack, deduction: tuple[float
     )
     section.blocks.append(Paragraphs("Lý do đề xuất", o.reasons or ["—"]))
     signed = [
-        f"{e.label}, tháng {e.month}: {fmt_num(e.value, 2) if e.kind.value != 'transfer' else e.site}"
-        f" — nhập bởi {e.actor}, {e.at:%d/%m/%Y %H:%M} UTC" + (f"; ghi chú: {e.note}" if e.note else "")
+        (
+            f"{e.label} {pack.unit_names.get(e.site or '', e.site)} từ ngày {e.day:%d/%m/%Y}"
+            if e.kind is EntryKind.TRANSFER and e.day
+            else f"{e.label}, tháng {e.month}: {fmt_num(e.value, 2)}"
+        )
+        + f" — nhập bởi {e.actor}, {e.at:%d/%m/%Y %H:%M} UTC"
+        + (f"; ghi chú: {e.note}" if e.note else "")
         for e in o.entries
     ]
     section.blocks.append(Paragraphs("Điểm và điều chỉnh do người nhập (có chữ ký)", signed or ["Không có."]))

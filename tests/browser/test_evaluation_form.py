@@ -113,7 +113,7 @@ def test_the_supervisor_form_signs_entries_into_the_pack_and_the_audit_log(brows
                 expect(rows.nth(0)).to_contain_text("Điểm tiêu chí chung")
                 expect(rows.nth(0)).to_contain_text("27,5")
                 expect(rows.nth(0)).to_contain_text("giamsat")
-                expect(rows.nth(2)).to_contain_text("bn-hcc")
+                expect(rows.nth(2)).to_contain_text("Trung tâm Phục vụ hành chính công tỉnh Bắc Ninh")
 
                 # A value out of range is refused with the field named, and nothing is added.
                 page.select_option("#eval-kind", "general")

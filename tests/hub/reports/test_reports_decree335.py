@@ -303,6 +303,10 @@ def test_the_pdf_pack_renders_the_monthly_series_and_the_quota(builder: RecordBu
     assert "07 31,0 62,00 52 0 (0) 0 (0) — 83,9 % 83,9 % 83,9 % 58,71 24,00 82,71" in text
     assert "vượt giới hạn — Hội đồng quyết định" in text
     assert "nhập bởi giamsat, 31/12/2026 09:00 UTC; ghi chú: nghỉ phép" in text
+    assert (
+        "Điều động, luân chuyển sang đơn vị Trung tâm Phục vụ hành chính công tỉnh Bắc Ninh từ ngày 01/07/2026"
+        " — nhập bởi giamsat" in text
+    )
     assert "Quy đổi và trọng số (cấu hình)" in text and "0,25 × sai sót lớn" in text
     # Bình's May on one line: 30,25/31 = 97,6 %; 70 × (1 + 0,975806 + 1) ÷ 3 = 69,44.
     assert (
