@@ -183,6 +183,8 @@ def evaluation(
     profile = settings.evaluation.profile_for(period.first)
     if profile is not None and profile.method == "decree_335":
         return decree335_evaluation(record, settings, period, profile, staff, fmt, now)
+    if profile is not None and profile.thresholds is not None:
+        settings = settings.with_overrides(evaluation={"thresholds": profile.thresholds.model_dump()})
     pack = evaluation_pack(record, settings, period, staff)
     scope = f"Cán bộ {staff}" if staff else f"Tỉnh {settings.province.name}"
     document = evaluation_document(pack, now, scope)

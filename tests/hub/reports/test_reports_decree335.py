@@ -347,7 +347,12 @@ def test_a_dated_profile_moves_the_thresholds_with_the_year(builder: RecordBuild
     # A province that adopts stricter thresholds from 2027 keeps 2026 under the decree's defaults.
     decree_settings(builder)
     profiles = [
-        {"name": "2021", "method": "legacy_2021", "valid_until": "2025-12-31"},
+        {
+            "name": "2021",
+            "method": "legacy_2021",
+            "valid_until": "2025-12-31",
+            "thresholds": {"excellent": 85, "good": 65, "completed": 45},
+        },
         {
             "name": "NĐ 335",
             "method": "decree_335",
@@ -371,5 +376,9 @@ def test_a_dated_profile_moves_the_thresholds_with_the_year(builder: RecordBuild
         y2027 = json.loads(
             evaluation(record, builder.settings, parse_period("2027"), None, ReportFormat.JSON, NOW).content
         )
+        y2025 = json.loads(
+            evaluation(record, builder.settings, parse_period("2025"), None, ReportFormat.JSON, NOW).content
+        )
     assert y2026["profile"]["name"] == "NĐ 335" and y2026["profile"]["thresholds"]["good"] == 70
     assert y2027["profile"]["name"] == "NĐ 335 (tỉnh, 2027)" and y2027["profile"]["thresholds"]["good"] == 80
+    assert y2025["thresholds"] == {"excellent": 85, "good": 65, "completed": 45}, "a dated 2021 profile's own"
