@@ -7,6 +7,7 @@
   const year = Number(new URLSearchParams(location.search).get("year")) || new Date().getFullYear();
   const names = {};
   const units = {};
+  let own = null; // an officer's login: only their own months and entries, no form
   const number = (value, digits) =>
     value === null || value === undefined ? "—" : value.toLocaleString("vi-VN", { minimumFractionDigits: digits, maximumFractionDigits: digits });
   const percent = (value) => (value === null || value === undefined ? "—" : number(value * 100, 1) + " %");
@@ -44,7 +45,8 @@
   }
 
   async function loadEntries() {
-    const data = await api(`/api/v1/evaluation/entries?year=${year}`);
+    const only = own ? `&staff=${encodeURIComponent(own)}` : "";
+    const data = await api(`/api/v1/evaluation/entries?year=${year}${only}`);
     const body = $("eval-entries").querySelector("tbody");
     body.replaceChildren();
     for (const e of data.entries) {
@@ -114,6 +116,20 @@
     $("eval-year").textContent = year;
     $("eval-month").value = `${year}-01`;
     try {
+      const me = await api("/api/v1/auth/me");
+      if (me.authenticated && !me.open && me.role === "viewer") {
+        // An officer whose login name is their officer id sees their own tracking as the year goes.
+        own = me.name;
+        names[own] = own;
+        $("eval-form").hidden = true;
+        const option = document.createElement("option");
+        option.value = own;
+        $("eval-staff").appendChild(option);
+        await loadEntries();
+        await loadTracking();
+        document.body.dataset.ready = "true";
+        return;
+      }
       const data = await api("/api/v1/evaluation/officers");
       for (const o of data.officers) {
         names[o.staff] = o.name;

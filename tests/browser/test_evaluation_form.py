@@ -133,6 +133,21 @@ def test_the_supervisor_form_signs_entries_into_the_pack_and_the_audit_log(brows
             finally:
                 context.close()
 
+            # The officer logs in and sees their own months, without the form.
+            context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="vi-VN")
+            page = context.new_page()
+            try:
+                assert page.request.post(
+                    f"{hub.url}/api/v1/auth/login", data={"name": "cb-an", "password": "mat-khau-6"}
+                ).ok
+                page.goto(f"{hub.url}/evaluation.html?year=2026")
+                expect(page.locator("body")).to_have_attribute("data-ready", "true", timeout=15000)
+                expect(page.locator("#eval-form")).to_be_hidden()
+                expect(page.locator("#eval-tracking tbody tr").nth(2)).to_contain_text("27,50")
+                expect(page.locator("#eval-entries tbody tr")).to_have_count(3)
+            finally:
+                context.close()
+
             # A viewer may not enter points.
             refused = httpx.post(
                 f"{hub.url}/api/v1/evaluation/entries",
