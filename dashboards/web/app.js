@@ -109,6 +109,9 @@ function applyLanguage() {
     if (access.authenticated && !access.open) $("user").textContent = w.loggedInAs(access.name, w.role[access.role] || access.role);
     $("audit-open").hidden = access.role !== "admin" || access.open; // open mode: #/audit still works
     $("audit-open").textContent = auditLabels(S.lang).link;
+    // The Decree 335 entry form is for supervisors and admins (the API checks the role too).
+    $("evaluation-link").hidden = !(access.open || access.role === "supervisor" || access.role === "admin");
+    $("evaluation-link").textContent = w.evaluationLink;
   }
   setConnection(S.connection || "connecting");
 }

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from hub.api import admin, alerts, dashboard, hall, notify, reports, session, sites, stream, system
+from hub.api import evaluation as evaluation_api
 from hub.auth import AccessMiddleware, AccessPolicy
 from hub.config import HubSettings, parse_host_port
 from hub.events import Broadcaster
@@ -42,6 +43,9 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
             report_record = getattr(app.state, "report_record", None)
             if report_record is not None:
                 report_record.close()
+            entries = getattr(app.state, "evaluation_entries", None)
+            if entries is not None:
+                entries.close()
 
     app = FastAPI(
         title="One-Stop Monitor hub",
@@ -49,7 +53,7 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
         version="1",
         lifespan=lifespan,
     )
-    for module in (sites, alerts, stream, system, reports, notify, admin):
+    for module in (sites, alerts, stream, system, reports, notify, admin, evaluation_api):
         app.include_router(module.router)
     # Access: refuses to build a hub that would listen beyond loopback without users (hub.auth).
     sessions = SessionStore(record_path(settings.database)) if settings.database.startswith("sqlite:///") else None

@@ -262,7 +262,7 @@ class _OfficerRows:
     services: list[Any]
 
 
-def _officer_ranges(parts: int) -> Any:
+def officer_ranges(parts: int) -> Any:
     """Officer-id ranges with about as many officers each, to share the transactions among reader threads.
 
     Found by skipping through the (staff, day) index one officer at a time: a seek per officer, no scan.
@@ -398,7 +398,7 @@ def evaluation_pack(record: Record, settings: HubSettings, period: Period, staff
     # Every table is cut in as many parts as there are reader threads: officers by id for the transactions
     # (through the (staff, day) index), row-id ranges for the ratings and emotions.
     ranges, rating_rows, emotion_rows = record.run(
-        _officer_ranges(record.threads), _row_ranges("ratings", record.threads), _row_ranges("emotions", record.threads)
+        officer_ranges(record.threads), _row_ranges("ratings", record.threads), _row_ranges("emotions", record.threads)
     )
     parts = [record.submit(_officer_transactions(aggregator, low, high)) for low, high in ranges]
     rating_parts = [

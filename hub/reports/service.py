@@ -12,6 +12,8 @@ from typing import Any
 from hub.config import HubSettings
 from hub.reports.aggregate import Filters, GroupBy, PeriodAggregator, group_name, period_figures
 from hub.reports.decision766 import UnitPoints
+from hub.reports.decree335 import decree335_pack
+from hub.reports.decree335_document import decree335_document
 from hub.reports.document import Document
 from hub.reports.documents import (
     decision766_document,
@@ -25,7 +27,13 @@ from hub.reports.line_report import line_section
 from hub.reports.periods import Period
 from hub.reports.planning import forecasts, staffing_plan
 from hub.reports.record import Record
+from hub.reports.settings import EvaluationProfile
 from hub.reports.targets import UNKNOWN_LEVEL
+from protocol.errors import OneStopError
+
+
+class EvaluationPeriodError(OneStopError, ValueError):
+    """An evaluation asked for a period its rule does not judge."""
 
 
 class ReportFormat(StrEnum):
@@ -176,11 +184,41 @@ def decision766(
 def evaluation(
     record: Record, settings: HubSettings, period: Period, staff: str | None, fmt: ReportFormat, now: datetime
 ) -> Rendered:
-    """The evaluation pack of every officer (or one)."""
+    """The evaluation pack of every officer (or one), by the profile in force on the period's first day:
+    Decree 335/2025/NĐ-CP from 2026, the 2021 composite rules before."""
+    profile = settings.evaluation.profile_for(period.first)
+    if profile is not None and profile.method == "decree_335":
+        return decree335_evaluation(record, settings, period, profile, staff, fmt, now)
+    if profile is not None and profile.thresholds is not None:
+        settings = settings.with_overrides(evaluation={"thresholds": profile.thresholds.model_dump()})
     pack = evaluation_pack(record, settings, period, staff)
     scope = f"Cán bộ {staff}" if staff else f"Tỉnh {settings.province.name}"
     document = evaluation_document(pack, now, scope)
     return render(pack.as_dict(), document, fmt, f"danh-gia-can-bo-{staff or 'tat-ca'}-{period.code}")
+
+
+def decree335_evaluation(
+    record: Record,
+    settings: HubSettings,
+    period: Period,
+    profile: EvaluationProfile,
+    staff: str | None,
+    fmt: ReportFormat,
+    now: datetime,
+) -> Rendered:
+    """The pack under Decree 335: monthly series, yearly totals, proposals and the 20 % quota check.
+
+    Raises:
+        EvaluationPeriodError: the period is not a calendar year.
+    """
+    if period.first.month != 1 or period.first.day != 1 or period.last != period.first.replace(month=12, day=31):
+        raise EvaluationPeriodError(
+            f"period: Nghị định 335 đánh giá theo năm dương lịch (YYYY), nhận được {period.code!r}"
+        )
+    pack = decree335_pack(record, settings, period, profile, staff)
+    scope = f"Cán bộ {staff}" if staff else f"Tỉnh {settings.province.name}"
+    document = decree335_document(pack, now, scope)
+    return render(pack.as_dict(), document, fmt, f"danh-gia-nd335-{staff or 'tat-ca'}-{period.code}")
 
 
 def forecast(

@@ -6,6 +6,9 @@ without an import cycle. Every key has a default: existing configuration files s
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
@@ -77,6 +80,106 @@ class ClassThresholds(_Strict):
         return self
 
 
+# -- Decree 335/2025/NĐ-CP: dated evaluation profiles, officers, task-result conversions -------------------
+
+
+class OfficerEntry(_Strict):
+    """A desk officer as the pack names them (ids alone are not enough for a personnel council)."""
+
+    name: str = Field(min_length=1, description="Full name, e.g. Nguyễn Thị An.")
+    position: str = Field("Công chức Bộ phận Một cửa", min_length=1, description="Position (chức vụ, chức danh).")
+    group: str | None = Field(
+        None,
+        description="Group of civil servants with similar tasks (for the 20 % quota); the whole unit if absent.",
+    )
+
+
+class Decree335Weights(_Strict):
+    """How the task-result points (up to 70) are split between quantity, quality and progress."""
+
+    quantity: float = Field(1.0, ge=0, description="Weight of quantity (completed ÷ assigned).")
+    quality: float = Field(1.0, ge=0, description="Weight of quality (products meeting quality ÷ assigned).")
+    progress: float = Field(1.0, ge=0, description="Weight of progress (products on time ÷ assigned).")
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Decree335Weights:
+        if self.quantity + self.quality + self.progress <= 0:
+            raise ValueError("at least one of quantity, quality, progress must weigh above 0")
+        return self
+
+    def shares(self) -> dict[str, float]:
+        """The weights normalised to sum to 1."""
+        total = self.quantity + self.quality + self.progress
+        return {"quantity": self.quantity / total, "quality": self.quality / total, "progress": self.progress / total}
+
+
+class EvaluationProfile(_Strict):
+    """The rule a year is judged by: a method and its thresholds, in force over a dated span."""
+
+    name: str = Field(min_length=1, description="Name shown in the pack, e.g. Nghị định 335/2025/NĐ-CP.")
+    method: Literal["legacy_2021", "decree_335"] = Field(
+        description="legacy_2021 (the composite score of the 2021 rules) or decree_335 (100-point scale).",
+    )
+    valid_from: date | None = Field(None, description="First day in force (inclusive); open if absent.")
+    valid_until: date | None = Field(None, description="Last day in force (inclusive); open if absent.")
+    thresholds: ClassThresholds | None = Field(
+        None, description="Lowest score of each level; legacy_2021 uses evaluation.thresholds when absent."
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EvaluationProfile:
+        if self.valid_from and self.valid_until and self.valid_from > self.valid_until:
+            raise ValueError(f"valid_from {self.valid_from} is after valid_until {self.valid_until}")
+        if self.method == "decree_335" and self.thresholds is None:
+            raise ValueError("a decree_335 profile needs its thresholds")
+        return self
+
+    def in_force_on(self, day: date) -> bool:
+        """Whether this profile judges a period starting on ``day``."""
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_until is None or day <= self.valid_until
+        )
+
+
+def _default_profiles() -> list[EvaluationProfile]:
+    return [
+        EvaluationProfile(
+            name="Quy tắc 2021 (điểm tổng hợp, theo năm)",
+            method="legacy_2021",
+            valid_until=date(2025, 12, 31),
+        ),
+        EvaluationProfile(
+            name="Nghị định 335/2025/NĐ-CP",
+            method="decree_335",
+            valid_from=date(2026, 1, 1),
+            thresholds=ClassThresholds(excellent=90, good=70, completed=50),
+        ),
+    ]
+
+
+class Decree335Settings(_Strict):
+    """Conversions and weights of the task results under Decree 335/2025/NĐ-CP (Điều 14)."""
+
+    general_max: float = Field(30, gt=0, le=100, description="Most points of the general criteria.")
+    task_max: float = Field(70, gt=0, le=100, description="Most points of the task results.")
+    weights: Decree335Weights = Field(default_factory=Decree335Weights, description="Quantity/quality/progress.")
+    error_deduction: float = Field(
+        0.25, ge=0, le=1, description="Share of a product's quality point lost per major error (Điều 14)."
+    )
+    late_deduction: float = Field(
+        0.25, ge=0, le=1, description="Share of a product's progress point lost per late product (Điều 14)."
+    )
+    satisfaction_bar: float = Field(
+        0.90, gt=0, le=1, description="Satisfied share that gives full quality (Decision 766's bar)."
+    )
+    min_ratings_month: int = Field(
+        10, ge=1, description="Fewer counted ratings in a month than this: satisfaction does not scale quality."
+    )
+    quota_share: float = Field(
+        0.20, ge=0, le=1, description="'Xuất sắc' may not exceed this share of 'tốt' per unit and task group."
+    )
+
+
 class EvaluationSettings(_Strict):
     """How the annual evaluation pack proposes a classification for each desk officer."""
 
@@ -96,6 +199,28 @@ class EvaluationSettings(_Strict):
         description="'Excellent' also needs the lower end of the 95 % interval of satisfaction at least this.",
     )
     confidence: float = Field(0.95, gt=0.5, lt=1, description="Confidence level of the satisfaction intervals.")
+    profiles: list[EvaluationProfile] = Field(
+        default_factory=_default_profiles,
+        description="Dated rules: a period is judged by the profile in force on its first day.",
+    )
+    decree335: Decree335Settings = Field(
+        default_factory=Decree335Settings, description="Task-result conversions under Decree 335/2025/NĐ-CP."
+    )
+    officers: dict[str, OfficerEntry] = Field(
+        default_factory=dict, description="Officer id (as on the tickets) → name, position and task group."
+    )
+
+    @model_validator(mode="after")
+    def _profiles_do_not_overlap(self) -> EvaluationSettings:
+        spans = sorted((p.valid_from or date.min, p.valid_until or date.max, p.name) for p in self.profiles)
+        for (_, end, first), (start, _, second) in zip(spans, spans[1:], strict=False):
+            if start <= end:
+                raise ValueError(f"profiles {first!r} and {second!r} are both in force on {start}")
+        return self
+
+    def profile_for(self, day: date) -> EvaluationProfile | None:
+        """The profile in force on ``day`` (None when no profile covers it)."""
+        return next((p for p in self.profiles if p.in_force_on(day)), None)
 
 
 class StaffingSettings(_Strict):

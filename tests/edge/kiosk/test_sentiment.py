@@ -52,9 +52,7 @@ def classifier() -> SentimentClassifier:
 
 @pytest.mark.parametrize(
     ("text", "label"),
-    [(t, "negative") for t in NEGATIVE]
-    + [(t, "positive") for t in POSITIVE]
-    + [(t, "neutral") for t in NEUTRAL],
+    [(t, "negative") for t in NEGATIVE] + [(t, "positive") for t in POSITIVE] + [(t, "neutral") for t in NEUTRAL],
 )
 def test_clear_comments_get_the_obvious_label(classifier: SentimentClassifier, text: str, label: str) -> None:
     assert classifier.predict([text])[0].label == label
