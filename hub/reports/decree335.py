@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import math
 import sqlite3
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -38,6 +37,7 @@ from typing import Any
 
 from hub.config import HubSettings, UnitLevel
 from hub.reports.aggregate import satisfied_sql
+from hub.reports.collation import vietnamese_key
 from hub.reports.evaluation import CLASS_NAMES, Classification, officer_ranges
 from hub.reports.evaluation_entries import Entry, EntryKind, read_entries
 from hub.reports.labels import LEVEL_NAMES, fmt_num, fmt_pct
@@ -63,47 +63,6 @@ DECREE_BASIS = [
     "Tỷ lệ 'Hoàn thành xuất sắc nhiệm vụ' không vượt quá 20 % số 'Hoàn thành tốt nhiệm vụ' trong cùng cơ quan,"
     " đơn vị và trong từng nhóm công chức có nhiệm vụ tương đồng: hệ thống chỉ đề xuất, Hội đồng quyết định.",
 ]
-
-
-# -- Vietnamese collation ------------------------------------------------------------------------------------
-
-_ALPHABET = "aăâbcdđeêghiklmnoôơpqrstuưvxy"
-_LETTER = {ch: i for i, ch in enumerate(_ALPHABET)}
-_TONES = {"\u0300": 2, "\u0309": 3, "\u0303": 4, "\u0301": 5, "\u0323": 6}  # huyền, hỏi, ngã, sắc, nặng
-_SHAPES = {"\u0306": "ă", "\u0302": "^", "\u031b": "ư"}
-
-
-def vietnamese_key(text: str) -> tuple[tuple[int, ...], tuple[int, ...], str]:
-    """A sort key in Vietnamese dictionary order: letters first (a < ă < â < b … đ after d), then tones."""
-    letters: list[int] = []
-    tones: list[int] = []
-    for char in text.lower():
-        if char == "đ":
-            letters.append(_LETTER["đ"])
-            tones.append(0)
-            continue
-        parts = unicodedata.normalize("NFD", char)
-        base, marks = parts[0], parts[1:]
-        tone = next((_TONES[m] for m in marks if m in _TONES), 1)
-        shaped = base
-        for mark in marks:
-            shape = _SHAPES.get(mark)
-            if shape == "ă" and base == "a":
-                shaped = "ă"
-            elif shape == "^" and base in "aeo":
-                shaped = {"a": "â", "e": "ê", "o": "ô"}[base]
-            elif shape == "ư":
-                shaped = {"o": "ơ", "u": "ư"}.get(base, base)
-        if shaped in _LETTER:
-            letters.append(_LETTER[shaped])
-            tones.append(tone)
-        elif base.isalnum():
-            letters.append(100 + ord(base))
-            tones.append(tone)
-        else:
-            letters.append(-1)  # spaces and punctuation sort before letters
-            tones.append(0)
-    return tuple(letters), tuple(tones), text
 
 
 # -- one month -----------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@ ratings, comments and emotions as protocol messages), for reports computed by ha
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -23,6 +24,7 @@ from protocol.messages import (
     Sentiment,
     TicketEvent,
 )
+from tests.support.require import require
 
 EMOTION_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -199,3 +201,13 @@ def builder(tmp_path: Path) -> Iterator[RecordBuilder]:
     made = RecordBuilder(tmp_path / "record.db")
     yield made
     made.store.close()
+
+
+@pytest.fixture()
+def poppler() -> None:
+    """The PDF tests read their pages with poppler-utils."""
+    require(
+        shutil.which("pdftoppm") is not None and shutil.which("pdftotext") is not None,
+        "poppler-utils (pdftoppm, pdftotext)",
+        "./scripts/setup.sh installs it",
+    )

@@ -19,7 +19,7 @@ from hub.reports.periods import parse_period
 from hub.reports.service import EvaluationPeriodError, ReportFormat, evaluation
 from protocol.errors import ConfigError
 from tests.hub.reports.conftest import RecordBuilder
-from tests.hub.reports.test_reports_exports import first_page_png, needs_poppler, text_of
+from tests.hub.reports.test_reports_exports import first_page_png, text_of
 
 KINH_BAC = "bn-kinh-bac"  # commune level all year
 CENTRE = "bn-hcc"  # province level
@@ -280,7 +280,7 @@ def test_a_bad_entry_is_refused_with_its_field_and_nothing_is_written(
     store.close()
 
 
-@needs_poppler
+@pytest.mark.usefixtures("poppler")
 def test_the_pdf_pack_renders_the_monthly_series_and_the_quota(builder: RecordBuilder, tmp_path: Path) -> None:
     decree_settings(builder)
     entries = EntryStore(builder.path, clock=lambda: datetime(2026, 12, 31, 9, 0, tzinfo=UTC))

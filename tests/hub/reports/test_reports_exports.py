@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 import subprocess
 from datetime import datetime
 from pathlib import Path
@@ -18,20 +17,11 @@ from hub.reports.periods import parse_period
 from hub.reports.service import ReportFormat, decision766, evaluation, figures, staffing
 from protocol.messages import RatingFlag
 from tests.hub.reports.conftest import RecordBuilder
-from tests.support.require import require
 
 SITE = "bn-kinh-bac"
 NOW = datetime.fromisoformat("2026-01-05T08:00:00+07:00")
 
 
-@pytest.fixture()
-def poppler() -> None:
-    """The PDF tests read their pages with poppler-utils."""
-    require(
-        shutil.which("pdftoppm") is not None and shutil.which("pdftotext") is not None,
-        "poppler-utils (pdftoppm, pdftotext)",
-        "./scripts/setup.sh installs it",
-    )
 
 
 def small_month(b: RecordBuilder) -> None:
