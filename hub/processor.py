@@ -307,7 +307,8 @@ class Processor:
         """Rebuild today's live board from the record (after a restart).
 
         Records dated further ahead of ``now`` than ``ingest.max_ahead_s`` (kept before the hub checked the
-        time window) are left out: they must not pin a queue or keep a silent node online.
+        time window) must not pin a queue or keep a silent node online: such queue samples are left out, and
+        such a node counts as last seen ``now``.
         """
         day = self.local_day(now)
         horizon = now + timedelta(seconds=self._limits.max_ahead_s)
@@ -318,8 +319,9 @@ class Processor:
         for sample in self._store.latest_queue_samples(until=horizon):
             self._board.apply_queue(sample)
         for node in self._store.nodes():
-            if node.last_seen <= horizon:
-                self._board.apply_node(node.site, node.desk, node.last_seen, node.online)
+            # A node "seen" in the future was seen at most now: silent from here on, it goes offline in time.
+            seen = node.last_seen if node.last_seen <= horizon else now
+            self._board.apply_node(node.site, node.desk, seen, node.online)
         for site, desks in self._store.seen_units().items():
             for desk in desks:
                 for rating in self._store.ratings(site, day, desk):

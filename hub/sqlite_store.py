@@ -562,19 +562,19 @@ class SqliteStore:
         sql += " ORDER BY ts DESC LIMIT ?"
         return [AlertMessage.model_validate_json(row[0]) for row in self._conn.execute(sql, (*args, limit))]
 
-    def rejected(self, limit: int = 100) -> list[RejectedMessage]:
-        """Recently rejected messages, newest first."""
+    def rejected(self, limit: int = 100, preview_bytes: int = 2048) -> list[RejectedMessage]:
+        """Recently rejected messages, newest first; each payload cut to ``preview_bytes`` (old records too)."""
         return [
             RejectedMessage(
                 seq=row[0],
                 received_at=datetime.fromisoformat(row[1]),
                 topic=row[2],
-                payload=row[3],
+                payload=bytes(row[3]) if isinstance(row[3], bytes) else str(row[3]).encode(),
                 reason=row[4],
             )
             for row in self._conn.execute(
-                "SELECT seq, received_at, topic, payload, reason FROM rejected ORDER BY seq DESC LIMIT ?",
-                (limit,),
+                "SELECT seq, received_at, topic, substr(payload, 1, ?), reason FROM rejected ORDER BY seq DESC LIMIT ?",
+                (preview_bytes, limit),
             )
         ]
 

@@ -170,8 +170,8 @@ class Store(Protocol):
         """Recent alerts, newest first."""
         ...
 
-    def rejected(self, limit: int = 100) -> list[RejectedMessage]:
-        """Recently rejected messages, newest first."""
+    def rejected(self, limit: int = 100, preview_bytes: int = 2048) -> list[RejectedMessage]:
+        """Recently rejected messages, newest first; each payload cut to ``preview_bytes``."""
         ...
 
     def prune_rejected(self, keep: int, before: datetime) -> int:
