@@ -318,10 +318,11 @@ class Processor:
                 self._board.apply_visit(site, day, visit)
         for sample in self._store.latest_queue_samples(until=horizon):
             self._board.apply_queue(sample)
+        # A node "seen" in the future was seen at most now: silent from here on, it goes offline in time.
+        if self._store.clamp_node_times(horizon, now):
+            logger.warning("nodes last seen after %s (kept before the time window existed) now count as seen", horizon)
         for node in self._store.nodes():
-            # A node "seen" in the future was seen at most now: silent from here on, it goes offline in time.
-            seen = node.last_seen if node.last_seen <= horizon else now
-            self._board.apply_node(node.site, node.desk, seen, node.online)
+            self._board.apply_node(node.site, node.desk, node.last_seen, node.online)
         for site, desks in self._store.seen_units().items():
             for desk in desks:
                 for rating in self._store.ratings(site, day, desk):

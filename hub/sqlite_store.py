@@ -578,6 +578,14 @@ class SqliteStore:
             )
         ]
 
+    def clamp_node_times(self, horizon: datetime, now: datetime) -> int:
+        """Set the last-seen time of nodes "seen" after ``horizon`` (a clock gone wrong) to ``now``; how many."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "UPDATE nodes SET last_seen = ? WHERE last_seen > ?", (_utc_text(now), _utc_text(horizon))
+            )
+        return cursor.rowcount
+
     def prune_rejected(self, keep: int, before: datetime) -> int:
         """Delete rejected messages received before ``before`` and all but the newest ``keep``; return how many."""
         with self.transaction():

@@ -174,6 +174,10 @@ class Store(Protocol):
         """Recently rejected messages, newest first; each payload cut to ``preview_bytes``."""
         ...
 
+    def clamp_node_times(self, horizon: datetime, now: datetime) -> int:
+        """Set the last-seen time of nodes "seen" after ``horizon`` (a clock gone wrong) to ``now``; how many."""
+        ...
+
     def prune_rejected(self, keep: int, before: datetime) -> int:
         """Delete rejected messages received before ``before`` and all but the newest ``keep``; return how many."""
         ...

@@ -217,6 +217,7 @@ def test_a_restart_ignores_future_records_kept_before_the_window_existed(tmp_pat
     assert restarted.desk(restarted_at)["queue_length"] == 2
     silent = restarted_at + timedelta(seconds=restarted.settings.live.offline_after_s + 5)
     assert "node_offline" in [a.alert.value for a in restarted.board.evaluate(silent)]
+    assert [n.last_seen for n in restarted.store.nodes()] == [restarted_at]  # the health page shows it too
 
 
 # -- size, retention, privacy of what is rejected ---------------------------------------------------------
