@@ -197,16 +197,19 @@ class SqliteStore:
 
     def existing_messages(self, keys: list[MessageKey]) -> dict[MessageKey, str]:
         """The payloads of those of these (site, desk, kind, id) keys already in the record."""
+        by_device: dict[tuple[str, str, str], list[str]] = {}
+        for site, desk, kind, message_id in keys:
+            by_device.setdefault((site, desk, kind), []).append(message_id)
         found: dict[MessageKey, str] = {}
-        for start in range(0, len(keys), 200):
-            chunk = keys[start : start + 200]
-            rows = ",".join("(?, ?, ?, ?)" for _ in chunk)
-            args = [part for key in chunk for part in key]
-            for row in self._conn.execute(
-                f"SELECT site, desk, kind, id, payload FROM messages WHERE (site, desk, kind, id) IN (VALUES {rows})",
-                args,
-            ):
-                found[(row[0], row[1], row[2], row[3])] = row[4]
+        for (site, desk, kind), ids in by_device.items():
+            for start in range(0, len(ids), 500):  # one primary-key range per device and kind
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for message_id, payload in self._conn.execute(
+                    f"SELECT id, payload FROM messages WHERE site = ? AND desk = ? AND kind = ? AND id IN ({marks})",
+                    (site, desk, kind, *chunk),
+                ):
+                    found[(site, desk, kind, message_id)] = payload
         return found
 
     # -- writes ------------------------------------------------------------------------------------------
