@@ -156,7 +156,7 @@ def vm_rss_bytes() -> int:
 def test_two_thousand_payloads_of_one_megabyte_keep_memory_bounded(
     hub: HubServer, publisher: Publisher, tmp_path: Path
 ) -> None:
-    """The hub runs in this process: its resident memory is sampled while 2,000 × 1 MB arrive (QoS 0, then 1)."""
+    """The hub runs in this process: its resident memory is sampled while 2,000 × 1 MB arrive (QoS 1, then 0)."""
     count, size = 2000, 1024 * 1024
     big = b'{"v": 1, "text": "' + b"x" * (size - 32) + b'"}'
     baseline = vm_rss_bytes()
@@ -174,20 +174,29 @@ def test_two_thousand_payloads_of_one_megabyte_keep_memory_bounded(
     client = publisher._client
     try:
         for start in range(0, count, 10):
-            qos = 0 if start < count // 2 else 1
+            qos = 1 if start < count // 2 else 0
             infos = [client.publish(topic("emotion"), big, qos=qos) for _ in range(10)]
             for info in infos:
                 info.wait_for_publish(timeout=30)
             sent = start + 10
             if sent % 200 == 0:  # paced: the broker never has to drop for lack of queue
                 hub.wait_until(lambda c: bool(c["rejected"] >= sent - 400), timeout=60)  # noqa: B023
-        hub.wait_until(lambda c: c["rejected"] >= count, timeout=60)
+            if sent == count // 2:  # every QoS 1 message arrives
+                hub.wait_until(lambda c: c["rejected"] >= count // 2, timeout=60)
+        # A QoS 1 message after the QoS 0 ones: once it is recorded, the hub has taken all that reached it.
+        publisher.send([heartbeat(datetime.now(UTC), "after-flood")])
+        counts = hub.wait_until(lambda c: c["accepted"] >= 1, timeout=60)
     finally:
         done.set()
         sampler.join()
+    # QoS 0 may be lost on the way (MQTT allows it); here nearly all arrive, and each was rejected for its size.
+    assert counts["rejected"] == counts["cut"] >= count * 0.95
     elapsed = time.monotonic() - started
     growth_mb = (peak[0] - baseline) / 2**20
-    print(f"2000 x 1 MB in {elapsed:.1f} s; RSS {baseline / 2**20:.0f} MB -> peak {peak[0] / 2**20:.0f} MB")
+    print(
+        f"{counts['rejected']} of 2000 x 1 MB in {elapsed:.1f} s;",
+        f"RSS {baseline / 2**20:.0f} MB -> peak {peak[0] / 2**20:.0f} MB",
+    )
     assert growth_mb < 150, f"resident memory grew by {growth_mb:.0f} MB"
     # What was kept of them is bounded, and the API answers with a bounded preview.
     one = hub.http.get("/api/v1/rejected", params={"limit": 1})
@@ -196,8 +205,8 @@ def test_two_thousand_payloads_of_one_megabyte_keep_memory_bounded(
     assert len(hub.http.get("/api/v1/rejected", params={"limit": 1000}).content) < 4 * 2**20
     assert (tmp_path / "hub.db").stat().st_size < 64 * 2**20
     # And what follows is recorded.
-    publisher.send([heartbeat(datetime.now(UTC))])
-    hub.wait_until(lambda c: c["accepted"] >= 1)
+    publisher.send([heartbeat(datetime.now(UTC), "later")])
+    hub.wait_until(lambda c: c["accepted"] >= 2)
 
 
 def test_five_hundred_ratings_for_one_ticket_count_once(hub: HubServer, publisher: Publisher) -> None:
