@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import pytest
 
 from hub.config import HubSettings, load_settings
 from hub.figures import compute_figures
+from hub.ingest import _Inbox
 from hub.live import LiveBoard
 from hub.processor import DUPLICATE_REASON, Incoming, Processor
 from hub.sqlite_store import SqliteStore
@@ -385,3 +388,33 @@ def test_the_kiosk_flags_remain_a_second_opinion(hub: Hub) -> None:
     flagged = RatingMessage(ts=NOW, site=SITE, desk=DESK, score=1, ticket="A001", channel="button", flags=["too_soon"])
     hub.send(flagged)
     assert hub.sql("SELECT flags, counted, hub_flags FROM ratings") == [("too_soon", 0, None)]
+
+
+# -- the hand-over queue between the network and the database -----------------------------------------------
+
+
+def test_the_inbox_holds_back_the_network_when_full_and_lets_go_when_stopping() -> None:
+    inbox = _Inbox(max_items=2, max_bytes=100)
+    assert inbox.put(("t", b"x" * 10, 1, 1, 0, None)) and inbox.put(("t", b"x" * 10, 2, 1, 0, None))
+    third = threading.Thread(target=inbox.put, args=(("t", b"x" * 10, 3, 1, 0, None),), daemon=True)
+    third.start()
+    wait_until(lambda: inbox.waits == 1)
+    assert third.is_alive()  # the network thread waits: paho stops reading from the broker
+    first = inbox.get(timeout=1)
+    assert first is not None and first[2] == 1
+    third.join(timeout=5)
+    assert not third.is_alive()
+    assert [inbox.get_nowait()[2], inbox.get_nowait()[2]] == [2, 3]  # type: ignore[index]
+    # One payload larger than the byte bound still passes alone, and a full inbox lets go when stopping.
+    assert inbox.put(("t", b"x" * 500, 4, 1, 0, None))
+    stopping = threading.Event()
+    stopping.set()
+    assert inbox.put(("t", b"x" * 10, 5, 1, 0, None), give_up=stopping) is False
+    assert inbox.peak_bytes == 500
+
+
+def wait_until(condition: Any, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)
