@@ -128,7 +128,8 @@ def test_a_comment_reaches_the_hub_as_a_label_and_its_text_only_with_consent(
     own_broker: MosquittoBroker, tmp_path: Path, factory: MockFactory
 ) -> None:
     database = tmp_path / "hub.db"
-    with HubServer(own_broker, database, client_id="hub-kiosk-comments"):
+    no_burst = load_settings().with_overrides(ingest={"rating_burst_s": 0})  # as the kiosk here: no burst rule
+    with HubServer(own_broker, database, client_id="hub-kiosk-comments", settings=no_burst):
         agent = DeskAgent(
             node(own_broker, tmp_path, touch={}, integrity={"too_soon_s": 0, "burst_gap_s": 0}), pin_factory=factory
         )
