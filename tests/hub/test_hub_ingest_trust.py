@@ -19,6 +19,8 @@ from hub.figures import compute_figures
 from hub.ingest import _Inbox
 from hub.live import LiveBoard
 from hub.processor import DUPLICATE_REASON, Incoming, Processor
+from hub.sinks.influx import record_points
+from hub.sinks.record import RecordReader
 from hub.sqlite_store import SqliteStore
 from protocol.messages import (
     EmotionMessage,
@@ -376,6 +378,14 @@ def test_a_burst_counts_once_and_each_channel_of_a_served_ticket_once(hub: Hub) 
         (3, "A001", "touch", 1, None),
         (1, "A001", "touch", 0, "repeat"),
     ]
+
+
+def test_the_influx_sink_copies_the_hubs_verdict_not_only_the_kiosks(hub: Hub) -> None:
+    hub.send(*served("A001", NOW - timedelta(minutes=5)))
+    hub.send(*[rating(1, NOW - timedelta(seconds=10 * n), "A001") for n in range(3)])
+    with RecordReader(hub.store.path) as reader:
+        points = record_points(hub.settings, reader, reader.messages_after(0, 1000))
+    assert sorted(p.fields["counted"] for p in points if p.measurement == "rating") == [0, 0, 1]
 
 
 def test_a_rating_for_a_ticket_the_hub_never_saw_served_is_flagged(hub: Hub) -> None:
