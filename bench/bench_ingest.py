@@ -117,6 +117,7 @@ def hub_rate(broker: MosquittoBroker, messages: list[tuple[str, bytes]], workdir
     settings = load_settings().with_overrides(
         mqtt={"host": broker.host, "port": broker.port, "client_id": "bench-hub"},
         database=f"sqlite:///{workdir / 'bench.db'}",
+        ingest={"max_age_days": 36500},  # the traffic is of a fixed day, however long ago
     )
     runtime = HubRuntime(settings)
     runtime.start()

@@ -212,6 +212,35 @@ class LiveSettings(_Strict):
     )
 
 
+class IngestSettings(_Strict):
+    """What the hub accepts off the broker, and how long it keeps what it rejected."""
+
+    max_payload_bytes: int = Field(
+        64 * 1024, ge=1024, le=16 * 1024 * 1024, description="Larger payloads are rejected unread, bytes."
+    )
+    queue_messages: int = Field(
+        1000, ge=10, le=100_000, description="Messages held between the network and the database (back-pressure)."
+    )
+    queue_bytes: int = Field(
+        16 * 1024 * 1024, ge=64 * 1024, description="Payload bytes held between the network and the database."
+    )
+    max_age_days: float = Field(
+        30, gt=0, description="A message dated further back than this is rejected (status and config excepted)."
+    )
+    max_ahead_s: float = Field(300, ge=0, description="A message dated further ahead of the hub's clock is rejected.")
+    rejected_keep_count: int = Field(10_000, ge=10, description="At most this many rejected messages are kept.")
+    rejected_keep_days: float = Field(30, gt=0, description="Rejected messages older than this are deleted.")
+    rejected_payload_bytes: int = Field(
+        2048, ge=64, le=64 * 1024, description="Bytes of a rejected payload kept for inspection (the rest is cut)."
+    )
+    rating_burst_s: float = Field(
+        2, ge=0, le=60, description="Ratings of one desk closer than this count once (hub check)."
+    )
+    rating_no_ticket_gap_s: float = Field(
+        30, ge=0, le=3600, description="Ratings without a served ticket at one desk closer than this count once."
+    )
+
+
 class ProvinceInfo(_Strict):
     """The province the hub serves."""
 
@@ -249,6 +278,7 @@ class HubSettings(_Strict):
     privacy: PrivacySettings = Field(
         default_factory=PrivacySettings, description="Who answers for the personal data (impact assessment, notices)."
     )
+    ingest: IngestSettings = Field(default_factory=IngestSettings, description="Input limits and rejected retention.")
 
     @field_validator("timezone")
     @classmethod

@@ -4,7 +4,14 @@ paho-mqtt 2.x, MQTT 5, QoS 1, a persistent session (fixed client id, ``clean_sta
 shared subscription so that several hub workers split the load. Messages are acknowledged to the broker
 only after the batch holding them is committed to the record, so a hub killed at any moment loses nothing:
 the broker redelivers what was not acknowledged, and deduplication on the message id keeps the record
-exactly-once. A batch the database refuses is retried with back-off, never dropped.
+exactly-once. A batch the database cannot take now (locked, disk full) is retried with back-off, never
+dropped; a batch it refuses for one message's sake is split by the processor until that message is found
+and kept as rejected, so the hub never retries a poison batch forever.
+
+Memory is bounded: a payload over ``ingest.max_payload_bytes`` is cut to a short preview on arrival (it is
+rejected anyway), and the hand-over queue holds at most ``ingest.queue_messages`` messages and
+``ingest.queue_bytes`` payload bytes. When it is full the network thread waits, so paho stops reading the
+socket and the broker holds (QoS 1) or drops (QoS 0, within its own limits) what is not read yet.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import queue
 import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,8 +32,8 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from hub.config import MqttSettings
-from hub.processor import BatchOutcome, Incoming, Processor
+from hub.config import IngestSettings, MqttSettings
+from hub.processor import BatchOutcome, Incoming, Processor, is_transient
 from protocol.messages import AlertMessage
 from protocol.topics import SUBSCRIPTION_ALL
 
@@ -37,10 +45,64 @@ RECEIVE_MAXIMUM = 1000
 Listener = Callable[[BatchOutcome], None]
 
 
-# What the network thread hands over: (topic, payload, mid, qos, connection generation). A plain tuple, and the
-# arrival time is taken once per batch on the worker: the network thread competes with processing for the
-# interpreter lock, so it does as little as possible per message.
-_Received = tuple[str, bytes | bytearray, int, int, int]
+# What the network thread hands over: (topic, payload, mid, qos, connection generation, full size when the
+# payload was cut). A plain tuple, and the arrival time is taken once per batch on the worker: the network
+# thread competes with processing for the interpreter lock, so it does as little as possible per message.
+_Received = tuple[str, bytes | bytearray, int, int, int, int | None]
+
+
+class _Inbox:
+    """A queue bounded in messages and payload bytes; ``put`` waits while it is full (back-pressure)."""
+
+    def __init__(self, max_items: int, max_bytes: int) -> None:
+        self._items: deque[_Received | None] = deque()
+        self._bytes = 0
+        self._max_items = max_items
+        self._max_bytes = max_bytes
+        self._ready = threading.Condition()
+        self.waits = 0
+        self.peak_bytes = 0
+
+    def put(self, item: _Received | None, give_up: threading.Event | None = None) -> bool:
+        """Add an item, waiting while full; False when ``give_up`` was set first (the item is not added)."""
+        size = len(item[1]) if item is not None else 0
+        with self._ready:
+            if item is not None and self._full(size):
+                self.waits += 1
+                while self._full(size):
+                    if give_up is not None and give_up.is_set():
+                        return False
+                    self._ready.wait(0.2)
+            self._items.append(item)
+            self._bytes += size
+            self.peak_bytes = max(self.peak_bytes, self._bytes)
+            self._ready.notify_all()
+        return True
+
+    def _full(self, size: int) -> bool:
+        # An empty inbox always takes one item, however large, so that nothing waits forever.
+        return bool(self._items) and (len(self._items) >= self._max_items or self._bytes + size > self._max_bytes)
+
+    def get(self, timeout: float | None = None) -> _Received | None:
+        """Take the oldest item, waiting at most ``timeout`` seconds (``queue.Empty`` when none came)."""
+        with self._ready:
+            if not self._items:
+                self._ready.wait_for(lambda: bool(self._items), timeout)
+            return self._take()
+
+    def get_nowait(self) -> _Received | None:
+        """Take the oldest item (``queue.Empty`` when there is none)."""
+        with self._ready:
+            return self._take()
+
+    def _take(self) -> _Received | None:
+        if not self._items:
+            raise queue.Empty
+        item = self._items.popleft()
+        if item is not None:
+            self._bytes -= len(item[1])
+        self._ready.notify_all()
+        return item
 
 
 @dataclass(slots=True)
@@ -52,6 +114,9 @@ class IngestCounters:
     rejected: int = 0
     batches: int = 0
     retries: int = 0
+    isolated: int = 0
+    cut: int = 0
+    inbox_waits: int = 0
 
 
 class Ingest:
@@ -65,14 +130,16 @@ class Ingest:
         listener: Listener,
         tick_s: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        limits: IngestSettings | None = None,
     ) -> None:
         self._settings = settings
+        self._limits = limits or IngestSettings()
         self._processor = processor
         self._lock = lock
         self._listener = listener
         self._tick_s = tick_s
         self._clock = clock
-        self._queue: queue.Queue[_Received | None] = queue.Queue()
+        self._queue = _Inbox(self._limits.queue_messages, self._limits.queue_bytes)
         self._generation = 0
         self._connected = threading.Event()
         self._stopping = threading.Event()
@@ -198,7 +265,15 @@ class Ingest:
             logger.warning("hub lost the MQTT broker (%s); reconnecting with back-off", reason_code)
 
     def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        self._queue.put((message.topic, message.payload, message.mid, message.qos, self._generation))
+        payload = message.payload
+        size: int | None = None
+        if len(payload) > self._limits.max_payload_bytes:  # rejected anyway: keep only what is shown of it
+            size = len(payload)
+            payload = bytes(payload[: self._limits.rejected_payload_bytes])
+            self.counters.cut += 1
+        item = (message.topic, payload, message.mid, message.qos, self._generation, size)
+        self._queue.put(item, give_up=self._stopping)  # not queued when stopping: not acknowledged either
+        self.counters.inbox_waits = self._queue.waits
 
     # -- worker thread ------------------------------------------------------------------------------------
 
@@ -249,11 +324,13 @@ class Ingest:
         while True:
             try:
                 now = self._clock()
-                incoming = [Incoming(topic, bytes(payload), now) for topic, payload, _, _, _ in batch]
+                incoming = [Incoming(topic, bytes(payload), now, size) for topic, payload, _, _, _, size in batch]
                 with self._lock:
                     outcome = self._processor.process(incoming, now)
                 break
-            except Exception as error:  # the database refused: keep the batch, retry, never drop it
+            except Exception as error:  # the database is unavailable: keep the batch, retry, never drop it
+                if not is_transient(error):
+                    logger.error("unexpected error on a batch (%s); retrying it", error)
                 self.counters.retries += 1
                 self.last_error = f"database write failed: {error}"
                 logger.exception("writing a batch of %d messages failed; retrying in %.1f s", len(batch), delay)
@@ -261,12 +338,13 @@ class Ingest:
                     return  # not acknowledged: the broker redelivers after restart
                 time.sleep(delay)
                 delay = min(delay * 2, 30.0)
-        for _, _, mid, qos, generation in batch:
+        for _, _, mid, qos, generation, _ in batch:
             if qos > 0 and generation == self._generation:
                 self._client.ack(mid, qos)
         self.counters.accepted += outcome.accepted
         self.counters.duplicates += outcome.duplicates
         self.counters.rejected += outcome.rejected
+        self.counters.isolated += outcome.isolated
         self.counters.batches += 1
         if outcome.rejected:
             logger.warning("rejected %d malformed message(s); kept with reasons in the record", outcome.rejected)

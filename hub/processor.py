@@ -1,15 +1,26 @@
 """What the hub does with each incoming message: validate, deduplicate, keep, rebuild visits, update live state.
 
-Synchronous and free of MQTT, so that it is tested without a broker. A batch is one database transaction:
-if the database refuses it, nothing of it is half-kept and the caller retries the whole batch.
+Synchronous and free of MQTT, so that it is tested without a broker. A batch is one database transaction,
+and the live board changes only once it is committed. When the database refuses a batch for anything but
+a passing condition (a locked or full disk), the batch is split in halves until the one message it
+refuses is found; that message is kept as rejected with the reason and everything else is committed, so
+one bad message never stops the messages after it.
+
+Besides the protocol's own rules, the hub rejects (with the reason): a payload over the configured size,
+a message dated too far ahead of the hub's clock or too far back, and a repeated (site, desk, kind, id)
+with different content. It judges every rating itself (see :meth:`Processor._judge_rating`), whatever
+flags the kiosk sent.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import logging
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from hub.config import HubSettings
 from hub.hall import Call
@@ -25,23 +36,33 @@ from protocol.messages import (
     LineMessage,
     Message,
     QueueMessage,
+    RatingFlag,
     RatingMessage,
     StatusMessage,
     TicketEvent,
     TicketMessage,
     parse_message,
 )
+from protocol.topics import MessageKind
 
 logger = logging.getLogger(__name__)
+
+# Retained kinds may be old when the hub (re)subscribes; they are not rejected for their age.
+_RETAINED_KINDS = (MessageKind.STATUS, MessageKind.CONFIG)
+DUPLICATE_REASON = "duplicate id with different content: the first message with this id is kept"
+# Hub rating flags that keep a rating out of the satisfaction figures (no_ticket is a flag only).
+_HUB_NOT_COUNTED = (RatingFlag.BURST.value, RatingFlag.REPEAT.value)
+PRUNE_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
 class Incoming:
-    """A message as it came off the broker."""
+    """A message as it came off the broker; ``size`` is the payload's size when only a cut was kept."""
 
     topic: str
     payload: bytes
     received_at: datetime
+    size: int | None = None
 
 
 @dataclass(slots=True)
@@ -54,6 +75,16 @@ class BatchOutcome:
     changed_desks: set[DeskKey] = field(default_factory=set)
     alerts: list[AlertMessage] = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
+    isolated: int = 0
+
+
+_Effect = Callable[[], set[DeskKey]]
+_Rejection = tuple[Incoming, str]
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether a database error may pass by itself (locked, busy, disk full or I/O): retry, do not isolate."""
+    return isinstance(error, sqlite3.OperationalError)
 
 
 class Processor:
@@ -64,40 +95,116 @@ class Processor:
         self._store = store
         self._board = board
         self._zone = settings.zone
+        self._limits = settings.ingest
+        self._pruned_at: datetime | None = None
 
     def local_day(self, moment: datetime) -> str:
         """The local day (YYYY-MM-DD, hub time zone) of a moment."""
         return moment.astimezone(self._zone).date().isoformat()
 
     def process(self, batch: Sequence[Incoming], now: datetime) -> BatchOutcome:
-        """Handle a batch in one transaction; malformed messages are kept as rejected, never raised."""
-        outcome = BatchOutcome()
+        """Handle a batch; malformed or refused messages are kept as rejected, never raised.
+
+        Raises:
+            sqlite3.OperationalError: the database is unavailable (locked, full); nothing was kept and the
+                caller retries the whole batch later.
+        """
         self._board.start_day(self.local_day(now))
+        parsed: list[tuple[Incoming, Message]] = []
+        rejections: list[_Rejection] = []
+        for item in batch:
+            try:
+                parsed.append((item, self._parse(item, now)))
+            except ProtocolError as error:
+                rejections.append((item, str(error)))
+            except Exception as error:  # anything the validation did not foresee is still only a rejection
+                rejections.append((item, f"payload could not be read: {type(error).__name__}: {error}"))
+        outcome = BatchOutcome()
+        self._commit(parsed, rejections, outcome)
+        return outcome
+
+    def _parse(self, item: Incoming, now: datetime) -> Message:
+        size = item.size if item.size is not None else len(item.payload)
+        limit = self._limits.max_payload_bytes
+        if size > limit:
+            raise ProtocolError(f"payload: {size} bytes, more than the hub's limit of {limit} bytes")
+        message = parse_message(item.topic, item.payload)
+        ahead = (message.ts - now).total_seconds()
+        if ahead > self._limits.max_ahead_s:
+            raise ProtocolError(
+                f"ts: {message.ts.isoformat()} is {ahead:.0f} s ahead of the hub's clock "
+                f"(at most {self._limits.max_ahead_s:.0f} s allowed)"
+            )
+        if -ahead > self._limits.max_age_days * 86400 and message.kind not in _RETAINED_KINDS:
+            raise ProtocolError(
+                f"ts: {message.ts.isoformat()} is more than {self._limits.max_age_days:g} days before the hub's clock"
+            )
+        return message
+
+    def _commit(
+        self, parsed: list[tuple[Incoming, Message]], rejections: list[_Rejection], outcome: BatchOutcome
+    ) -> None:
+        """Keep a batch in one transaction; isolate the message the database refuses by bisection."""
+        try:
+            attempt, effects = self._write(parsed, rejections)
+        except Exception as error:
+            if is_transient(error) or not parsed:
+                raise
+            if len(parsed) > 1:
+                half = len(parsed) // 2
+                self._commit(parsed[:half], rejections, outcome)
+                self._commit(parsed[half:], [], outcome)
+                return
+            item, message = parsed[0]
+            reason = f"the record refused {message.kind.value} {message.id!r}: {type(error).__name__}: {error}"
+            logger.error("isolated a message the database refuses (%s); kept as rejected", reason)
+            attempt, effects = self._write([], [*rejections, (item, reason)])
+            outcome.isolated += 1
+        outcome.accepted += attempt.accepted
+        outcome.duplicates += attempt.duplicates
+        outcome.rejected += attempt.rejected
+        outcome.calls.extend(attempt.calls)
+        for effect in effects:  # the live board moves only for what was committed
+            outcome.changed_desks |= effect()
+
+    def _write(
+        self, parsed: list[tuple[Incoming, Message]], rejections: list[_Rejection]
+    ) -> tuple[BatchOutcome, list[_Effect]]:
+        attempt = BatchOutcome()
+        effects: list[_Effect] = []
         dirty_visits: set[tuple[str, str, str]] = set()
         with self._store.transaction():
-            parsed: list[tuple[Incoming, Message]] = []
-            for item in batch:
-                try:
-                    parsed.append((item, parse_message(item.topic, item.payload)))
-                except ProtocolError as error:
-                    self._store.add_rejected(item.topic, item.payload, str(error), item.received_at)
-                    outcome.rejected += 1
-            seen = self._store.existing_message_ids([message.id for _, message in parsed])
-            for item, message in parsed:
-                if message.id in seen:
-                    outcome.duplicates += 1
+            for item, reason in rejections:
+                self._reject(item, reason)
+                attempt.rejected += 1
+            keys = [(m.site, m.desk, m.kind.value, m.id) for _, m in parsed]
+            stored = self._store.existing_messages(list(dict.fromkeys(keys)))
+            for (item, message), key in zip(parsed, keys, strict=True):
+                first = stored.get(key)
+                if first is not None:
+                    if _same_content(first, item.payload):
+                        attempt.duplicates += 1
+                    else:
+                        self._reject(item, DUPLICATE_REASON)
+                        attempt.rejected += 1
                     continue
-                seen.add(message.id)
+                stored[key] = item.payload.decode("utf-8", errors="replace")
                 self._store.add_message(message, item.payload, item.received_at)
-                outcome.accepted += 1
-                self._keep(message, dirty_visits, outcome)
+                attempt.accepted += 1
+                self._keep(message, dirty_visits, effects, attempt.calls)
             for site, day, ticket in dirty_visits:
                 visit = build_visit(ticket, self._store.ticket_events(site, day, ticket))
                 self._store.save_visit(site, day, visit)
-                outcome.changed_desks |= self._board.apply_visit(site, day, visit)
-        return outcome
+                effects.append(functools.partial(self._board.apply_visit, site, day, visit))
+        return attempt, effects
 
-    def _keep(self, message: Message, dirty_visits: set[tuple[str, str, str]], outcome: BatchOutcome) -> None:
+    def _reject(self, item: Incoming, reason: str) -> None:
+        payload, note = rejected_payload(item, self._limits.rejected_payload_bytes)
+        self._store.add_rejected(_text(item.topic), payload, _text(reason + note)[:2000], item.received_at)
+
+    def _keep(
+        self, message: Message, dirty_visits: set[tuple[str, str, str]], effects: list[_Effect], calls: list[Call]
+    ) -> None:
         day = self.local_day(message.ts)
         board = self._board
         if isinstance(message, TicketMessage):
@@ -115,7 +222,7 @@ class Processor:
             dirty_visits.add((message.site, day, message.ticket))
             if message.event in (TicketEvent.CALLED, TicketEvent.RECALLED):
                 recalled = message.event is TicketEvent.RECALLED
-                outcome.calls.append(Call(message.site, message.desk, message.ticket, message.ts, recalled))
+                calls.append(Call(message.site, message.desk, message.ticket, message.ts, recalled))
         elif isinstance(message, QueueMessage):
             self._store.add_queue_sample(message)
             sample = QueueSample(
@@ -128,48 +235,106 @@ class Processor:
                 message.source.value,
                 message.present,
             )
-            outcome.changed_desks |= board.apply_queue(sample)
+            effects.append(lambda: board.apply_queue(sample))
         elif isinstance(message, RatingMessage):
-            self._store.add_rating(message, day)
-            outcome.changed_desks |= board.apply_rating(
-                message.site, message.desk, day, message.score, message.scale, message.counted
-            )
+            hub_flags = self._judge_rating(message, day)
+            counted = message.counted and not any(flag in _HUB_NOT_COUNTED for flag in hub_flags)
+            self._store.add_rating(message, day, counted, hub_flags)
+            m = message
+            effects.append(lambda: board.apply_rating(m.site, m.desk, day, m.score, m.scale, counted))
         elif isinstance(message, FeedbackMessage):
             self._store.add_feedback(message, day)
         elif isinstance(message, EmotionMessage):
             self._store.add_emotion(message, day)
         elif isinstance(message, LineMessage):
             self._store.add_line_event(message, day)
-            outcome.changed_desks |= board.apply_line(
-                message.site, message.desk, day, message.event.value, message.duration_s
-            )
+            line = message
+            effects.append(lambda: board.apply_line(line.site, line.desk, day, line.event.value, line.duration_s))
         elif isinstance(message, HeartbeatMessage):
-            self._store.record_node(message.site, message.desk, message.ts, None, message)
-            outcome.changed_desks |= board.apply_node(message.site, message.desk, message.ts, None)
+            beat = message
+            self._store.record_node(beat.site, beat.desk, beat.ts, None, beat)
+            effects.append(lambda: board.apply_node(beat.site, beat.desk, beat.ts, None))
         elif isinstance(message, StatusMessage):
-            self._store.record_node(message.site, message.desk, message.ts, message.online, None)
-            outcome.changed_desks |= board.apply_node(message.site, message.desk, message.ts, message.online)
+            status = message
+            self._store.record_node(status.site, status.desk, status.ts, status.online, None)
+            effects.append(lambda: board.apply_node(status.site, status.desk, status.ts, status.online))
         # config and alert messages are kept in the raw record only.
 
+    def _judge_rating(self, message: RatingMessage, day: str) -> tuple[str, ...]:
+        """The hub's own flags on a rating, from what the record holds (the kiosk's flags are kept apart).
+
+        The rules of the kiosk (``edge/kiosk/integrity.py``), applied to what the hub knows:
+
+        - ``burst``: another rating of the same desk within ``ingest.rating_burst_s`` of it is already in
+          the record; not counted (500 presses in a few seconds count once).
+        - ``repeat``: the same ticket at the same desk already has a counted rating on this channel; or,
+          without a ticket, a counted rating without a ticket came less than
+          ``ingest.rating_no_ticket_gap_s`` before or after; not counted.
+        - ``no_ticket``: no ticket, or a ticket the hub has not seen called at this desk that day;
+          counted once (per ticket and channel, or per gap), but flagged.
+        """
+        limits = self._limits
+        store = self._store
+        site, desk = message.site, message.desk
+        flags: list[str] = []
+        burst = timedelta(seconds=limits.rating_burst_s)
+        if burst and store.rating_exists(site, day, desk, between=(message.ts - burst, message.ts + burst)):
+            flags.append(RatingFlag.BURST.value)
+        if message.ticket is not None:
+            if store.rating_exists(
+                site, day, desk, ticket=message.ticket, channel=message.channel.value, counted_only=True
+            ):
+                flags.append(RatingFlag.REPEAT.value)
+            if not store.ticket_served_at(site, day, message.ticket, desk):
+                flags.append(RatingFlag.NO_TICKET.value)
+        else:
+            gap = timedelta(seconds=limits.rating_no_ticket_gap_s)
+            if gap and store.rating_exists(
+                site, day, desk, between=(message.ts - gap, message.ts + gap), without_ticket=True, counted_only=True
+            ):
+                flags.append(RatingFlag.REPEAT.value)
+            flags.append(RatingFlag.NO_TICKET.value)
+        return tuple(flags)
+
     def tick(self, now: datetime) -> list[AlertMessage]:
-        """Re-evaluate live alerts now (waits grow without messages); keep and return the changes."""
+        """Re-evaluate live alerts now (waits grow without messages); keep and return the changes.
+
+        About once a minute it also deletes rejected messages beyond the configured count and age.
+        """
         self._board.start_day(self.local_day(now))
         alerts = self._board.evaluate(now)
         if alerts:
             with self._store.transaction():
                 for alert in alerts:
                     self._store.add_alert(alert)
+        if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
+            self._pruned_at = now
+            self.prune_rejected(now)
         return alerts
 
+    def prune_rejected(self, now: datetime) -> int:
+        """Apply the retention of rejected messages (count and age); return how many were deleted."""
+        limits = self._limits
+        return self._store.prune_rejected(limits.rejected_keep_count, now - timedelta(days=limits.rejected_keep_days))
+
     def restore(self, now: datetime) -> None:
-        """Rebuild today's live board from the record (after a restart)."""
+        """Rebuild today's live board from the record (after a restart).
+
+        Records dated further ahead of ``now`` than ``ingest.max_ahead_s`` (kept before the hub checked the
+        time window) must not pin a queue or keep a silent node online: such queue samples are left out, and
+        such a node counts as last seen ``now``.
+        """
         day = self.local_day(now)
+        horizon = now + timedelta(seconds=self._limits.max_ahead_s)
         self._board.start_day(day)
         for site, visits in self._store.visits_on(day).items():
             for visit in visits:
                 self._board.apply_visit(site, day, visit)
-        for sample in self._store.latest_queue_samples():
+        for sample in self._store.latest_queue_samples(until=horizon):
             self._board.apply_queue(sample)
+        # A node "seen" in the future was seen at most now: silent from here on, it goes offline in time.
+        if self._store.clamp_node_times(horizon, now):
+            logger.warning("nodes last seen after %s (kept before the time window existed) now count as seen", horizon)
         for node in self._store.nodes():
             self._board.apply_node(node.site, node.desk, node.last_seen, node.online)
         for site, desks in self._store.seen_units().items():
@@ -178,3 +343,46 @@ class Processor:
                     self._board.apply_rating(site, desk, day, rating.score, rating.scale, rating.counted)
             for line in self._store.line_events(site, day):
                 self._board.apply_line(site, line.desk, day, line.event, line.duration_s)
+
+
+def rejected_payload(item: Incoming, limit: int) -> tuple[bytes, str]:
+    """What of a rejected payload is kept, and a note for the reason when something was left out.
+
+    A comment's text is kept only with the citizen's consent: on a ``feedback`` topic the text of a
+    payload without ``"consent": true`` is removed, and a payload that cannot be read as a JSON object is
+    not kept at all. Everything is cut to ``limit`` bytes.
+    """
+    payload = item.payload
+    size = item.size if item.size is not None else len(payload)
+    if item.topic.rsplit("/", 1)[-1] == MessageKind.FEEDBACK.value:
+        try:
+            data = json.loads(payload) if item.size is None else None
+        except (ValueError, RecursionError):
+            data = None
+        if not isinstance(data, dict):
+            return b"", " (payload not kept: a comment's text may be in it)"
+        if "text" in data and data.get("consent") is not True:
+            data["text"] = None
+            payload = json.dumps(data, ensure_ascii=False).encode()
+            note = " (text removed: no consent)"
+            return payload[:limit], note + _cut_note(len(payload), limit)
+    return payload[:limit], _cut_note(size, limit)
+
+
+def _text(value: str) -> str:
+    # Lone surrogates cannot be written as UTF-8; a rejection must never fail for its own sake.
+    return value.encode("utf-8", errors="replace").decode("utf-8")
+
+
+def _cut_note(size: int, limit: int) -> str:
+    return f" (payload cut to {limit} of {size} bytes)" if size > limit else ""
+
+
+def _same_content(stored: str, payload: bytes) -> bool:
+    text = payload.decode("utf-8", errors="replace")
+    if text == stored:
+        return True
+    try:
+        return bool(json.loads(text) == json.loads(stored))
+    except ValueError:
+        return False

@@ -52,7 +52,13 @@ class HubRuntime:
         self.clock = clock
         self.broadcaster: Broadcaster | None = None
         self.ingest = Ingest(
-            settings.mqtt, self.processor, self.lock, self._on_batch, tick_s=settings.live.tick_s, clock=clock
+            settings.mqtt,
+            self.processor,
+            self.lock,
+            self._on_batch,
+            tick_s=settings.live.tick_s,
+            clock=clock,
+            limits=settings.ingest,
         )
         self.started_at = clock()
         # The hall display: numbers called lately, and their spoken form made once by espeak-ng.

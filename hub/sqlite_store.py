@@ -28,8 +28,8 @@ from protocol.messages import (
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
-    id TEXT PRIMARY KEY, kind TEXT NOT NULL, site TEXT NOT NULL, desk TEXT NOT NULL,
-    ts TEXT NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL);
+    id TEXT NOT NULL, kind TEXT NOT NULL, site TEXT NOT NULL, desk TEXT NOT NULL,
+    ts TEXT NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (site, desk, kind, id));
 CREATE TABLE IF NOT EXISTS units (
     site TEXT NOT NULL, desk TEXT NOT NULL, PRIMARY KEY (site, desk));
 CREATE TABLE IF NOT EXISTS rejected (
@@ -82,7 +82,28 @@ CREATE INDEX IF NOT EXISTS line_events_by_day ON line_events (site, day);
 ADDED_COLUMNS = (
     ("ratings", "flags", "TEXT"),
     ("ratings", "counted", "INTEGER NOT NULL DEFAULT 1"),
+    ("ratings", "hub_flags", "TEXT"),
 )
+
+# Messages are deduplicated per device and kind: (site, desk, kind, id). Records made when the key was the
+# id alone are rebuilt once at start-up, rows (and their rowids, which the sinks follow) kept as they were.
+MIGRATE_MESSAGE_KEY = """
+CREATE TABLE messages_keyed (
+    id TEXT NOT NULL, kind TEXT NOT NULL, site TEXT NOT NULL, desk TEXT NOT NULL,
+    ts TEXT NOT NULL, received_at TEXT NOT NULL, payload TEXT NOT NULL, PRIMARY KEY (site, desk, kind, id));
+INSERT INTO messages_keyed (rowid, id, kind, site, desk, ts, received_at, payload)
+    SELECT rowid, id, kind, site, desk, ts, received_at, payload FROM messages ORDER BY rowid;
+DROP TABLE messages;
+ALTER TABLE messages_keyed RENAME TO messages;
+"""
+
+INSERT_RATING = (
+    "INSERT OR IGNORE INTO ratings "
+    "(id, site, desk, day, ts, score, scale, ticket, staff, channel, flags, counted, hub_flags) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+MessageKey = tuple[str, str, str, str]
 
 
 INSERT_TICKET_EVENT = (
@@ -114,6 +135,7 @@ class SqliteStore:
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._migrate_message_key()
         self._conn.executescript(SCHEMA)
         self._add_missing_columns()
         # Inserts of a transaction are buffered per statement and written with executemany at commit
@@ -125,6 +147,12 @@ class SqliteStore:
     def path(self) -> Path:
         """The database file."""
         return self._path
+
+    def _migrate_message_key(self) -> None:
+        columns = list(self._conn.execute("PRAGMA table_info(messages)"))
+        keyed = [row[1] for row in sorted(columns, key=lambda row: row[5]) if row[5] > 0]
+        if columns and keyed == ["id"]:
+            self._conn.executescript(f"BEGIN IMMEDIATE;{MIGRATE_MESSAGE_KEY}COMMIT;")
 
     def _add_missing_columns(self) -> None:
         for table, column, declaration in ADDED_COLUMNS:
@@ -172,13 +200,21 @@ class SqliteStore:
         for sql, rows in pending.items():
             self._conn.executemany(sql, rows)
 
-    def existing_message_ids(self, ids: list[str]) -> set[str]:
-        """Which of these message ids are already in the record."""
-        found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            marks = ",".join("?" * len(chunk))
-            found.update(row[0] for row in self._conn.execute(f"SELECT id FROM messages WHERE id IN ({marks})", chunk))
+    def existing_messages(self, keys: list[MessageKey]) -> dict[MessageKey, str]:
+        """The payloads of those of these (site, desk, kind, id) keys already in the record."""
+        by_device: dict[tuple[str, str, str], list[str]] = {}
+        for site, desk, kind, message_id in keys:
+            by_device.setdefault((site, desk, kind), []).append(message_id)
+        found: dict[MessageKey, str] = {}
+        for (site, desk, kind), ids in by_device.items():
+            for start in range(0, len(ids), 500):  # one primary-key range per device and kind
+                chunk = ids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for message_id, payload in self._conn.execute(
+                    f"SELECT id, payload FROM messages WHERE site = ? AND desk = ? AND kind = ? AND id IN ({marks})",
+                    (site, desk, kind, *chunk),
+                ):
+                    found[(site, desk, kind, message_id)] = payload
         return found
 
     # -- writes ------------------------------------------------------------------------------------------
@@ -214,7 +250,7 @@ class SqliteStore:
         self._write(
             INSERT_TICKET_EVENT,
             (
-                event.id,
+                f"{site}/{event.desk}/{event.id}",
                 site,
                 day,
                 ticket,
@@ -291,14 +327,14 @@ class SqliteStore:
                 ),
             )
 
-    def add_rating(self, message: RatingMessage, day: str) -> None:
-        """Keep a rating."""
+    def add_rating(
+        self, message: RatingMessage, day: str, counted: bool | None = None, hub_flags: tuple[str, ...] = ()
+    ) -> None:
+        """Keep a rating; ``counted`` is the hub's verdict (the kiosk's flags alone when None)."""
         self._write(
-            "INSERT OR IGNORE INTO ratings "
-            "(id, site, desk, day, ts, score, scale, ticket, staff, channel, flags, counted) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            INSERT_RATING,
             (
-                message.id,
+                _device_id(message),
                 message.site,
                 message.desk,
                 day,
@@ -309,9 +345,51 @@ class SqliteStore:
                 message.staff,
                 message.channel.value,
                 ",".join(flag.value for flag in message.flags) if message.flags else None,
-                int(message.counted),
+                int(message.counted if counted is None else counted),
+                ",".join(hub_flags) or None,
             ),
         )
+
+    def rating_exists(
+        self,
+        site: str,
+        day: str,
+        desk: str,
+        *,
+        between: tuple[datetime, datetime] | None = None,
+        ticket: str | None = None,
+        without_ticket: bool = False,
+        channel: str | None = None,
+        counted_only: bool = False,
+    ) -> bool:
+        """Whether the record holds a rating of this desk and day matching every condition given."""
+        self._flush(only=INSERT_RATING)
+        sql = "SELECT 1 FROM ratings WHERE site = ? AND day = ? AND desk = ?"
+        args: list[Any] = [site, day, desk]
+        if between is not None:
+            sql += " AND ts > ? AND ts < ?"
+            args += [_utc_text(between[0]), _utc_text(between[1])]
+        if ticket is not None:
+            sql += " AND ticket = ?"
+            args.append(ticket)
+        if without_ticket:
+            sql += " AND ticket IS NULL"
+        if channel is not None:
+            sql += " AND channel = ?"
+            args.append(channel)
+        if counted_only:
+            sql += " AND counted = 1"
+        return self._conn.execute(sql + " LIMIT 1", args).fetchone() is not None
+
+    def ticket_served_at(self, site: str, day: str, ticket: str, desk: str) -> bool:
+        """Whether the ticket was called (or served) at this desk on this day."""
+        self._flush(only=INSERT_TICKET_EVENT)
+        row = self._conn.execute(
+            "SELECT 1 FROM ticket_events WHERE site = ? AND day = ? AND ticket = ? AND desk = ? "
+            "AND event IN ('called', 'recalled', 'started', 'finished') LIMIT 1",
+            (site, day, ticket, desk),
+        ).fetchone()
+        return row is not None
 
     def add_feedback(self, message: FeedbackMessage, day: str) -> None:
         """Keep a comment's sentiment, and its text only when the citizen consented."""
@@ -319,7 +397,7 @@ class SqliteStore:
             "INSERT OR IGNORE INTO feedback (id, site, desk, day, ts, sentiment, confidence, ticket, staff, text) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                message.id,
+                _device_id(message),
                 message.site,
                 message.desk,
                 day,
@@ -338,7 +416,7 @@ class SqliteStore:
             "INSERT OR IGNORE INTO emotions (id, site, desk, day, ts, ticket, frames, valence, probabilities) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
-                message.id,
+                _device_id(message),
                 message.site,
                 message.desk,
                 day,
@@ -365,7 +443,7 @@ class SqliteStore:
         self._write(
             "INSERT OR IGNORE INTO queue_samples (id, site, desk, ts, length, est_wait_s, head_wait_s, source, "
             "present) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (message.id, *row),
+            (_device_id(message), *row),
         )
 
     def record_node(
@@ -448,8 +526,9 @@ class SqliteStore:
             args = (*args, desk)
         return [RatingFact(score=row[0], scale=row[1], counted=bool(row[2])) for row in self._conn.execute(sql, args)]
 
-    def latest_queue_samples(self) -> list[QueueSample]:
-        """The latest queue sample of every desk."""
+    def latest_queue_samples(self, until: datetime | None = None) -> list[QueueSample]:
+        """The latest queue sample of every desk (dated at most ``until`` when given)."""
+        where, args = ("WHERE ts <= ? ", (_utc_text(until),)) if until is not None else ("", ())
         return [
             QueueSample(
                 site=row[0],
@@ -463,7 +542,8 @@ class SqliteStore:
             )
             for row in self._conn.execute(
                 "SELECT site, desk, MAX(ts), length, est_wait_s, head_wait_s, source, present FROM queue_samples "
-                "GROUP BY site, desk"
+                f"{where}GROUP BY site, desk",
+                args,
             )
         ]
 
@@ -490,21 +570,39 @@ class SqliteStore:
         sql += " ORDER BY ts DESC LIMIT ?"
         return [AlertMessage.model_validate_json(row[0]) for row in self._conn.execute(sql, (*args, limit))]
 
-    def rejected(self, limit: int = 100) -> list[RejectedMessage]:
-        """Recently rejected messages, newest first."""
+    def rejected(self, limit: int = 100, preview_bytes: int = 2048) -> list[RejectedMessage]:
+        """Recently rejected messages, newest first; each payload cut to ``preview_bytes`` (old records too)."""
         return [
             RejectedMessage(
                 seq=row[0],
                 received_at=datetime.fromisoformat(row[1]),
                 topic=row[2],
-                payload=row[3],
+                payload=bytes(row[3]) if isinstance(row[3], bytes) else str(row[3]).encode(),
                 reason=row[4],
             )
             for row in self._conn.execute(
-                "SELECT seq, received_at, topic, payload, reason FROM rejected ORDER BY seq DESC LIMIT ?",
-                (limit,),
+                "SELECT seq, received_at, topic, substr(payload, 1, ?), reason FROM rejected ORDER BY seq DESC LIMIT ?",
+                (preview_bytes, limit),
             )
         ]
+
+    def clamp_node_times(self, horizon: datetime, now: datetime) -> int:
+        """Set the last-seen time of nodes "seen" after ``horizon`` (a clock gone wrong) to ``now``; how many."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "UPDATE nodes SET last_seen = ? WHERE last_seen > ?", (_utc_text(now), _utc_text(horizon))
+            )
+        return cursor.rowcount
+
+    def prune_rejected(self, keep: int, before: datetime) -> int:
+        """Delete rejected messages received before ``before`` and all but the newest ``keep``; return how many."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                "DELETE FROM rejected WHERE received_at < ? OR seq <= "
+                "(SELECT seq FROM rejected ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                (_utc_text(before), keep),
+            )
+        return cursor.rowcount
 
     def seen_units(self) -> dict[str, set[str]]:
         """Every unit and desk that sent an accepted message (alerts of the hub itself excluded)."""
@@ -535,7 +633,7 @@ class SqliteStore:
             "INSERT OR IGNORE INTO line_events (id, site, desk, day, ts, event, duration_s) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
-                message.id,
+                _device_id(message),
                 message.site,
                 message.desk,
                 day,
@@ -561,6 +659,11 @@ class SqliteStore:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+def _device_id(message: Envelope) -> str:
+    # Message ids are unique per device, not across the province: the derived tables key on both.
+    return f"{message.site}/{message.desk}/{message.id}"
 
 
 def _opt_utc(moment: datetime | None) -> str | None:

@@ -87,8 +87,8 @@ class Store(Protocol):
         """A unit of work: everything inside commits together or not at all."""
         ...
 
-    def existing_message_ids(self, ids: list[str]) -> set[str]:
-        """Which of these message ids are already in the record (deduplication)."""
+    def existing_messages(self, keys: list[tuple[str, str, str, str]]) -> dict[tuple[str, str, str, str], str]:
+        """The stored payloads of those of these (site, desk, kind, id) keys already in the record (deduplication)."""
         ...
 
     def add_message(self, message: Envelope, payload: bytes, received_at: datetime) -> None:
@@ -111,8 +111,29 @@ class Store(Protocol):
         """Replace a visit and its transactions."""
         ...
 
-    def add_rating(self, message: RatingMessage, day: str) -> None:
-        """Keep a rating."""
+    def add_rating(
+        self, message: RatingMessage, day: str, counted: bool | None = None, hub_flags: tuple[str, ...] = ()
+    ) -> None:
+        """Keep a rating; ``counted`` is the hub's verdict (the kiosk's flags alone when None)."""
+        ...
+
+    def rating_exists(
+        self,
+        site: str,
+        day: str,
+        desk: str,
+        *,
+        between: tuple[datetime, datetime] | None = None,
+        ticket: str | None = None,
+        without_ticket: bool = False,
+        channel: str | None = None,
+        counted_only: bool = False,
+    ) -> bool:
+        """Whether a rating of this desk and day matching every condition given is in the record."""
+        ...
+
+    def ticket_served_at(self, site: str, day: str, ticket: str, desk: str) -> bool:
+        """Whether the ticket was called (or served) at this desk on this day."""
         ...
 
     def add_feedback(self, message: FeedbackMessage, day: str) -> None:
@@ -149,8 +170,8 @@ class Store(Protocol):
         """The ratings of a unit (or one desk) on a local day; ``RatingFact.counted`` says which count."""
         ...
 
-    def latest_queue_samples(self) -> list[QueueSample]:
-        """The latest queue sample of every desk."""
+    def latest_queue_samples(self, until: datetime | None = None) -> list[QueueSample]:
+        """The latest queue sample of every desk (dated at most ``until`` when given)."""
         ...
 
     def nodes(self) -> list[NodeHealth]:
@@ -161,8 +182,16 @@ class Store(Protocol):
         """Recent alerts, newest first."""
         ...
 
-    def rejected(self, limit: int = 100) -> list[RejectedMessage]:
-        """Recently rejected messages, newest first."""
+    def rejected(self, limit: int = 100, preview_bytes: int = 2048) -> list[RejectedMessage]:
+        """Recently rejected messages, newest first; each payload cut to ``preview_bytes``."""
+        ...
+
+    def clamp_node_times(self, horizon: datetime, now: datetime) -> int:
+        """Set the last-seen time of nodes "seen" after ``horizon`` (a clock gone wrong) to ``now``; how many."""
+        ...
+
+    def prune_rejected(self, keep: int, before: datetime) -> int:
+        """Delete rejected messages received before ``before`` and all but the newest ``keep``; return how many."""
         ...
 
     def seen_units(self) -> dict[str, set[str]]:

@@ -8,6 +8,9 @@ says which field is wrong and why.
 
 from __future__ import annotations
 
+import json
+import math
+import re
 import uuid
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -22,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from protocol.errors import ProtocolError
 from protocol.topics import IDENTIFIER_PATTERN, MessageKind, Topic, parse_topic
@@ -35,6 +39,22 @@ EMOTION_CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neut
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 Seconds = Annotated[float, Field(ge=0, le=7 * 24 * 3600)]
+
+# Bounds of wire protocol v1 (docs/protocol.md, "Bounds"). Every number has one; NaN and Infinity are refused.
+EARLIEST_TS = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST_TS = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_FRAMES = 10_000_000
+MAX_UPTIME_S = 10 * 366 * 24 * 3600
+MAX_SPOOL_DEPTH = 100_000_000
+MAX_FPS = 1000.0
+MAX_LATENCY_MS = 600_000.0
+MAX_ALERT_SECONDS = 366 * 24 * 3600
+MAX_SETTINGS_BYTES = 16 * 1024
+MAX_SETTINGS_DEPTH = 8
+MAX_SETTINGS_INT = 2**53
+# RFC 3339 date-time with an offset; the year is checked against EARLIEST_TS/LATEST_TS after parsing.
+_NO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
 
 
 def new_message_id() -> str:
@@ -50,7 +70,7 @@ def utc_now() -> datetime:
 class Envelope(BaseModel):
     """Fields every message carries."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     kind: ClassVar[MessageKind]
 
     v: Literal[1] = Field(1, description="Protocol version; always 1 for this protocol.")
@@ -65,6 +85,47 @@ class Envelope(BaseModel):
     )
     site: Identifier = Field(description="Unit id; equal to the topic's site.")
     desk: Identifier = Field(description="Desk id; equal to the topic's desk.")
+
+    @field_validator("v", mode="before")
+    @classmethod
+    def _version_is_an_integer(cls, value: Any) -> Any:
+        if type(value) is not int:  # JSON true is not the version 1
+            raise ValueError(f"expected the integer 1, got {type(value).__name__}")
+        return value
+
+    @field_validator("ts", mode="before")
+    @classmethod
+    def _ts_is_rfc3339(cls, value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value
+        if isinstance(value, str) and _NO_OFFSET.match(value):
+            raise PydanticCustomError(
+                "timezone_aware", "Input should have timezone info (an offset such as +07:00 or Z)"
+            )
+        if not isinstance(value, str) or not _RFC3339.match(value):
+            raise PydanticCustomError(
+                "datetime_type",
+                "Input should be a valid datetime: an RFC 3339 string with offset, e.g. {example}",
+                {"example": "2026-11-20T08:00:00+07:00"},
+            )
+        year = int(value[:4])
+        if not EARLIEST_TS.year <= year < LATEST_TS.year:
+            raise ValueError(f"year {year} is outside {EARLIEST_TS.year}–{LATEST_TS.year - 1}")
+        try:
+            return datetime.fromisoformat(value.upper())
+        except ValueError as error:
+            raise ValueError(f"not a valid date-time: {error}") from None
+
+    @field_validator("ts", mode="after")
+    @classmethod
+    def _ts_in_range(cls, value: datetime) -> datetime:
+        try:
+            in_utc = value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("date-time cannot be converted to UTC") from None
+        if not EARLIEST_TS <= in_utc < LATEST_TS:
+            raise ValueError(f"date-time {value.isoformat()} is outside {EARLIEST_TS.year}–{LATEST_TS.year - 1}")
+        return value
 
     @property
     def topic(self) -> str:
@@ -104,7 +165,7 @@ class TicketMessage(Envelope):
     @classmethod
     def _ticket_number_as_text(cls, value: Any) -> Any:
         # Queue-number machines often send the number as a JSON integer; it is still a ticket number.
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**32:
             return str(value)
         return value
 
@@ -225,9 +286,10 @@ class EmotionMessage(Envelope):
     kind: ClassVar[MessageKind] = MessageKind.EMOTION
 
     ticket: str | None = Field(None, pattern=TICKET_PATTERN, description="The ticket served, when known.")
-    frames: int = Field(ge=1, description="Number of face observations averaged.")
+    frames: int = Field(ge=1, le=MAX_FRAMES, description="Number of face observations averaged.")
     probabilities: dict[str, Annotated[float, Field(ge=0, le=1)]] = Field(
-        description=f"Mean class probabilities over the service; classes: {', '.join(EMOTION_CLASSES)}."
+        max_length=len(EMOTION_CLASSES),
+        description=f"Mean class probabilities over the service; classes: {', '.join(EMOTION_CLASSES)}.",
     )
     valence: float = Field(ge=-1, le=1, description="Mean valence in [-1, 1].")
 
@@ -247,10 +309,10 @@ class HeartbeatMessage(Envelope):
 
     kind: ClassVar[MessageKind] = MessageKind.HEARTBEAT
 
-    uptime_s: float = Field(ge=0, description="Seconds since the agent started.")
-    spool_depth: int = Field(ge=0, description="Messages waiting in the outbox.")
-    fps: float | None = Field(None, ge=0, description="Camera frames processed per second.")
-    model_latency_ms: float | None = Field(None, ge=0, description="Mean model inference time, ms.")
+    uptime_s: float = Field(ge=0, le=MAX_UPTIME_S, description="Seconds since the agent started.")
+    spool_depth: int = Field(ge=0, le=MAX_SPOOL_DEPTH, description="Messages waiting in the outbox.")
+    fps: float | None = Field(None, ge=0, le=MAX_FPS, description="Camera frames processed per second.")
+    model_latency_ms: float | None = Field(None, ge=0, le=MAX_LATENCY_MS, description="Mean model inference time, ms.")
     cpu_temp_c: float | None = Field(None, ge=-40, le=150, description="CPU temperature where exposed, °C.")
     camera_ok: bool | None = Field(None, description="Whether the camera delivers frames.")
 
@@ -269,6 +331,33 @@ class ConfigMessage(Envelope):
     kind: ClassVar[MessageKind] = MessageKind.CONFIG
 
     settings: dict[str, Any] = Field(description="Targets, zones, rating scale and other managed settings.")
+
+    @field_validator("settings", mode="after")
+    @classmethod
+    def _settings_bounded(cls, value: dict[str, Any]) -> dict[str, Any]:
+        _check_settings_value(value, 1)
+        size = len(json.dumps(value, ensure_ascii=False).encode())
+        if size > MAX_SETTINGS_BYTES:
+            raise ValueError(f"settings take {size} bytes as JSON, at most {MAX_SETTINGS_BYTES} allowed")
+        return value
+
+
+def _check_settings_value(value: Any, depth: int) -> None:
+    if depth > MAX_SETTINGS_DEPTH:
+        raise ValueError(f"settings are nested deeper than {MAX_SETTINGS_DEPTH} levels")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_settings_value(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_settings_value(item, depth + 1)
+    elif isinstance(value, bool) or value is None or isinstance(value, str):
+        return
+    elif isinstance(value, int):
+        if abs(value) > MAX_SETTINGS_INT:
+            raise ValueError(f"settings hold an integer beyond ±2^53 ({str(value)[:20]}…)")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("settings hold NaN or Infinity")
 
 
 class AlertType(StrEnum):
@@ -298,8 +387,12 @@ class AlertMessage(Envelope):
     state: AlertState = Field(AlertState.RAISED, description="raised or cleared.")
     severity: Literal["warning", "critical"] = Field(description="warning (at risk) or critical (broken).")
     message: str = Field(max_length=500, description="A sentence in Vietnamese for people.")
-    value_s: float | None = Field(None, description="The measured or predicted value, seconds.")
-    target_s: float | None = Field(None, description="The target in force, seconds.")
+    value_s: float | None = Field(
+        None, ge=-MAX_ALERT_SECONDS, le=MAX_ALERT_SECONDS, description="The measured or predicted value, seconds."
+    )
+    target_s: float | None = Field(
+        None, ge=-MAX_ALERT_SECONDS, le=MAX_ALERT_SECONDS, description="The target in force, seconds."
+    )
     ticket: str | None = Field(None, pattern=TICKET_PATTERN, description="The ticket concerned, when one.")
 
 

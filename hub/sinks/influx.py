@@ -28,6 +28,7 @@ from typing import Any, Protocol
 from hub.config import HubSettings, wait_target
 from hub.live import UNKNOWN_UNIT_LEVEL
 from hub.sinks.points import (
+    HUB_COUNTED,
     MessagePoints,
     SinkPoint,
     point_from_alert,
@@ -52,6 +53,8 @@ def record_points(settings: HubSettings, reader: RecordReader, rows: Sequence[An
     out = MessagePoints()
     for row in rows:
         data = json.loads(row["payload"])
+        if row["counted"] is not None:  # the hub judges ratings itself, whatever flags the kiosk sent
+            data[HUB_COUNTED] = bool(row["counted"])
         day = datetime.fromisoformat(data["ts"]).astimezone(zone).date().isoformat()
         points_from_message(row["seq"], row["kind"], data, out, day, settings.rating.satisfied_min_for)
     for site, day, ticket in sorted(out.visits):

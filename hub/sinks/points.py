@@ -114,6 +114,10 @@ class MessagePoints:
     visits: set[tuple[str, str, str]] = field(default_factory=set)
 
 
+# Key under which the hub's own verdict on a rating is passed along with its payload (see ``record_points``).
+HUB_COUNTED = "_hub_counted"
+
+
 def points_from_message(
     seq: int,
     kind: str,
@@ -157,7 +161,7 @@ def points_from_message(
                     score=int(data["score"]),
                     scale=data.get("scale"),
                     satisfied=int(data["score"]) >= satisfied_min_for(data.get("scale")),
-                    counted=not NOT_COUNTED_FLAGS.intersection(data.get("flags") or ()),
+                    counted=data.get(HUB_COUNTED, not NOT_COUNTED_FLAGS.intersection(data.get("flags") or ())),
                 ),
                 ts,
             )

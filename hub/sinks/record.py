@@ -70,11 +70,16 @@ class RecordReader:
     # -- rows by position ----------------------------------------------------------------------------------
 
     def messages_after(self, seq: int, limit: int) -> list[sqlite3.Row]:
-        """Accepted messages stored after position ``seq``: ``seq``, ``kind``, ``payload``, oldest first."""
+        """Accepted messages stored after position ``seq``: ``seq``, ``kind``, ``payload``, oldest first, and
+        ``counted``: whether the hub counts a rating (None for other kinds)."""
         return (
             self._conn()
             .execute(
-                "SELECT rowid AS seq, kind, payload FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?", (seq, limit)
+                # With a rating, the hub's verdict on it (its own checks and the kiosk's flags together).
+                "SELECT rowid AS seq, kind, payload, CASE WHEN kind = 'rating' THEN (SELECT counted FROM ratings r "
+                "WHERE r.id = messages.site || '/' || messages.desk || '/' || messages.id OR r.id = messages.id "
+                "LIMIT 1) END AS counted FROM messages WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (seq, limit),
             )
             .fetchall()
         )

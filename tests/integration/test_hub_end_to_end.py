@@ -227,7 +227,14 @@ def test_hub_restart_keeps_the_record_and_receives_what_was_sent_while_down(
 
 def test_todays_ratings_on_the_desk_cards_survive_a_hub_restart(broker: MosquittoBroker, tmp_path: Any) -> None:
     database = tmp_path / "hub.db"
-    ratings = [RatingMessage(site="bn-tien-du", desk="q02", score=score, channel="button") for score in (4, 3, 1)]
+    # 40 s apart: the hub counts ratings of one desk without a ticket closer than 30 s (or a burst) once.
+    start = datetime.now(UTC) - timedelta(seconds=80)
+    ratings = [
+        RatingMessage(
+            site="bn-tien-du", desk="q02", score=score, channel="button", ts=start + timedelta(seconds=40 * n)
+        )
+        for n, score in enumerate((4, 3, 1))
+    ]
     with HubServer(broker, database, client_id="hub-ratings-restart") as hub:
         with Publisher(broker) as publisher:
             publisher.send(ratings)

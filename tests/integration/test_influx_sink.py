@@ -200,7 +200,7 @@ def second_burst(start: datetime) -> list[Envelope]:
     messages: list[Envelope] = visit("0004", "q02", start + timedelta(minutes=40), 9, 4)
     messages += [
         RatingMessage(
-            ts=start + timedelta(minutes=55 + i / 10),
+            ts=start + timedelta(minutes=55 + i),  # a minute apart: the hub counts closer ones without a ticket once
             site=SITE,
             desk="q02",
             score=4,

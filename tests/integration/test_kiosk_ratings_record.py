@@ -4,7 +4,7 @@ and a record made before the flags existed is upgraded in place."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hub.config import load_settings
@@ -26,9 +26,15 @@ INSERT INTO ratings VALUES ('old-1', 'bn-hcc', 'q01', '2026-11-20', '2026-11-20T
 """
 
 
-def rating(score: int, *flags: RatingFlag) -> RatingMessage:
+def rating(score: int, *flags: RatingFlag, minutes_ago: int = 0, ticket: str | None = "A001") -> RatingMessage:
     return RatingMessage(
-        site="bn-hcc", desk="q01", ts=NOW, score=score, ticket="A001", channel="button", flags=list(flags) or None
+        site="bn-hcc",
+        desk="q01",
+        ts=NOW - timedelta(minutes=minutes_ago),
+        score=score,
+        ticket=ticket,
+        channel="button",
+        flags=list(flags) or None,
     )
 
 
@@ -37,12 +43,12 @@ def test_flagged_ratings_are_kept_but_not_counted(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "hub.db")
     board = LiveBoard(settings)
     processor = Processor(settings, store, board)
-    messages = [
-        rating(4),
-        rating(1, RatingFlag.BURST, RatingFlag.REPEAT),
-        rating(1, RatingFlag.BURST, RatingFlag.REPEAT),
-        rating(4, RatingFlag.TOO_SOON),
-        rating(2, RatingFlag.NO_TICKET),  # counted, but flagged
+    messages = [  # a minute apart, so that the hub's own burst check does not step in
+        rating(4, minutes_ago=5),
+        rating(1, RatingFlag.BURST, RatingFlag.REPEAT, minutes_ago=4),
+        rating(1, RatingFlag.BURST, RatingFlag.REPEAT, minutes_ago=3),
+        rating(4, RatingFlag.TOO_SOON, minutes_ago=2),
+        rating(2, RatingFlag.NO_TICKET, minutes_ago=1, ticket=None),  # counted, but flagged
     ]
     outcome = processor.process([Incoming(m.topic, m.to_payload(), NOW) for m in messages], NOW)
     assert outcome.accepted == 5

@@ -16,6 +16,7 @@ from gpiozero.pins.mock import MockFactory
 from devtools.mosquitto import MosquittoBroker
 from edge.agent import DeskAgent
 from edge.config import EdgeSettings
+from hub.config import load_settings
 from tests.support.hub_server import HubServer
 
 SITE, DESK = "bn-hcc", "q07"
@@ -86,7 +87,9 @@ def test_button_presses_reach_the_hub_and_only_counted_ones_make_the_figures(
     database = tmp_path / "hub.db"
     # Short thresholds so that the test runs in seconds; the rules are those of a real desk.
     rules = {"burst_gap_s": 0.5, "too_soon_s": 0.5, "handover_s": 0.5, "ticket_window_s": 2.5, "no_ticket_gap_s": 2}
-    with HubServer(own_broker, database, client_id="hub-kiosk-buttons") as hub:
+    # The hub checks the same rules itself, with the same short thresholds.
+    hub_rules = load_settings().with_overrides(ingest={"rating_burst_s": 0.5, "rating_no_ticket_gap_s": 2})
+    with HubServer(own_broker, database, client_id="hub-kiosk-buttons", settings=hub_rules) as hub:
         agent = DeskAgent(node(own_broker, tmp_path, integrity=rules), pin_factory=factory)
         # The integrity rules read the kiosk's clock: a test clock moved by hand, so that "at once" and "0.7 s
         # later" hold however loaded the machine is (real sleeps could stretch an "at once" past 0.5 s).
@@ -142,7 +145,8 @@ def test_a_comment_reaches_the_hub_as_a_label_and_its_text_only_with_consent(
     own_broker: MosquittoBroker, tmp_path: Path, factory: MockFactory
 ) -> None:
     database = tmp_path / "hub.db"
-    with HubServer(own_broker, database, client_id="hub-kiosk-comments"):
+    no_burst = load_settings().with_overrides(ingest={"rating_burst_s": 0})  # as the kiosk here: no burst rule
+    with HubServer(own_broker, database, client_id="hub-kiosk-comments", settings=no_burst):
         agent = DeskAgent(
             node(own_broker, tmp_path, touch={}, integrity={"too_soon_s": 0, "burst_gap_s": 0}), pin_factory=factory
         )

@@ -31,7 +31,8 @@ class HubServer:
         client_id: str = "hub-test",
         settings: HubSettings | None = None,
     ) -> None:
-        base = settings or load_settings()
+        # Tests replay days of a fixed date: by default their hub takes messages of any past day.
+        base = settings or load_settings().with_overrides(ingest={"max_age_days": 36500})
         self.port = free_port()
         self.settings = base.with_overrides(
             mqtt={"host": broker.host, "port": broker.port, "client_id": client_id},
