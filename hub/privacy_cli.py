@@ -35,6 +35,8 @@ def add_privacy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentPa
     notice.add_argument("kind", choices=["camera", "kiosk"])
     common(notice)
     erase = actions.add_parser("erase-comment", help="erase one comment's text on the citizen's request (audited)")
+    erase.add_argument("site", help="the comment's unit")
+    erase.add_argument("desk", help="the comment's desk")
     erase.add_argument("id", help="the comment's message id (GET /api/v1/feedback/texts lists them)")
     erase.add_argument("--by", default=None, help="who asks for it, for the audit log (default: the OS user)")
     common(erase)
@@ -75,10 +77,10 @@ def run_privacy(args: argparse.Namespace, settings: HubSettings) -> int:
         from hub.retention import erase_comment
 
         actor = args.by or f"cli:{_os_user()}"
-        if erase_comment(runtime.store.path, args.id, actor, runtime.audit):
-            print(f"comment {args.id}: text erased (its sentiment is kept)")
+        if erase_comment(runtime.store.path, args.site, args.desk, args.id, actor, runtime.audit):
+            print(f"comment {args.site}/{args.desk}/{args.id}: text erased (its sentiment is kept)")
             return 0
-        print(f"onestop-hub: no comment text with id {args.id!r}", file=sys.stderr)
+        print(f"onestop-hub: no comment text with id {args.id!r} at {args.site}/{args.desk}", file=sys.stderr)
         return 1
     finally:
         runtime.close()

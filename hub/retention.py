@@ -159,15 +159,24 @@ def _erase_texts(
     return erased
 
 
-def erase_comment(path: Path, feedback_id: str, actor: str, audit: AuditLog) -> bool:
+def erase_comment(path: Path, site: str, desk: str, message_id: str, actor: str, audit: AuditLog) -> bool:
     """Erase the text of one comment on the citizen's request (its sentiment stays); audited. Whether it had
-    a text to erase."""
+    a text to erase. A comment is named by its unit, desk and message id (ids are unique per device only)."""
     conn = _connect(path)
     try:
-        erased = _erase_texts(conn, "id = ?", (feedback_id,), "id = ?", (feedback_id,)) > 0
+        erased = (
+            _erase_texts(
+                conn,
+                "id = ?",
+                (f"{site}/{desk}/{message_id}",),
+                "site = ? AND desk = ? AND id = ?",
+                (site, desk, message_id),
+            )
+            > 0
+        )
     finally:
         conn.close()
-    audit.record(actor, "feedback.text.erase", feedback_id, {"erased": erased})
+    audit.record(actor, "feedback.text.erase", f"{site}/{desk}/{message_id}", {"erased": erased})
     return erased
 
 
@@ -178,7 +187,8 @@ def comment_texts(path: Path, site: str, day: str, limit: int = 200) -> list[dic
         if not _has_table(conn, "feedback"):
             return []
         rows = conn.execute(
-            "SELECT id, desk, ts, sentiment, ticket, text FROM feedback WHERE site = ? AND day = ? "
+            "SELECT substr(id, length(site) + length(desk) + 3), desk, ts, sentiment, ticket, text FROM feedback "
+            "WHERE site = ? AND day = ? "
             "AND text IS NOT NULL ORDER BY ts DESC LIMIT ?",
             (site, day, limit),
         ).fetchall()

@@ -11,10 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
 
-from hub.api.deps import Runtime, bounded_day, checked_site
+from hub.api.deps import Runtime, SiteId, bounded_day, checked_site
 from hub.api.session import actor_of, audit, policy_of
 from hub.retention import comment_texts, erase_comment
 from protocol.messages import MESSAGE_ID_PATTERN
+from protocol.topics import IDENTIFIER_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -62,12 +63,20 @@ def feedback_texts(
     return texts
 
 
-@router.delete("/feedback/{feedback_id}/text", summary="Erase one comment's text on request (admins; audited)")
+@router.delete(
+    "/feedback/{site}/{desk}/{feedback_id}/text", summary="Erase one comment's text on request (admins; audited)"
+)
 def erase_feedback_text(
-    request: Request, runtime: Runtime, feedback_id: Annotated[str, Path(pattern=MESSAGE_ID_PATTERN)]
+    request: Request,
+    runtime: Runtime,
+    site: SiteId,
+    desk: Annotated[str, Path(pattern=IDENTIFIER_PATTERN)],
+    feedback_id: Annotated[str, Path(pattern=MESSAGE_ID_PATTERN)],
 ) -> dict[str, Any]:
-    """The comment keeps its sentiment; its text is removed from the record and from the stored message."""
-    erased = erase_comment(runtime.store.path, feedback_id, actor_of(request), runtime.audit)
+    """The comment keeps its sentiment; its text is removed from the record and from the stored message.
+    Message ids are unique per device, so the comment is named by its unit, desk and id (as listed by
+    ``GET /feedback/texts``)."""
+    erased = erase_comment(runtime.store.path, site, desk, feedback_id, actor_of(request), runtime.audit)
     if not erased:
-        raise HTTPException(status_code=404, detail=f"no comment text with id {feedback_id!r}")
-    return {"id": feedback_id, "erased": True}
+        raise HTTPException(status_code=404, detail=f"no comment text with id {feedback_id!r} at {site}/{desk}")
+    return {"site": site, "desk": desk, "id": feedback_id, "erased": True}

@@ -71,6 +71,7 @@ def test_the_acl_names_each_desk_topics_and_nothing_else(settings: HubSettings, 
         "topic write onestop/v1/bn-hcc/q02/emotion",
         "topic write onestop/v1/bn-hcc/q02/heartbeat",
         "topic write onestop/v1/bn-hcc/q02/status",
+        "topic write onestop/v1/bn-hcc/q02/line",
         "topic read onestop/v1/bn-hcc/q02/config",
     ]
     assert topics["user onestop-hub"] == [

@@ -90,8 +90,9 @@ def test_the_purge_keeps_what_is_allowed_and_the_daily_figures_of_what_goes(
     (figures,) = rows(path, f"SELECT figures FROM daily_figures WHERE site = 'bn-tu-son' AND day = '{OLD_DAY}'")[0]
     assert '"transactions": 2' in str(figures) and '"mean_wait_s": 630.0' in str(figures)
     comments = dict(rows(path, "SELECT id, text FROM feedback"))  # type: ignore[arg-type]
-    assert comments == {"stale-comment": None, "fresh-comment": "Cần thêm ghế chờ"}  # the old one went entirely
-    assert rows(path, "SELECT sentiment FROM feedback WHERE id = 'stale-comment'") == [("negative",)]
+    # the old one went entirely (feedback rows are keyed per device: unit/desk/message id)
+    assert comments == {"bn-tu-son/q01/stale-comment": None, "bn-tu-son/q01/fresh-comment": "Cần thêm ghế chờ"}
+    assert rows(path, "SELECT sentiment FROM feedback WHERE id = 'bn-tu-son/q01/stale-comment'") == [("negative",)]
     (payload,) = rows(path, "SELECT payload FROM messages WHERE id = 'stale-comment'")[0]
     assert "Cán bộ" not in str(payload) and "negative" in str(payload)
     assert rows(path, "SELECT COUNT(*) FROM messages WHERE id = 'old-comment'") == [(0,)]
@@ -106,10 +107,13 @@ def test_purge_and_erase_from_the_command_line(
     record: tuple[RecordBuilder, HubSettings], capsys: pytest.CaptureFixture[str]
 ) -> None:
     builder, _ = record
-    assert main(["privacy", "erase-comment", "fresh-comment", "--by", "lan", "--database", builder.url]) == 0
+    erase = ["privacy", "erase-comment", "bn-tu-son", "q01", "fresh-comment"]
+    assert main([*erase, "--by", "lan", "--database", builder.url]) == 0
     assert "erased" in capsys.readouterr().out
-    assert rows(builder.path, "SELECT text FROM feedback WHERE id = 'fresh-comment'") == [(None,)]
-    assert main(["privacy", "erase-comment", "fresh-comment", "--database", builder.url]) == 1
+    assert rows(builder.path, "SELECT text FROM feedback WHERE id = 'bn-tu-son/q01/fresh-comment'") == [(None,)]
+    (payload,) = rows(builder.path, "SELECT payload FROM messages WHERE id = 'fresh-comment'")[0]
+    assert "ghế chờ" not in str(payload)
+    assert main([*erase, "--database", builder.url]) == 1
     assert "no comment text" in capsys.readouterr().err
     entries = AuditLog(builder.path).entries(action_prefix="feedback.text.erase")
     assert [(e.actor, e.detail["erased"]) for e in entries] == [(entries[0].actor, False), ("lan", True)]

@@ -223,14 +223,17 @@ def test_a_comment_text_is_shown_to_admins_only_and_erased_on_request(hub: HubSe
     assert [(t["id"], t["text"]) for t in texts] == [(comment.id, "Chờ quá lâu ở quầy 1")]
     assert audit_actions(hub, "feedback.text.read")[0]["target"] == f"{PRIVATE}/{day}"
 
-    assert hub.http.delete(f"/api/v1/feedback/{comment.id}/text").status_code == 200
+    erase = f"/api/v1/feedback/{PRIVATE}/q01/{comment.id}/text"
+    assert hub.http.delete(f"/api/v1/feedback/{PRIVATE}/q02/{comment.id}/text").status_code == 404  # another desk
+    assert hub.http.delete(erase).status_code == 200
     assert hub.get("/api/v1/feedback/texts", site=PRIVATE, date=day) == []
-    assert hub.http.delete(f"/api/v1/feedback/{comment.id}/text").status_code == 404
+    assert hub.http.delete(erase).status_code == 404
     erasures = [(e["actor"], e["target"], e["detail"]) for e in audit_actions(hub, "feedback.text.erase")[:2]]
-    assert erasures == [("quantri", comment.id, {"erased": False}), ("quantri", comment.id, {"erased": True})]
+    target = f"{PRIVATE}/q01/{comment.id}"
+    assert erasures == [("quantri", target, {"erased": False}), ("quantri", target, {"erased": True})]
     database = Path(hub.settings.database.removeprefix("sqlite:///"))
     with sqlite3.connect(database) as conn:
-        sentiment, text = conn.execute("SELECT sentiment, text FROM feedback WHERE id = ?", (comment.id,)).fetchone()
+        sentiment, text = conn.execute("SELECT sentiment, text FROM feedback WHERE id = ?", (target,)).fetchone()
         (payload,) = conn.execute("SELECT payload FROM messages WHERE id = ?", (comment.id,)).fetchone()
     assert (sentiment, text) == ("negative", None)  # the sentiment still counts
     assert "Chờ quá lâu" not in payload
