@@ -43,8 +43,11 @@ def scripted_hour(
     def at() -> datetime:
         return start + timedelta(seconds=20 * len(messages))
 
-    for score in [4] * satisfied + [1] * unsatisfied:
-        messages.append(RatingMessage(ts=at(), site=site, desk="q01", score=score, channel="button"))
+    for n, score in enumerate([4] * satisfied + [1] * unsatisfied):
+        # Each rating names its own ticket: ratings without one closer than the hub's
+        # `ingest.rating_no_ticket_gap_s` (30 s) would count once.
+        ticket = f"R{n:03d}"
+        messages.append(RatingMessage(ts=at(), site=site, desk="q01", score=score, channel="button", ticket=ticket))
     for _ in range(not_counted):  # a burst of presses on the low button: kept, not counted
         messages.append(RatingMessage(ts=at(), site=site, desk="q01", score=1, channel="button", flags=["burst"]))
     for sentiment in ["negative"] * comments_negative + ["positive"] * comments_positive:
