@@ -11,7 +11,7 @@ import pytest
 
 from devtools.mosquitto import MosquittoBroker
 from hub.config import load_settings
-from tests.browser.test_dashboard_live import browser, open_dashboard, page  # noqa: F401 (fixtures)
+from tests.browser.test_dashboard_live import open_dashboard, page  # noqa: F401 (fixture)
 from tests.integration.test_alert_delivery import scripted_day
 from tests.integration.test_three_voices import scripted_hour
 from tests.support.hub_server import HubServer, Publisher

@@ -22,12 +22,12 @@ from devtools.mosquitto import MosquittoBroker
 from hub.auth import hash_password
 from hub.config import HubSettings, load_settings
 from protocol.messages import QueueMessage, QueueSource, TicketEvent, TicketMessage
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, require_chromium
+from tests.support.browser import SCREENSHOTS
 from tests.support.hub_server import HubServer, Publisher
 from tests.support.require import require_module
 
 require_module("playwright.sync_api", "Playwright", "installed with the dev extra: ./scripts/setup.sh")
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
@@ -86,17 +86,6 @@ def wait_for_backfill(hub: HubServer, timeout: float = 90) -> None:
         previous = taken
         time.sleep(0.5)
     raise AssertionError("the simulator's back-fill never reached the hub")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    require_chromium()
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 @pytest.fixture()

@@ -10,14 +10,13 @@ import pytest
 from devtools.mosquitto import MosquittoBroker
 from hub.auth import hash_password
 from hub.config import HubSettings, load_settings
-from tests.browser.test_dashboard_live import DESKTOP, browser, open_dashboard
+from tests.browser.test_dashboard_live import DESKTOP, open_dashboard
 from tests.support.hub_server import HubServer
 
 pytest.importorskip("playwright.sync_api", reason="Playwright is installed with the dev extra")
 from playwright.sync_api import Browser, expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
-__all__ = ["browser"]  # the shared Chromium fixture
 
 
 def test_the_dashboard_runs_under_its_csp_and_inline_scripts_do_not(browser: Browser, tmp_path: Path) -> None:

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -21,13 +19,11 @@ from hub.config import HubSettings, load_settings
 from tests.support.hub_server import HubServer
 
 pytest.importorskip("playwright.sync_api", reason="Playwright is installed with the dev extra")
-from playwright.sync_api import Browser, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, expect  # noqa: E402
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+from tests.support.browser import SCREENSHOTS  # noqa: E402
 
 
 def settings_with_roles() -> HubSettings:
@@ -45,20 +41,6 @@ def settings_with_roles() -> HubSettings:
         "cb-binh": {"name": "Trần Văn Bình", "position": "Cán sự"},
     }
     return HubSettings.model_validate(data)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        if os.environ.get("CI"):
-            pytest.fail("Debian's chromium is not installed (scripts/setup.sh installs it)")
-        pytest.skip("Debian's chromium is not installed (scripts/setup.sh installs it)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
 
 
 def test_the_supervisor_form_signs_entries_into_the_pack_and_the_audit_log(browser: Browser, tmp_path: Path) -> None:

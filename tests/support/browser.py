@@ -21,6 +21,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",  # as a hall TV's kiosk browser is started (hall display)
 ]
 SCREENSHOTS = Path(os.environ.get("ONESTOP_SCREENSHOTS") or ROOT / "test-artifacts" / "screenshots")
 
