@@ -20,52 +20,14 @@ import yaml
 
 from devtools.mosquitto import MosquittoBroker, free_port, make_certificates
 from hub.cli import main as hub_cli
-from hub.config import HubSettings, load_settings
 from hub.provision import DEVICE_KINDS
-from protocol.messages import Envelope, RatingMessage, TicketEvent, TicketMessage
+from protocol.messages import RatingMessage, TicketEvent
 from tests.support.hub_server import HubServer, Publisher
-
-DAY = "2026-11-20"
-QN_SITES = [
-    {
-        "id": "qn-ha-long",
-        "name": "Bộ phận Một cửa phường Hạ Long",
-        "level": "commune",
-        "lat": 20.95,
-        "lon": 107.08,
-        "desks": [{"id": "q01", "name": "Quầy 1", "services": ["dat-dai"]}],
-    },
-    {
-        "id": "qn-cam-pha",
-        "name": "Bộ phận Một cửa phường Cẩm Phả",
-        "level": "commune",
-        "lat": 21.01,
-        "lon": 107.29,
-        "desks": [{"id": "q01", "name": "Quầy 1", "services": ["dat-dai"]}],
-    },
-]
+from tests.support.national import DAY, settings_of_provinces, visit
 
 
 def at(clock: str) -> datetime:
     return datetime.fromisoformat(f"{DAY}T{clock}+07:00")
-
-
-def visit(site: str, ticket: str, issued: str, called: str, end: str, end_event: TicketEvent) -> list[Envelope]:
-    """One ticket at desk q01: issued, called, then finished or no-show."""
-    steps = [(TicketEvent.ISSUED, issued), (TicketEvent.CALLED, called), (end_event, end)]
-    return [
-        TicketMessage(
-            id=f"{site}-{ticket}-{event.value}",
-            ts=at(clock),
-            site=site,
-            desk="q01",
-            event=event,
-            ticket=ticket,
-            staff=None if event is TicketEvent.ISSUED else "cb-q01",
-            service="dat-dai",
-        )
-        for event, clock in steps
-    ]
 
 
 def rating(site: str, ticket: str, clock: str, score: int) -> RatingMessage:
@@ -125,22 +87,6 @@ EXPECTED_UNITS = {
 # Quảng Ninh's broker carries a message for a Bắc Ninh unit: its bridge does not forward it, and the national
 # ACL would refuse it.
 FORGED = visit("bn-kinh-bac", "X9", "08:04:00", "08:06:00", "08:07:00", DONE)[:1]
-
-
-def settings_of_provinces() -> tuple[HubSettings, HubSettings, HubSettings]:
-    """The Bắc Ninh hub (the sample province), the Quảng Ninh hub, and the national hub over both."""
-    bac_ninh = load_settings()
-    quang_ninh = bac_ninh.with_overrides(province={"code": 22, "name": "Quảng Ninh"}, sites=QN_SITES)
-    national = bac_ninh.with_overrides(
-        province={"code": None, "name": "Việt Nam"},
-        sites=[s.model_dump(mode="json") for s in bac_ninh.sites] + QN_SITES,
-        provinces=[
-            {"code": 24, "name": "Bắc Ninh", "units": [s.id for s in bac_ninh.sites]},
-            {"code": 22, "name": "Quảng Ninh", "units": [s["id"] for s in QN_SITES]},
-        ],
-        mqtt={"username": "onestop-hub"},
-    )
-    return bac_ninh, quang_ninh, national
 
 
 def national_broker_config(workdir: Path, hub_port: int, bridge_port: int, accounts: Path, ca: Path) -> str:
