@@ -9,7 +9,6 @@ forges a message for the other's unit (the national ACL drops it)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -23,7 +22,7 @@ from hub.cli import main as hub_cli
 from hub.provision import DEVICE_KINDS
 from protocol.messages import RatingMessage, TicketEvent
 from tests.support.hub_server import HubServer, Publisher
-from tests.support.national import DAY, settings_of_provinces, visit
+from tests.support.national import DAY, national_broker_config, settings_of_provinces, visit
 
 
 def at(clock: str) -> datetime:
@@ -89,36 +88,6 @@ EXPECTED_UNITS = {
 FORGED = visit("bn-kinh-bac", "X9", "08:04:00", "08:06:00", "08:07:00", DONE)[:1]
 
 
-def national_broker_config(workdir: Path, hub_port: int, bridge_port: int, accounts: Path, ca: Path) -> str:
-    """The national broker: plain loopback for its hub, TLS for the bridges, the accounts bridge-config wrote."""
-    cert, key = workdir.parent / "certs" / "server.crt", workdir.parent / "certs" / "server.key"
-    lines = [
-        "allow_anonymous false",
-        f"password_file {accounts / 'passwd'}",
-        f"acl_file {accounts / 'acl'}",
-        "persistence true",
-        f"persistence_location {workdir}/",
-        "autosave_interval 1",
-        "max_queued_messages 0",
-        f"log_dest file {workdir / 'mosquitto.log'}",
-        "log_type error",
-        "log_type warning",
-        "log_type notice",
-        "log_type information",
-        f"listener {hub_port} 127.0.0.1",
-        "use_username_as_clientid true",
-        f"listener {bridge_port} 127.0.0.1",
-        "use_username_as_clientid true",
-        f"cafile {ca}",
-        f"certfile {cert}",
-        f"keyfile {key}",
-        "tls_version tlsv1.2",
-    ]
-    if os.geteuid() == 0:
-        lines.append("user root")
-    return "\n".join(lines) + "\n"
-
-
 def figures(province: dict[str, Any]) -> dict[str, Any]:
     return {key: province[key] for key in EXPECTED[province["code"]]}
 
@@ -129,7 +98,8 @@ def country(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
     config_file = tmp_path / "national.yaml"
     config_file.write_text(yaml.safe_dump(national.model_dump(mode="json"), allow_unicode=True))
     (tmp_path / "certs").mkdir()
-    ca, _, _ = make_certificates(tmp_path / "certs")
+    certificates = make_certificates(tmp_path / "certs")
+    ca = certificates[0]
     bridge_port, hub_port = free_port(), free_port()
     out = tmp_path / "accounts"
     assert (
@@ -155,7 +125,7 @@ def country(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[st
     central = MosquittoBroker(
         port=hub_port,
         workdir=workdir,
-        config=national_broker_config(workdir, hub_port, bridge_port, out / "national", ca),
+        config=national_broker_config(workdir, hub_port, bridge_port, out / "national", certificates),
     )
     brokers = {
         code: MosquittoBroker(

@@ -3,7 +3,9 @@ province of the embedded configuration) and Quảng Ninh (22, two communes)."""
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
+from pathlib import Path
 
 from hub.config import HubSettings, load_settings
 from protocol.messages import Envelope, TicketEvent, TicketMessage
@@ -62,3 +64,36 @@ def visit(site: str, ticket: str, issued: str, called: str, end: str, end_event:
         )
         for event, clock in steps
     ]
+
+
+def national_broker_config(
+    workdir: Path, hub_port: int, bridge_port: int, accounts: Path, certificates: tuple[Path, Path, Path]
+) -> str:
+    """The national broker: plain loopback for its hub, TLS for the bridges (``certificates``: CA, server
+    certificate and key), the accounts ``onestop-hub bridge-config`` wrote in ``accounts``."""
+    ca, cert, key = certificates
+    lines = [
+        "allow_anonymous false",
+        f"password_file {accounts / 'passwd'}",
+        f"acl_file {accounts / 'acl'}",
+        "persistence true",
+        f"persistence_location {workdir}/",
+        "autosave_interval 1",
+        "max_queued_messages 0",
+        f"log_dest file {workdir / 'mosquitto.log'}",
+        "log_type error",
+        "log_type warning",
+        "log_type notice",
+        "log_type information",
+        f"listener {hub_port} 127.0.0.1",
+        "use_username_as_clientid true",
+        f"listener {bridge_port} 127.0.0.1",
+        "use_username_as_clientid true",
+        f"cafile {ca}",
+        f"certfile {cert}",
+        f"keyfile {key}",
+        "tls_version tlsv1.2",
+    ]
+    if os.geteuid() == 0:
+        lines.append("user root")
+    return "\n".join(lines) + "\n"
