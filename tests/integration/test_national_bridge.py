@@ -9,13 +9,16 @@ forges a message for the other's unit (the national ACL drops it)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
 import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 
 from devtools.mosquitto import MosquittoBroker, free_port, make_certificates
 from hub.cli import main as hub_cli
@@ -86,6 +89,32 @@ EXPECTED_UNITS = {
 # Quảng Ninh's broker carries a message for a Bắc Ninh unit: its bridge does not forward it, and the national
 # ACL would refuse it.
 FORGED = visit("bn-kinh-bac", "X9", "08:04:00", "08:06:00", "08:07:00", DONE)[:1]
+
+
+class BridgeState:
+    """The bridge's state as the province broker publishes it (notifications_local_only): "1" up, "0" down."""
+
+    def __init__(self, broker: MosquittoBroker, account: str) -> None:
+        self.value: str | None = None
+        self.changed = threading.Condition()
+        self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=f"watch-{account}")
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port)
+        self.client.subscribe(f"$SYS/broker/connection/{account}/state", qos=1)
+        self.client.loop_start()
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        with self.changed:
+            self.value = message.payload.decode()
+            self.changed.notify_all()
+
+    def becomes(self, value: str, timeout: float = 60) -> bool:
+        with self.changed:
+            return self.changed.wait_for(lambda: self.value == value, timeout=timeout)
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
 def figures(province: dict[str, Any]) -> dict[str, Any]:
@@ -164,13 +193,18 @@ def test_national_hub_sees_each_province_as_its_own_hub_does(country: dict[str, 
     national_early = len(BN_EARLY) + len(QN_EARLY)
     hubs["national"].wait_until(lambda c: c["accepted"] >= national_early, timeout=60)
 
+    bridge_state = BridgeState(brokers[24], "bridge-p24")
+    assert bridge_state.becomes("1"), "the province broker does not show its bridge connected"
     central.stop()  # mid-morning: the national broker goes away; the desks keep sending to their province
+    assert bridge_state.becomes("0"), "the province broker does not show its bridge down"
     for code, messages in late.items():
         with Publisher(brokers[code], f"desks-{code}") as desks:
             desks.send(messages)
     hubs[24].wait_until(lambda c: c["accepted"] >= len(BN_EARLY) + len(BN_LATE))
     hubs[22].wait_until(lambda c: c["accepted"] >= len(QN_EARLY) + len(QN_LATE) + len(FORGED))
     central.start()  # the bridges reconnect (restart_timeout) and deliver what they queued
+    assert bridge_state.becomes("1"), "the bridge did not come back"
+    bridge_state.close()
 
     legit = national_early + len(BN_LATE) + len(QN_LATE)
     counts = hubs["national"].wait_until(lambda c: c["accepted"] >= legit, timeout=120)
