@@ -27,6 +27,7 @@ bench: setup
 	$(PY) bench/bench_sentiment.py
 	$(PY) bench/bench_live_latency.py
 	$(PY) bench/bench_reports.py
+	$(PY) bench/bench_bridge.py
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/mypy protocol hub edge simulator devtools

@@ -126,11 +126,12 @@ class MosquittoBroker:
         users: dict[str, str] | None = None,
         tls: bool = False,
         config: str | None = None,
+        extra: str = "",
     ) -> None:
         """Configure (not start) a broker; ``users`` turns anonymous access off, ``tls`` serves TLS only,
         with a CA and a server certificate made here (``ca_file`` for the clients). ``config`` is a whole
         configuration used as given instead (it must listen on 127.0.0.1:``port``); the other options are
-        then ignored."""
+        then ignored. ``extra`` is appended to the generated configuration (e.g. a bridge's snippet)."""
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self._own_dir = workdir is None
@@ -167,7 +168,7 @@ class MosquittoBroker:
             # temporary directory: it could then neither save its sessions nor read the password file, and a
             # restart would silently lose every queued message. This broker only listens on loopback.
             lines.append("user root")
-        self.config_path.write_text(config if config is not None else "\n".join(lines) + "\n")
+        self.config_path.write_text(config if config is not None else "\n".join(lines) + "\n" + extra)
         self._process: subprocess.Popen[bytes] | None = None
 
     @property

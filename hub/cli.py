@@ -54,6 +54,22 @@ def build_parser() -> argparse.ArgumentParser:
     provision.add_argument(
         "--rotate", action="append", default=[], metavar="ACCOUNT", help="give this account a new password"
     )
+
+    bridge = commands.add_parser(
+        "bridge-config", help="write each province broker's bridge to the national broker, and its ACL"
+    )
+    _add_config_option(bridge)
+    bridge.add_argument("--out", type=Path, required=True, help="folder to write (kept passwords are reused)")
+    bridge.add_argument("--national", metavar="HOST:PORT", required=True, help="the national broker's TLS listener")
+    bridge.add_argument(
+        "--national-ca",
+        type=Path,
+        default=Path("/etc/mosquitto/certs/national-ca.crt"),
+        help="where the national broker's CA certificate lies on each province's broker",
+    )
+    bridge.add_argument(
+        "--hub-account", action="append", default=[], help="national hub worker account (repeat for several)"
+    )
     return parser
 
 
@@ -125,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         from hub.provision import run_provision
 
         return run_provision(args.out, settings, args.hub_account, args.rotate)
+    if args.command == "bridge-config":
+        from hub.bridge import run_bridge_config
+
+        return run_bridge_config(args.out, settings, args.national, args.national_ca, args.hub_account)
 
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn

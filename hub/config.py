@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -248,6 +249,29 @@ class ProvinceInfo(_Strict):
     name: str = Field(description="Province name, e.g. Bắc Ninh.")
 
 
+class ProvinceEntry(_Strict):
+    """A province seen by a national (or multi-province) hub, with the units its broker forwards."""
+
+    code: int = Field(ge=1, le=99, description="Province code (vietnam-provinces), e.g. 24 for Bắc Ninh.")
+    name: str = Field(min_length=1, description="Province name, e.g. Bắc Ninh.")
+    units: list[str] = Field(
+        default_factory=list, description="Ids of the province's units, as in the MQTT topic and sites[].id."
+    )
+
+    @field_validator("units")
+    @classmethod
+    def _unit_ids(cls, value: list[str]) -> list[str]:
+        bad = [unit for unit in value if not re.fullmatch(IDENTIFIER_PATTERN, unit)]
+        if bad:
+            raise ValueError(f"not a unit id: {', '.join(map(repr, bad))} (lowercase letters, digits and '-')")
+        return value
+
+    @property
+    def bridge_account(self) -> str:
+        """The MQTT account this province's bridge uses on the national broker."""
+        return f"bridge-p{self.code:02d}"
+
+
 class HubSettings(_Strict):
     """Everything the hub needs; loaded from one YAML file."""
 
@@ -279,6 +303,10 @@ class HubSettings(_Strict):
         default_factory=PrivacySettings, description="Who answers for the personal data (impact assessment, notices)."
     )
     ingest: IngestSettings = Field(default_factory=IngestSettings, description="Input limits and rejected retention.")
+    provinces: list[ProvinceEntry] = Field(
+        default_factory=list,
+        description="A national hub's provinces and their units (docs/national.md); a province hub leaves it empty.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -301,7 +329,29 @@ class HubSettings(_Strict):
         duplicated = sorted({s for s in ids if ids.count(s) > 1})
         if duplicated:
             raise ValueError(f"site ids repeated: {', '.join(duplicated)}")
+        codes = [p.code for p in self.provinces]
+        repeated = sorted({c for c in codes if codes.count(c) > 1})
+        if repeated:
+            raise ValueError(f"provinces[].code repeated: {', '.join(map(str, repeated))}")
+        owners: dict[str, list[str]] = {}
+        for entry in self.provinces:
+            for unit in entry.units:
+                owners.setdefault(unit, []).append(entry.name)
+        shared = sorted(f"{unit} ({' and '.join(names)})" for unit, names in owners.items() if len(names) > 1)
+        if shared:
+            raise ValueError(f"provinces[].units: a unit belongs to one province only: {'; '.join(shared)}")
         return self
+
+    def province_list(self) -> list[ProvinceEntry]:
+        """The provinces this hub shows: ``provinces`` when given, else its own province with every unit."""
+        if self.provinces:
+            return list(self.provinces)
+        units = [site.id for site in self.sites]
+        return [ProvinceEntry.model_construct(code=self.province.code or 0, name=self.province.name, units=units)]
+
+    def province_of(self, site_id: str) -> ProvinceEntry | None:
+        """The province whose units include ``site_id`` (a national hub), or None."""
+        return next((p for p in self.provinces if site_id in p.units), None)
 
     @property
     def zone(self) -> ZoneInfo:

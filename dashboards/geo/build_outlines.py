@@ -31,6 +31,7 @@ OUT = Path(__file__).resolve().parents[1] / "web" / "geo"
 # Today's provinces built here: file stem, name, and the Natural Earth ids of the provinces they were made of.
 PROVINCES = [
     ("bac-ninh", "Bắc Ninh", ["VN.BN", "VN.BG"]),  # Bắc Ninh + Bắc Giang, from 1 July 2025
+    ("quang-ninh", "Quảng Ninh", ["VN.QN"]),  # not merged in 2025 (the national view's second test province)
 ]
 ARCHIPELAGOS = [("Quần đảo Hoàng Sa", 112.0, 16.5), ("Quần đảo Trường Sa", 114.3, 10.0)]
 

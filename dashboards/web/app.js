@@ -112,6 +112,9 @@ function applyLanguage() {
     // The Decree 335 entry form is for supervisors and admins (the API checks the role too).
     $("evaluation-link").hidden = !(access.open || access.role === "supervisor" || access.role === "admin");
     $("evaluation-link").textContent = w.evaluationLink;
+    // A national hub (provinces in its configuration) also has the map of the provinces (national.html).
+    $("national-link").hidden = !S.config.provinces;
+    $("national-link").textContent = w.national.title;
   }
   setConnection(S.connection || "connecting");
 }

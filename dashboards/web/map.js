@@ -11,14 +11,14 @@ export function project(lon, lat) {
   return [(lon + 180) / 360, 0.5 - Math.log((1 + s) / (1 - s)) / (4 * Math.PI)];
 }
 
-function el(name, attrs = {}, text) {
+export function el(name, attrs = {}, text) {
   const node = document.createElementNS(SVG, name);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
   if (text != null) node.textContent = text;
   return node;
 }
 
-function rings(geojson) {
+export function rings(geojson) {
   const out = [];
   for (const f of geojson.features || []) {
     const g = f.geometry;
@@ -29,11 +29,11 @@ function rings(geojson) {
   return out;
 }
 
-function points(geojson) {
+export function points(geojson) {
   return (geojson.features || []).filter((f) => f.geometry && f.geometry.type === "Point");
 }
 
-function pathOf(allRings, toScreen) {
+export function pathOf(allRings, toScreen) {
   return allRings.map((ring) => "M" + ring.map(([lon, lat]) => toScreen(lon, lat).map((v) => v.toFixed(1)).join(",")).join("L") + "Z").join("");
 }
 

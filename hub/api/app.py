@@ -12,6 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from hub.api import admin, alerts, dashboard, hall, notify, reports, session, sites, stream, system
 from hub.api import evaluation as evaluation_api
+from hub.api import provinces as provinces_api
 from hub.auth import AccessMiddleware, AccessPolicy
 from hub.config import HubSettings, parse_host_port
 from hub.events import Broadcaster
@@ -60,7 +61,7 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
     policy = AccessPolicy(settings.access, parse_host_port(settings.listen)[0], sessions=sessions)
     app.state.access_policy = policy
     app.add_middleware(AccessMiddleware, policy=policy, tile_url=settings.map.tile_url)
-    for extra in (session, dashboard, hall):
+    for extra in (session, dashboard, hall, provinces_api):
         app.include_router(extra.router)
     if DASHBOARD_DIR.is_dir():
         app.mount("/", StaticFiles(directory=DASHBOARD_DIR, html=True), name="dashboard")

@@ -96,6 +96,7 @@ def dashboard_config(runtime: Runtime, request: Request) -> dict[str, Any]:
             "tile_attribution": settings.map.tile_attribution,
         },
         "access": describe(principal, policy),
+        "provinces": len(settings.provinces),  # a national hub's provinces (national.html); 0 on a province hub
     }
 
 

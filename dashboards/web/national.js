@@ -1,0 +1,173 @@
+// The national page: Việt Nam with the provinces a national hub follows (their outlines from the hub,
+// a dot where none ships), the two archipelagos named, a table of provinces; choosing a province lists its
+// units with today's figures, each linking to the unit's page on the dashboard. Vietnamese first.
+"use strict";
+
+import { TEXT } from "./i18n.js";
+import { el, pathOf, points, project, rings } from "./map.js";
+
+const params = new URLSearchParams(location.search);
+const S = { lang: params.get("lang") || localStorage.getItem("onestop.lang") || "vi", data: null, outlines: new Map(), country: null };
+const $ = (id) => document.getElementById(id);
+const w = () => (TEXT[S.lang] || TEXT.vi).national;
+const states = () => (TEXT[S.lang] || TEXT.vi).state;
+const WIDTH = 600, HEIGHT = 900;
+
+async function getJSON(path) {
+  const response = await fetch(path, { credentials: "same-origin", headers: { Accept: "application/json" } });
+  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  return response.json();
+}
+
+const percent = (x) => (x == null ? w().none : `${Math.round(x * 100)} %`);
+const minutes = (s) => (s == null ? w().none : w().minutes(Math.round(s / 60)));
+const selected = () => { const m = location.hash.match(/^#\/province\/(\d+)$/); return m ? Number(m[1]) : null; };
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  if (text instanceof Node) td.append(text); else td.textContent = text;
+  if (className) td.className = className;
+  return td;
+}
+
+function head(...names) {
+  const tr = document.createElement("tr");
+  names.forEach(([name, num]) => { const th = document.createElement("th"); th.textContent = name; if (num) th.className = "num"; tr.append(th); });
+  return tr;
+}
+
+const overlaps = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+
+function drawMap() {
+  const svg = $("country-map");
+  svg.replaceChildren();
+  svg.setAttribute("viewBox", `0 0 ${WIDTH} ${HEIGHT}`);
+  svg.setAttribute("aria-label", w().mapLabel);
+  svg.append(el("title", {}, w().mapLabel));
+  const all = S.country ? rings(S.country) : [];
+  const marks = S.country ? points(S.country) : [];
+  let xs = [], ys = [];
+  for (const ring of all) for (const [lon, lat] of ring) { const [x, y] = project(lon, lat); xs.push(x); ys.push(y); }
+  for (const m of marks) { const [x, y] = project(...m.geometry.coordinates); xs.push(x); ys.push(y); }
+  if (!xs.length) { xs = [0.79, 0.82]; ys = [0.42, 0.47]; }
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const pad = 40;
+  const scale = Math.min((WIDTH - 2 * pad) / (x1 - x0), (HEIGHT - 2 * pad) / (y1 - y0));
+  const ox = (WIDTH - (x1 - x0) * scale) / 2 - x0 * scale, oy = (HEIGHT - (y1 - y0) * scale) / 2 - y0 * scale;
+  const toScreen = (lon, lat) => { const [x, y] = project(lon, lat); return [x * scale + ox, y * scale + oy]; };
+  svg.append(el("rect", { class: "map-sea", x: 0, y: 0, width: WIDTH, height: HEIGHT }));
+  if (all.length) svg.append(el("path", { class: "map-country", d: pathOf(all, toScreen), "fill-rule": "evenodd" }));
+  // Hoàng Sa and Trường Sa are always marked, by name.
+  for (const m of marks) {
+    const [x, y] = toScreen(...m.geometry.coordinates);
+    for (const [dx, dy] of [[0, 0], [7, 4], [-6, 5], [4, -6], [-4, -4]]) svg.append(el("circle", { class: "island", cx: x + dx, cy: y + dy, r: 2 }));
+    svg.append(el("text", { class: "archipelago", x: Math.min(x, WIDTH - 8), y: y + 24, "text-anchor": "end", "data-archipelago": m.properties.name }, m.properties.name));
+  }
+  const missing = [];
+  const labels = [];
+  const names = el("g", { class: "province-names" });
+  for (const p of S.data.provinces) {
+    const link = el("a", { href: `#/province/${p.code}`, "data-province": String(p.code), class: p.code === selected() ? "selected" : "" });
+    link.setAttribute("aria-label", `${p.name}: ${states()[p.state] || p.state}, ${w().summary(p)}`);
+    link.append(el("title", {}, `${p.name} – ${w().summary(p)}`));
+    const outline = S.outlines.get(p.code);
+    let at = p.lat != null ? toScreen(p.lon, p.lat) : null;
+    if (outline) {
+      const shape = rings(outline);
+      link.append(el("path", { class: "province-shape", d: pathOf(shape, toScreen), "fill-rule": "evenodd" }));
+      if (!at) { const ring = shape[0]; at = toScreen(...ring[0]); }
+    } else {
+      missing.push(p.name);
+      if (!at) continue;
+      link.append(el("circle", { class: "province-dot", cx: at[0], cy: at[1], r: 7 }));
+    }
+    // The name beside the place, on the first side where it covers no other province's name.
+    const width = p.name.length * 9 + 4, height = 18;
+    const sides = [[10, 5, "start"], [-10, 5, "end"], [0, -12, "middle"], [0, 22, "middle"], [14, 24, "start"], [-14, -14, "end"]];
+    const boxOf = ([dx, dy, anchor]) => {
+      const x = at[0] + dx - (anchor === "end" ? width : anchor === "middle" ? width / 2 : 0);
+      return { x, y: at[1] + dy - height + 4, w: width, h: height };
+    };
+    const side = sides.find((c) => !labels.some((b) => overlaps(b, boxOf(c)))) || sides[0];
+    labels.push(boxOf(side));
+    const attrs = { class: "province-name", x: at[0] + side[0], y: at[1] + side[1], "text-anchor": side[2], "aria-hidden": "true" };
+    names.append(el("text", { ...attrs, "data-province-label": String(p.code) }, p.name));
+    svg.append(link);
+  }
+  svg.append(names); // over every shape, letting clicks through to the shapes (national.css)
+  $("country-note").textContent = missing.length ? w().noOutline(missing.join(", ")) : "";
+}
+
+function drawTables() {
+  const table = $("province-table");
+  table.replaceChildren(head([w().province], [w().units, true], [w().transactions, true], [w().meanWait, true], [w().satisfaction, true], [w().waiting, true]));
+  for (const p of S.data.provinces) {
+    const tr = document.createElement("tr");
+    tr.dataset.province = p.code;
+    const open = document.createElement("button");
+    open.type = "button";
+    open.textContent = p.name;
+    open.addEventListener("click", () => { location.hash = `#/province/${p.code}`; });
+    tr.append(cell(open), cell(p.unit_count, "num"), cell(p.transactions, "num"), cell(minutes(p.mean_transaction_wait_s), "num"),
+      cell(percent(p.satisfaction_share), "num"), cell(p.people_waiting, "num"));
+    table.append(tr);
+  }
+  const code = selected();
+  const p = S.data.provinces.find((x) => x.code === code);
+  $("province-panel").hidden = !p;
+  if (!p) return;
+  $("province-title").textContent = p.name;
+  $("province-summary").textContent = w().summary(p);
+  const units = $("unit-table");
+  units.replaceChildren(head([w().unit], [w().state], [w().waiting, true], [w().transactions, true], [w().satisfaction, true]));
+  for (const u of p.units) {
+    const tr = document.createElement("tr");
+    tr.dataset.unit = u.id;
+    const link = document.createElement("a");
+    link.href = `index.html#/unit/${encodeURIComponent(u.id)}`;
+    link.textContent = u.name;
+    tr.append(cell(link), cell(states()[u.state] || u.state), cell(u.people_waiting, "num"), cell(u.transactions, "num"), cell(percent(u.satisfaction_share), "num"));
+    units.append(tr);
+  }
+}
+
+function render() {
+  document.documentElement.lang = S.lang;
+  document.title = w().title;
+  $("national-title").textContent = w().title;
+  $("country-title").textContent = w().map;
+  $("provinces-title").textContent = w().provinces;
+  $("dashboard-link").textContent = w().dashboard;
+  $("lang").textContent = (TEXT[S.lang] || TEXT.vi).language;
+  $("lang").setAttribute("lang", S.lang === "vi" ? "en" : "vi");
+  if (!S.data) return;
+  $("national-date").textContent = w().day(S.data.date);
+  drawMap();
+  drawTables();
+}
+
+async function load() {
+  try {
+    const day = params.get("date");
+    S.data = await getJSON(`/api/v1/provinces${day ? `?date=${encodeURIComponent(day)}` : ""}`);
+    S.country = await getJSON("geo/vietnam.geojson").catch(() => null);
+    await Promise.all(S.data.provinces.filter((p) => p.outline_url && !S.outlines.has(p.code)).map(async (p) => {
+      S.outlines.set(p.code, await getJSON(p.outline_url).catch(() => null));
+    }));
+    $("load-error").hidden = true;
+  } catch (error) {
+    $("load-error").textContent = String(error.message || error);
+    $("load-error").hidden = false;
+  }
+  render();
+  document.body.dataset.ready = "true";
+}
+
+$("lang").addEventListener("click", () => {
+  S.lang = S.lang === "vi" ? "en" : "vi";
+  localStorage.setItem("onestop.lang", S.lang);
+  render();
+});
+window.addEventListener("hashchange", render);
+load();
+setInterval(load, 30000);
