@@ -2,7 +2,7 @@
 # Both install what they need first (Debian packages, .venv/, the package with its extras).
 PY := .venv/bin/python
 
-.PHONY: setup demo test bench lint clean
+.PHONY: setup demo test bench lint clean eval-camera
 
 setup:
 	./scripts/setup.sh
@@ -23,6 +23,11 @@ bench: setup
 	$(PY) bench/bench_sentiment.py
 	$(PY) bench/bench_live_latency.py
 	$(PY) bench/bench_reports.py
+
+# Accuracy of the camera's models and pipeline on the real-footage set (docs/camera-accuracy.md).
+eval-camera: setup
+	./scripts/fetch_test_assets.sh
+	$(PY) models/eval/evaluate.py
 
 lint: setup
 	.venv/bin/ruff check . && .venv/bin/mypy protocol hub edge simulator devtools
