@@ -441,6 +441,76 @@ def _face_summary(tp: int, fp: int, missed: int) -> dict[str, Any]:
     }
 
 
+def evaluate_waits(detector: dict[str, Any] | None = None, fps: float = 5.0) -> dict[str, Any]:
+    """The pipeline's waits (queue zone to service zone) on the clip against the hand-read times.
+
+    A measured wait belongs to a labelled person when the pipeline saw the service entry within 3 s of the
+    labelled time and within 15 % of the frame of the labelled place; every other measured wait is a false
+    wait (nobody else ever stands in the queue band). A wait is right within 10 % or 15 s, as the issue asks.
+    """
+    from edge.camera.pipeline import CameraPipeline, CameraSettings
+    from edge.camera.queue_monitor import WaitMeasured
+    from edge.camera.sources import Frame
+
+    labels = _labels("vtest.json")
+    spec = labels["waits"]
+    settings = CameraSettings.model_validate(
+        {
+            "source": {"type": "file", "path": str(vtest_path())},
+            "zones": {"queue": {"polygon": spec["queue_zone"]}, "service": {"polygon": spec["service_zone"]}},
+            "emotion": {"enabled": False},
+            **({"detector": detector} if detector is not None else {}),
+        }
+    )
+    pipeline = CameraPipeline.build(settings, "eval", "eval")
+    step = max(1, round(labels["fps"] / fps))
+    measured: list[tuple[float, float, float, float]] = []  # wait, at, feet x, feet y
+    for index, image in vtest_frames():
+        if index % step:
+            continue
+        _, events = pipeline.process(Frame(image, index / labels["fps"]))
+        height, width = image.shape[:2]
+        boxes = {track.id: track.xyxy for track in pipeline._tracker.tracks}
+        for event in events:
+            if isinstance(event, WaitMeasured) and event.track_id in boxes:
+                box = boxes[event.track_id]
+                measured.append((event.wait_s, event.at, float((box[0] + box[2]) / 2 / width), float(box[3] / height)))
+    people = []
+    used: set[int] = set()
+    for person in spec["people"]:
+        truth = person["enter_service_s"] - person["enter_queue_s"]
+        match = next(
+            (
+                k
+                for k, (_, at, x, y) in enumerate(measured)
+                if k not in used
+                and abs(at - person["enter_service_s"]) <= 3.0
+                and abs(x - person["enter_service_xy"][0]) <= 0.15
+                and abs(y - person["enter_service_xy"][1]) <= 0.15
+            ),
+            None,
+        )
+        if match is not None:
+            used.add(match)
+        wait = measured[match][0] if match is not None else None
+        error = None if wait is None else round(wait - truth, 2)
+        people.append(
+            {
+                "who": person["who"],
+                "labelled_wait_s": round(truth, 2),
+                "measured_wait_s": None if wait is None else round(wait, 2),
+                "error_s": error,
+                "within_10pct_or_15s": error is not None and abs(error) <= max(0.10 * truth, 15.0),
+            }
+        )
+    return {
+        "labelled_waits": len(people),
+        "all_within_10pct_or_15s": all(p["within_10pct_or_15s"] for p in people),
+        "people": people,
+        "false_waits": [round(measured[k][0], 2) for k in range(len(measured)) if k not in used],
+    }
+
+
 def evaluate_all() -> dict[str, Any]:
     from edge.camera.detectors import BlazeFaceDetector, NanoDetPersonDetector, SsdLitePersonDetector, build_detector
     from edge.camera.pipeline import EmotionSettings
@@ -456,6 +526,7 @@ def evaluate_all() -> dict[str, Any]:
         results["blazeface (bare, whole photo, threshold 0.5)"] = evaluate_faces(blazeface)
     with build_detector(EmotionSettings().face) as faces:
         results["pipeline (defaults: nanodet + ssdlite second opinion)"] = evaluate_pipeline(faces=faces)
+    results["pipeline waits on the clip"] = evaluate_waits()
     return results
 
 

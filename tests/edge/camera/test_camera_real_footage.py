@@ -169,3 +169,11 @@ def test_outcome_names_only_confident_classes() -> None:
     assert outcome([0.3, 0.0, 0.2, 0.1, 0.2, 0.0, 0.2]) == UNCERTAIN
     with pytest.raises(EmotionInputError, match="7 finite numbers"):
         outcome([0.5, 0.5])
+
+
+def test_waits_on_real_footage_are_within_ten_percent_or_fifteen_seconds(eval_assets: None) -> None:
+    figures = evaluate.evaluate_waits()
+    assert figures["labelled_waits"] == 3
+    assert all(person["measured_wait_s"] is not None for person in figures["people"]), figures
+    assert figures["all_within_10pct_or_15s"], figures
+    assert figures["false_waits"] == [], figures
