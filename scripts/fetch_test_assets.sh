@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fetch the third-party test images the camera tests read.
+# Fetch the third-party test images and video the camera tests and the evaluation set read.
 #
 # bus.jpg and zidane.jpg ship only inside the ultralytics wheel (AGPL-3.0). They are never copied into this
 # repository: the tests read them straight out of the wheel zip (tests/edge/camera/conftest.py). The wheel is
@@ -21,14 +21,44 @@ else
     PYTHON="python3"
 fi
 
-if [[ -s "${WHEEL}" ]] && "${PYTHON}" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).testzip()" "${WHEEL}"; then
-    echo "test assets present: ${WHEEL}"
-    exit 0
-fi
+fetch_wheel() {
+    if [[ -s "${WHEEL}" ]] && "${PYTHON}" -c "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).testzip()" "${WHEEL}"; then
+        echo "test assets present: ${WHEEL}"
+        return
+    fi
+    mkdir -p "${DEST}"
+    # pip's own download keeps registry settings (index, proxy) as configured on this machine.
+    "${PYTHON}" -m pip download --no-deps --only-binary=:all: --disable-pip-version-check --quiet \
+        "ultralytics==${ULTRALYTICS_VERSION}" -d "${DEST}"
+    test -s "${WHEEL}" || { echo "expected ${WHEEL} after pip download" >&2; exit 1; }
+    echo "test assets fetched: ${WHEEL}"
+}
 
-mkdir -p "${DEST}"
-# pip's own download keeps registry settings (index, proxy) as configured on this machine.
-"${PYTHON}" -m pip download --no-deps --only-binary=:all: --disable-pip-version-check --quiet \
-    "ultralytics==${ULTRALYTICS_VERSION}" -d "${DEST}"
-test -s "${WHEEL}" || { echo "expected ${WHEEL} after pip download" >&2; exit 1; }
-echo "test assets fetched: ${WHEEL}"
+# The real-footage evaluation set (models/eval/) reads the sample photos and the pedestrian clip vtest.avi
+# of Debian's opencv-doc package (Apache-2.0 AND BSD-3-Clause). Only examples/data/ is unpacked, into
+# .cache/test-assets/opencv-doc/ (git-ignored); the .deb itself is deleted afterwards.
+fetch_opencv_doc() {
+    local data="${OPENCV_DOC_DIR}/usr/share/doc/opencv-doc/examples/data"
+    if [[ -s "${data}/vtest.avi" && -s "${OPENCV_DOC_DIR}/VERSION" ]] \
+        && [[ "$(cat "${OPENCV_DOC_DIR}/VERSION")" == "${OPENCV_DOC_VERSION}" ]]; then
+        echo "test assets present: ${data}"
+        return
+    fi
+    local work
+    work="$(mktemp -d)"
+    chmod 755 "${work}"  # apt's sandbox user must be able to write the .deb here
+    (cd "${work}" && apt-get download -q "opencv-doc=${OPENCV_DOC_VERSION}") \
+        || { echo "cannot download opencv-doc ${OPENCV_DOC_VERSION} (run apt-get update?)" >&2; exit 1; }
+    rm -rf "${OPENCV_DOC_DIR}"
+    mkdir -p "${OPENCV_DOC_DIR}"
+    dpkg-deb --fsys-tarfile "${work}"/opencv-doc_*.deb \
+        | tar -x -C "${OPENCV_DOC_DIR}" ./usr/share/doc/opencv-doc/examples/data ./usr/share/doc/opencv-doc/copyright
+    rm -rf "${work}"
+    echo "${OPENCV_DOC_VERSION}" > "${OPENCV_DOC_DIR}/VERSION"
+    echo "test assets fetched: ${data}"
+}
+
+OPENCV_DOC_VERSION="4.6.0+dfsg-12"
+OPENCV_DOC_DIR="${DEST}/opencv-doc"
+fetch_wheel
+fetch_opencv_doc

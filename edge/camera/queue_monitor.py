@@ -123,7 +123,8 @@ class QueueMonitor:
             zone = next(
                 (
                     kind
-                    for kind in (ZoneKind.SERVICE, ZoneKind.QUEUE, ZoneKind.STAFF)
+                    # Staff before queue: where a queue polygon overlaps the desk, the officer is not in line.
+                    for kind in (ZoneKind.SERVICE, ZoneKind.STAFF, ZoneKind.QUEUE)
                     if kind in membership and membership[kind][index]
                 ),
                 None,

@@ -6,6 +6,11 @@ frame keeps their track; a track that finds no detection keeps its last box for 
 so a missed detection neither drops a person from the count nor restarts their wait. A fallback on
 centre distance keeps fast walkers (low IoU at a low frame rate) on their track.
 
+A track counts only once it is *confirmed*: seen in ``min_hits`` frames (a detection that flickers for a
+frame never counts) and *verified* as a person: it was once scored at the confident level in a box shaped
+like a person (taller than wide), or the pipeline's second opinion (:meth:`Tracker.verify`) agreed.
+Unseen tracks expire after ``grace_s``.
+
 Written here rather than taken from ``supervision``, whose dependencies (av, matplotlib, scipy) are heavy
 for a Raspberry Pi that only needs these ~150 lines.
 """
@@ -30,11 +35,15 @@ class Track:
     last_seen: float
     hits: int = 1
     missed: int = 0
+    best_score: float = 0.0
+    verified: bool = False
+    min_hits: int = 3
+    second_opinions: int = 0
 
     @property
     def confirmed(self) -> bool:
-        """Seen in at least two frames: a one-frame false detection never counts."""
-        return self.hits >= 2
+        """Seen in at least ``min_hits`` frames and verified as a person: only then does it count."""
+        return self.hits >= self.min_hits and self.verified
 
 
 def iou_matrix(a: npt.NDArray[np.float32], b: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
@@ -59,12 +68,20 @@ class Tracker:
         self,
         iou_threshold: float = 0.2,
         high_confidence: float = 0.5,
-        grace_s: float = 1.5,
+        grace_s: float = 1.0,
         max_centre_shift: float = 0.75,
+        min_hits: int = 2,
+        verified_score: float = 0.0,
+        min_aspect: float = 1.0,
     ) -> None:
+        if min_hits < 1:
+            raise ValueError(f"min_hits must be >= 1, found {min_hits}")
         self._iou_threshold = iou_threshold
         self._high = high_confidence
         self._grace_s = grace_s
+        self._min_hits = min_hits
+        self._verified_score = verified_score
+        self._min_aspect = min_aspect
         self._max_shift = max_centre_shift
         self._tracks: list[Track] = []
         self._next_id = 1
@@ -85,14 +102,52 @@ class Tracker:
         # count only once confirmed by a second frame.
         leftover += self._match(detections, weak, unmatched_tracks, seen, t)
         for index in leftover:
-            self._tracks.append(Track(self._next_id, detections.xyxy[index].copy(), t, t))
-            self._next_id += 1
-            seen.add(self._tracks[-1].id)
+            score = float(detections.confidence[index])
+            seen.add(self._start(detections.xyxy[index], score, t, self._score_verifies(score, detections.xyxy[index])))
         for track in self._tracks:
             if track.id not in seen:
                 track.missed += 1
         self._tracks = [track for track in self._tracks if t - track.last_seen <= self._grace_s]
         return list(self._tracks)
+
+    def _start(self, box: npt.NDArray[np.float32], score: float, t: float, verified: bool) -> int:
+        track = Track(self._next_id, box.copy(), t, t, best_score=score, verified=verified, min_hits=self._min_hits)
+        self._tracks.append(track)
+        self._next_id += 1
+        return track.id
+
+    def add_verified(self, detections: Detections, t: float) -> list[int]:
+        """Add people another detector found confidently at time ``t`` that no track seen at ``t`` holds:
+        they extend a track unseen in this frame, or start a track that is verified (it still needs
+        ``min_hits`` frames). Returns the ids of the tracks they went to."""
+        unseen = [i for i, track in enumerate(self._tracks) if track.last_seen != t]
+        before = {track.id for track in self._tracks}
+        seen: set[int] = set()
+        leftover = self._match(detections, np.arange(len(detections)), unseen, seen, t)
+        for index in leftover:
+            self._start(detections.xyxy[index], float(detections.confidence[index]), t, verified=True)
+        for track in self._tracks:
+            if track.id in seen:
+                track.verified = True
+        return sorted(seen | {track.id for track in self._tracks if track.id not in before})
+
+    def _score_verifies(self, score: float, box: npt.NDArray[np.float32]) -> bool:
+        """A confident score verifies a person only for a box shaped like one (not wider than tall): a cat
+        or a bag lying down scored as a person must get a second opinion."""
+        return score >= self._verified_score and (box[3] - box[1]) >= self._min_aspect * (box[2] - box[0])
+
+    def unverified(self, t: float) -> list[Track]:
+        """Tracks seen in this frame (time ``t``) that still wait for a second opinion."""
+        return [track for track in self._tracks if not track.verified and track.last_seen == t]
+
+    def verify(self, track_ids: set[int], checked: set[int]) -> None:
+        """Record a second opinion: tracks in ``track_ids`` are people; the others in ``checked`` were
+        looked at and not confirmed this time (they may be confirmed later)."""
+        for track in self._tracks:
+            if track.id in checked:
+                track.second_opinions += 1
+            if track.id in track_ids:
+                track.verified = True
 
     def _match(
         self,
@@ -129,6 +184,9 @@ class Tracker:
             track.last_seen = t
             track.hits += 1
             track.missed = 0
+            confidence = float(detections.confidence[candidates[col]])
+            track.best_score = max(track.best_score, confidence)
+            track.verified = track.verified or self._score_verifies(confidence, det_boxes[col])
             seen.add(track.id)
             used_tracks.add(row)
             left.discard(col)

@@ -28,7 +28,7 @@ def track(track_id: int, x: float, t: float) -> Track:
     """A confirmed person whose feet stand at ``x`` (fraction of the width), 0.9 down the frame."""
     centre = x * WIDTH
     box = np.array([centre - 20, 200, centre + 20, 0.9 * HEIGHT], np.float32)
-    return Track(track_id, box, first_seen=0.0, last_seen=t, hits=5)
+    return Track(track_id, box, first_seen=0.0, last_seen=t, hits=5, verified=True)
 
 
 def play(queue: QueueMonitor, script: dict[int, list[tuple[float, float]]], until_s: float) -> list[object]:
