@@ -393,10 +393,10 @@ class Processor:
             if alert.alert is AlertType.MESSAGES_MISSING:
                 latest.setdefault((alert.site, alert.desk), alert)
         for (site, desk), count in missing.items():
-            alert = latest.get((site, desk))
-            if alert is None or alert.state is not AlertState.RAISED or alert.count != count:
-                alert = self._board.missing_alert(site, desk, count, now)
-            self._board.track_alert(alert)
+            stored = latest.get((site, desk))
+            if stored is None or stored.state is not AlertState.RAISED or stored.count != count:
+                stored = self._board.missing_alert(site, desk, count, now)
+            self._board.track_alert(stored)
 
 
 def rejected_payload(item: Incoming, limit: int) -> tuple[bytes, str]:

@@ -665,7 +665,6 @@ class SqliteStore:
             self._connections.clear()
         self._local = threading.local()
 
-
     # -- numbering and loss (hub/loss.py) -----------------------------------------------------------------
 
     def stream_losses(self, devices: list[tuple[str, str]] | None = None) -> list[StreamLoss]:
@@ -677,9 +676,7 @@ class SqliteStore:
         else:
             for site, desk in dict.fromkeys(devices):
                 rows += self._conn.execute(sql + " WHERE site = ? AND desk = ?", (site, desk))
-        return [
-            StreamLoss(r[0], r[1], r[2], r[3], r[4], [(a, b) for a, b in json.loads(r[6])], r[5]) for r in rows
-        ]
+        return [StreamLoss(r[0], r[1], r[2], r[3], r[4], [(a, b) for a, b in json.loads(r[6])], r[5]) for r in rows]
 
     def save_stream_loss(self, loss: StreamLoss, updated_at: datetime) -> None:
         """Keep what the hub knows of a stream now (inside the batch's transaction)."""
@@ -699,6 +696,7 @@ class SqliteStore:
                 _utc_text(updated_at),
             ),
         )
+
 
 def _device_id(message: Envelope) -> str:
     # Message ids are unique per device, not across the province: the derived tables key on both.

@@ -223,6 +223,7 @@ class Store(Protocol):
         """Keep what the hub knows of a stream now (inside the batch's transaction)."""
         ...
 
+
 def open_store(url: str) -> Store:
     """Open the store a database URL names: ``sqlite:///relative/path.db`` or ``sqlite:////abs/path.db``.
 

@@ -338,7 +338,7 @@ class HeartbeatMessage(Envelope):
         None,
         ge=0,
         le=MAX_SEQ,
-        description="Queue samples and heartbeats the full outbox dropped unsent since it was created (never numbered).",
+        description="Queue samples and heartbeats the full outbox dropped unsent since it was created.",
     )
 
 

@@ -25,9 +25,7 @@ SITE, DESK = "bn-hcc", "q01"
 
 def sample(seq: int | None, stream: str = "s1", desk: str = DESK) -> Incoming:
     """A queue sample numbered as the edge's outbox numbers it (the id follows the number: a resend repeats it)."""
-    message = QueueMessage(
-        id=f"{stream}-{seq}", ts=NOW, site=SITE, desk=desk, length=3, source=QueueSource.CAMERA
-    )
+    message = QueueMessage(id=f"{stream}-{seq}", ts=NOW, site=SITE, desk=desk, length=3, source=QueueSource.CAMERA)
     payload = message.to_payload() if seq is None else numbered(message.to_payload(), seq, stream)
     return Incoming(message.topic, payload, NOW)
 
@@ -46,9 +44,7 @@ class Hub:
         return sum(s.missing for s in self.store.stream_losses([(SITE, desk)]))
 
     def active(self) -> list[tuple[str, int | None]]:
-        return [
-            (a.desk, a.count) for a in self.board.active_alerts() if a.alert is AlertType.MESSAGES_MISSING
-        ]
+        return [(a.desk, a.count) for a in self.board.active_alerts() if a.alert is AlertType.MESSAGES_MISSING]
 
 
 def test_gaps_close_out_of_order_and_repeats_change_nothing() -> None:
@@ -115,9 +111,7 @@ def test_hub_counts_raises_clears_and_remembers(tmp_path: Path) -> None:
     hub = Hub(tmp_path / "hub.db")
     outcome = hub.send(*(sample(n) for n in (1, 2, 3, 6, 7)), sample(None, desk="q02"))
     assert hub.missing() == 2
-    assert [(a.alert, a.state, a.count) for a in outcome.alerts] == [
-        (AlertType.MESSAGES_MISSING, AlertState.RAISED, 2)
-    ]
+    assert [(a.alert, a.state, a.count) for a in outcome.alerts] == [(AlertType.MESSAGES_MISSING, AlertState.RAISED, 2)]
     assert "thiếu 2 tin nhắn" in outcome.alerts[0].message
     assert hub.active() == [(DESK, 2)]
     assert hub.store.stream_losses([(SITE, "q02")]) == []  # no numbers, nothing followed

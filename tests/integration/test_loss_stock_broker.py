@@ -7,8 +7,6 @@ sent minus what the hub's record holds."""
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,17 +17,10 @@ from edge.mqtt_link import MqttLink
 from edge.outbox import Outbox, Spool
 from protocol.messages import QueueMessage, QueueSource
 from tests.support.hub_server import HubServer
+from tests.support.waiting import wait_for
 
 SITE, DESK, QUIET_DESK = "bn-tien-du", "q01", "q02"
 SENT_WHILE_AWAY = 3000
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def recorded(database: Path, desk: str) -> set[str]:
@@ -115,4 +106,4 @@ def test_a_stock_broker_drops_and_the_hub_says_how_many_of_which_desk(
         busy.close()
         quiet.close()
     with capsys.disabled():
-        print(f"\n    [stock broker] sent {len(busy.sent)}, recorded {len(stored)}, missing reported {expected}", end="")
+        print(f"\n    [stock broker] sent {len(busy.sent)}, recorded {len(stored)}, missing {expected}", end="")
