@@ -133,18 +133,21 @@ class Spool:
         return [SpooledMessage(row[0], row[1], bytes(row[2]), bool(row[3]), row[4]) for row in rows]
 
     def number(self, seqs: list[int]) -> dict[int, int]:
-        """Give these rows, in this order, the next numbers of the stream (durably); return them by row."""
+        """Give these rows, in this order, the next numbers of the stream (durably); return them by row.
+
+        A row the bound dropped meanwhile gets no number (it is left out), so no number is ever skipped."""
         if not seqs:
             return {}
+        numbers: dict[int, int] = {}
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 last = int(self._conn.execute("SELECT last FROM numbering").fetchone()[0])
-                numbers = {seq: last + i for i, seq in enumerate(seqs, start=1)}
-                self._conn.executemany(
-                    "UPDATE outbox SET number = ? WHERE seq = ?", [(n, seq) for seq, n in numbers.items()]
-                )
-                self._conn.execute("UPDATE numbering SET last = ?", (last + len(seqs),))
+                for seq in seqs:
+                    if self._conn.execute("UPDATE outbox SET number = ? WHERE seq = ?", (last + 1, seq)).rowcount:
+                        last += 1
+                        numbers[seq] = last
+                self._conn.execute("UPDATE numbering SET last = ?", (last,))
                 self._conn.execute("COMMIT")
             except BaseException:
                 self._conn.execute("ROLLBACK")
@@ -257,7 +260,10 @@ class Outbox:
         rows = self.spool.after(self._cursor, room)
         numbers = self.spool.number([row.seq for row in rows if row.number is None])
         for row in rows:
-            payload = numbered(row.payload, row.number or numbers[row.seq], self.spool.stream)
+            number = row.number or numbers.get(row.seq)
+            if number is None:
+                continue  # dropped by the bound since it was read: never sent, never numbered
+            payload = numbered(row.payload, number, self.spool.stream)
             info = self._client.publish(row.topic, payload, qos=1, retain=row.retain)
             if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
                 break

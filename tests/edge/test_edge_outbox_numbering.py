@@ -68,7 +68,9 @@ def test_the_full_spool_drops_only_unnumbered_rows_and_counts_them(tmp_path: Pat
     kept = spool.after(0, 10)
     assert [r.seq for r in kept[:2]] == early, "a numbered row may be on its way: it is not dropped"
     assert spool.depth == 4 and spool.dropped == 2
+    later = put(spool, beat())  # drops the oldest unnumbered heartbeat, which the publisher had just read
+    assert spool.number([kept[2].seq, later]) == {later: 3}, "a row dropped meanwhile takes no number"
     spool.close()
     reopened = Spool(tmp_path / "outbox.db", max_messages=4)
-    assert reopened.dropped == 2  # kept in the spool file
+    assert reopened.dropped == 3  # kept in the spool file
     reopened.close()
