@@ -127,11 +127,14 @@ class MosquittoBroker:
         tls: bool = False,
         config: str | None = None,
         extra: str = "",
+        stock_limits: bool = False,
     ) -> None:
         """Configure (not start) a broker; ``users`` turns anonymous access off, ``tls`` serves TLS only,
         with a CA and a server certificate made here (``ca_file`` for the clients). ``config`` is a whole
         configuration used as given instead (it must listen on 127.0.0.1:``port``); the other options are
-        then ignored. ``extra`` is appended to the generated configuration (e.g. a bridge's snippet)."""
+        then ignored. ``extra`` is appended to the generated configuration (e.g. a bridge's snippet).
+        ``stock_limits`` keeps Mosquitto's own queue limits (at most 1,000 messages queued
+        per session, 20 in flight) as a new user's broker has them, instead of unlimited queues."""
         self.port = port or free_port()
         self.host = "127.0.0.1"
         self._own_dir = workdir is None
@@ -146,8 +149,7 @@ class MosquittoBroker:
             f"persistence {'true' if persistence else 'false'}",
             f"persistence_location {self.workdir}/",
             "autosave_interval 1",
-            "max_queued_messages 0",
-            "max_inflight_messages 1000",
+            *([] if stock_limits else ["max_queued_messages 0", "max_inflight_messages 1000"]),
             "max_keepalive 600",
             f"log_dest file {self.log_path}",
             "log_type error",

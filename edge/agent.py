@@ -184,7 +184,7 @@ class DeskAgent:
             try:
                 self._publish_queue(now)
                 if now >= next_beat:
-                    self.emit(self.health.heartbeat(self.outbox.depth))
+                    self.emit(self.health.heartbeat(self.outbox.depth, self.spool.dropped))
                     next_beat = now + self.settings.heartbeat_s
             except Exception:
                 logger.exception("periodic work failed; trying again in a second")

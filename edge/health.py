@@ -43,8 +43,8 @@ class Health:
         with self._lock:
             self._camera = figures
 
-    def heartbeat(self, spool_depth: int) -> HeartbeatMessage:
-        """A heartbeat message for now."""
+    def heartbeat(self, spool_depth: int, spool_dropped: int | None = None) -> HeartbeatMessage:
+        """A heartbeat message for now (``spool_dropped``: what the full outbox dropped unsent)."""
         with self._lock:
             camera = self._camera
         return HeartbeatMessage(
@@ -56,4 +56,5 @@ class Health:
             model_latency_ms=camera.model_latency_ms,
             camera_ok=camera.camera_ok,
             cpu_temp_c=cpu_temperature_c(),
+            spool_dropped=spool_dropped,
         )

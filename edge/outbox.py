@@ -9,6 +9,11 @@ published at QoS 1 from there, and removed only when the broker acknowledged it.
 - Bounded, with a stated policy: beyond ``max_messages`` the oldest queue samples and heartbeats are
   dropped (they are superseded by newer ones anyway); ticket events, ratings, comments and emotions are
   never dropped, whatever the bound.
+- Numbered (docs/protocol.md, "Numbering and loss"): the first time a row is handed to the broker it gets
+  the next number of the spool's stream, kept in the spool before it is published and reused on every
+  resend, so numbers survive restarts and are never reused. A row the bound drops was never numbered (only
+  unnumbered rows are dropped), so every gap the hub sees in the numbers is a message lost after it left
+  the desk; what the bound dropped is counted apart (``spool_dropped`` of the heartbeat).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +42,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL, topic TEXT NOT NULL, payload BLOB NOT NULL,
     retain INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS outbox_by_kind ON outbox (kind, seq);
+CREATE TABLE IF NOT EXISTS numbering (
+    id INTEGER PRIMARY KEY CHECK (id = 1), stream TEXT NOT NULL, last INTEGER NOT NULL, dropped INTEGER NOT NULL);
 """
 
 
@@ -47,6 +55,7 @@ class SpooledMessage:
     topic: str
     payload: bytes
     retain: bool
+    number: int | None = None
 
 
 class Spool:
@@ -60,8 +69,19 @@ class Spool:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.executescript(SCHEMA)
+        if "number" not in {row[1] for row in self._conn.execute("PRAGMA table_info(outbox)")}:
+            self._conn.execute("ALTER TABLE outbox ADD COLUMN number INTEGER")  # a spool from before numbering
+        # A new spool file starts a new stream: its numbers begin at 1 under an id never used before.
+        self._conn.execute(
+            "INSERT OR IGNORE INTO numbering (id, stream, last, dropped) VALUES (1, ?, 0, 0)", (uuid.uuid4().hex,)
+        )
         self._depth = self._conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0]
-        self.dropped = 0
+        self.stream, self._dropped = self._conn.execute("SELECT stream, dropped FROM numbering").fetchone()
+
+    @property
+    def dropped(self) -> int:
+        """Messages the bound dropped unsent since this spool file was created."""
+        return int(self._dropped)
 
     @property
     def depth(self) -> int:
@@ -90,12 +110,16 @@ class Spool:
     def _drop_oldest_droppable(self) -> None:
         excess = self._depth - self._max
         marks = ",".join("?" * len(DROPPABLE_KINDS))
+        # Only rows never handed to the broker (no number yet): a numbered row may be on its way.
         cursor = self._conn.execute(
-            f"DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE kind IN ({marks}) ORDER BY seq LIMIT ?)",
+            f"DELETE FROM outbox WHERE seq IN (SELECT seq FROM outbox WHERE kind IN ({marks}) AND number IS NULL "
+            "ORDER BY seq LIMIT ?)",
             (*sorted(DROPPABLE_KINDS), max(excess, 1)),
         )
         self._depth -= cursor.rowcount
-        self.dropped += cursor.rowcount
+        if cursor.rowcount:
+            self._conn.execute("UPDATE numbering SET dropped = dropped + ?", (cursor.rowcount,))
+            self._dropped += cursor.rowcount
         if cursor.rowcount == 0 and self._depth % 1000 == 1:
             logger.warning("outbox holds %d messages, all of kinds that are never dropped", self._depth)
 
@@ -103,9 +127,32 @@ class Spool:
         """The oldest ``limit`` messages after ``seq``."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT seq, topic, payload, retain FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?", (seq, limit)
+                "SELECT seq, topic, payload, retain, number FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+                (seq, limit),
             ).fetchall()
-        return [SpooledMessage(row[0], row[1], bytes(row[2]), bool(row[3])) for row in rows]
+        return [SpooledMessage(row[0], row[1], bytes(row[2]), bool(row[3]), row[4]) for row in rows]
+
+    def number(self, seqs: list[int]) -> dict[int, int]:
+        """Give these rows, in this order, the next numbers of the stream (durably); return them by row.
+
+        A row the bound dropped meanwhile gets no number (it is left out), so no number is ever skipped."""
+        if not seqs:
+            return {}
+        numbers: dict[int, int] = {}
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                last = int(self._conn.execute("SELECT last FROM numbering").fetchone()[0])
+                for seq in seqs:
+                    if self._conn.execute("UPDATE outbox SET number = ? WHERE seq = ?", (last + 1, seq)).rowcount:
+                        last += 1
+                        numbers[seq] = last
+                self._conn.execute("UPDATE numbering SET last = ?", (last,))
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        return numbers
 
     def remove(self, seqs: list[int]) -> None:
         """Forget acknowledged messages."""
@@ -210,8 +257,14 @@ class Outbox:
         room = self._window - len(self._in_flight)
         if room <= 0:
             return
-        for row in self.spool.after(self._cursor, room):
-            info = self._client.publish(row.topic, row.payload, qos=1, retain=row.retain)
+        rows = self.spool.after(self._cursor, room)
+        numbers = self.spool.number([row.seq for row in rows if row.number is None])
+        for row in rows:
+            number = row.number or numbers.get(row.seq)
+            if number is None:
+                continue  # dropped by the bound since it was read: never sent, never numbered
+            payload = numbered(row.payload, number, self.spool.stream)
+            info = self._client.publish(row.topic, payload, qos=1, retain=row.retain)
             if info.rc == mqtt.MQTT_ERR_QUEUE_SIZE:
                 break
             self._in_flight[info.mid] = row.seq
@@ -219,3 +272,11 @@ class Outbox:
             self.published += 1
         # Acks that arrived while publishing are settled now, so a mid reused by paho cannot collide.
         self._settle_acks()
+
+
+def numbered(payload: bytes, number: int, stream: str) -> bytes:
+    """The spooled JSON object with ``seq`` and ``stream`` added (the same bytes on every resend)."""
+    body = payload.rstrip()
+    if not body.endswith(b"}") or body == b"{}":
+        raise ValueError("a spooled payload is a JSON object with fields")
+    return body[:-1] + b',"seq":%d,"stream":"%s"}' % (number, stream.encode())

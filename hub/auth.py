@@ -100,6 +100,7 @@ ROUTE_ROLES: tuple[tuple[str, Role], ...] = (
     ("/docs", Role.VIEWER),
     ("/redoc", Role.VIEWER),
     ("/openapi.json", Role.VIEWER),
+    ("/api/v1/loss", Role.SUPERVISOR),
 )
 OPEN_PREFIXES = ("/api/v1/auth/",)
 # What a public unit's view may read without a login: (path pattern, whether ?site= must name the unit).

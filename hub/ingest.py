@@ -348,6 +348,8 @@ class Ingest:
         self.counters.batches += 1
         if outcome.rejected:
             logger.warning("rejected %d malformed message(s); kept with reasons in the record", outcome.rejected)
+        for alert in outcome.alerts:  # messages_missing, raised by a batch itself
+            self.publish_alert(alert)
         self._notify(outcome)
 
     def _tick(self) -> None:

@@ -507,3 +507,36 @@ class LiveBoard:
             value_s=value,
             target_s=target,
         )
+
+    # -- messages missing (hub/loss.py) ------------------------------------------------------------------
+
+    def missing_alert(self, site: str, desk_id: str, missing: int, now: datetime) -> AlertMessage:
+        """The messages_missing alert of a desk: raised with the count, or cleared when nothing is missing."""
+        configured_site = self._settings.site(site)
+        site_name = configured_site.name if configured_site else site
+        where = f"{self.desk_view(site, desk_id, now)['name']} – {site_name}"
+        raised = missing > 0
+        text = (
+            f"{where}: thiếu {missing} tin nhắn của thiết bị tại quầy (số thứ tự bị đứt quãng); "
+            "số liệu của quầy có thể không đầy đủ."
+            if raised
+            else f"{where}: các tin nhắn bị thiếu của thiết bị đã đến đủ."
+        )
+        return AlertMessage(
+            ts=now,
+            site=site,
+            desk=desk_id,
+            alert=AlertType.MESSAGES_MISSING,
+            state=AlertState.RAISED if raised else AlertState.CLEARED,
+            severity="warning",
+            message=text,
+            count=missing,
+        )
+
+    def track_alert(self, alert: AlertMessage) -> None:
+        """Count an alert raised (or cleared) elsewhere among the active ones."""
+        key = (alert.site, alert.desk, alert.alert)
+        if alert.state is AlertState.RAISED:
+            self._active[key] = alert
+        else:
+            self._active.pop(key, None)

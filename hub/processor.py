@@ -25,11 +25,14 @@ from datetime import datetime, timedelta
 from hub.config import HubSettings
 from hub.hall import Call
 from hub.live import DeskKey, LiveBoard
+from hub.loss import StreamLoss, missing_by_device
 from hub.store import QueueSample, Store
 from hub.visits import TicketEventRecord, build_visit
 from protocol.errors import ProtocolError
 from protocol.messages import (
     AlertMessage,
+    AlertState,
+    AlertType,
     EmotionMessage,
     FeedbackMessage,
     HeartbeatMessage,
@@ -164,6 +167,7 @@ class Processor:
         outcome.duplicates += attempt.duplicates
         outcome.rejected += attempt.rejected
         outcome.calls.extend(attempt.calls)
+        outcome.alerts.extend(attempt.alerts)
         for effect in effects:  # the live board moves only for what was committed
             outcome.changed_desks |= effect()
 
@@ -173,6 +177,7 @@ class Processor:
         attempt = BatchOutcome()
         effects: list[_Effect] = []
         dirty_visits: set[tuple[str, str, str]] = set()
+        numbered: list[Message] = []
         with self._store.transaction():
             for item, reason in rejections:
                 self._reject(item, reason)
@@ -184,6 +189,7 @@ class Processor:
                 if first is not None:
                     if _same_content(first, item.payload):
                         attempt.duplicates += 1
+                        numbered.append(message)
                     else:
                         self._reject(item, DUPLICATE_REASON)
                         attempt.rejected += 1
@@ -191,12 +197,44 @@ class Processor:
                 stored[key] = item.payload.decode("utf-8", errors="replace")
                 self._store.add_message(message, item.payload, item.received_at)
                 attempt.accepted += 1
+                numbered.append(message)
                 self._keep(message, dirty_visits, effects, attempt.calls)
             for site, day, ticket in dirty_visits:
                 visit = build_visit(ticket, self._store.ticket_events(site, day, ticket))
                 self._store.save_visit(site, day, visit)
                 effects.append(functools.partial(self._board.apply_visit, site, day, visit))
+            if any(m.seq is not None for m in numbered) and parsed:
+                self._note_numbers(numbered, parsed[-1][0].received_at, attempt, effects)
         return attempt, effects
+
+    def _note_numbers(
+        self, messages: list[Message], now: datetime, attempt: BatchOutcome, effects: list[_Effect]
+    ) -> None:
+        """Follow each device's numbered stream; raise messages_missing when a device's missing count grows,
+        clear it when every gap has filled (hub/loss.py)."""
+        numbers: dict[tuple[str, str, str], list[int]] = {}
+        for m in messages:
+            if m.seq is not None and m.stream is not None:
+                numbers.setdefault((m.site, m.desk, m.stream), []).append(m.seq)
+        devices = list(dict.fromkeys((site, desk) for site, desk, _ in numbers))
+        streams = {(s.site, s.desk, s.stream): s for s in self._store.stream_losses(devices)}
+        before = missing_by_device(streams.values())
+        for key, seqs in numbers.items():
+            stream = streams.setdefault(key, StreamLoss(*key))
+            stream.note(seqs)
+            self._store.save_stream_loss(stream, now)
+        after = missing_by_device(streams.values())
+        for device in devices:
+            was, now_missing = before.get(device, 0), after.get(device, 0)
+            if now_missing > was or (was and not now_missing):
+                alert = self._board.missing_alert(*device, now_missing, now)
+                self._store.add_alert(alert)
+                attempt.alerts.append(alert)
+                effects.append(functools.partial(self._board_track, alert))
+
+    def _board_track(self, alert: AlertMessage) -> set[DeskKey]:
+        self._board.track_alert(alert)
+        return set()
 
     def _reject(self, item: Incoming, reason: str) -> None:
         payload, note = rejected_payload(item, self._limits.rejected_payload_bytes)
@@ -343,6 +381,22 @@ class Processor:
                     self._board.apply_rating(site, desk, day, rating.score, rating.scale, rating.counted)
             for line in self._store.line_events(site, day):
                 self._board.apply_line(site, line.desk, day, line.event, line.duration_s)
+        self._restore_missing(now)
+
+    def _restore_missing(self, now: datetime) -> None:
+        """Devices with messages still missing keep their messages_missing alert active across a restart."""
+        missing = {device: n for device, n in missing_by_device(self._store.stream_losses()).items() if n}
+        if not missing:
+            return
+        latest: dict[tuple[str, str], AlertMessage] = {}
+        for alert in self._store.alerts(limit=1000):  # newest first
+            if alert.alert is AlertType.MESSAGES_MISSING:
+                latest.setdefault((alert.site, alert.desk), alert)
+        for (site, desk), count in missing.items():
+            stored = latest.get((site, desk))
+            if stored is None or stored.state is not AlertState.RAISED or stored.count != count:
+                stored = self._board.missing_alert(site, desk, count, now)
+            self._board.track_alert(stored)
 
 
 def rejected_payload(item: Incoming, limit: int) -> tuple[bytes, str]:

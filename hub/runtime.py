@@ -272,6 +272,7 @@ class HubRuntime:
             "stream_clients": self.broadcaster.client_count if self.broadcaster else 0,
             "influxdb": self.sink.as_dict() if self.sink else None,
             "notify": self.notifier.as_dict(),
+            "messages_missing": sum(s.missing for s in self.store.stream_losses()),
             "nodes": [
                 {
                     "site": n.site,
@@ -285,10 +286,31 @@ class HubRuntime:
             ],
         }
 
+    def loss(self) -> list[dict[str, Any]]:
+        """Per device: the messages missing from its numbered streams, with the open gaps (hub/loss.py)."""
+        devices: dict[tuple[str, str], dict[str, Any]] = {}
+        for s in self.store.stream_losses():
+            device = devices.setdefault((s.site, s.desk), {"site": s.site, "desk": s.desk, "missing": 0, "streams": []})
+            device["missing"] += s.missing
+            device["streams"].append(
+                {
+                    "stream": s.stream,
+                    "highest": s.highest,
+                    "missing": s.missing,
+                    "gaps": [list(gap) for gap in s.gaps[:LOSS_GAPS_SHOWN]],
+                    "gaps_open": len(s.gaps),
+                    "written_off": s.written_off,
+                }
+            )
+        return list(devices.values())
+
     def purge(self, now: datetime | None = None) -> PurgeOutcome:
         """Apply the retention settings to the record now (the daily purge and ``onestop-hub purge``)."""
         retention = self.settings.retention
         return purge(self.store.path, retention, self.settings.zone, now or self.clock(), self.site_stats, self.audit)
+
+
+LOSS_GAPS_SHOWN = 100
 
 
 def alert_json(alert: AlertMessage) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.figures import RatingFact
+from hub.loss import StreamLoss
 from hub.store import LineFact, NodeHealth, QueueSample, RejectedMessage
 from hub.visits import TicketEventRecord, Transaction, TransactionEnd, Visit, VisitStatus
 from protocol.messages import (
@@ -75,6 +76,10 @@ CREATE TABLE IF NOT EXISTS line_events (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, desk TEXT NOT NULL, day TEXT NOT NULL, ts TEXT NOT NULL,
     event TEXT NOT NULL, duration_s REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS line_events_by_day ON line_events (site, day);
+CREATE TABLE IF NOT EXISTS seq_streams (
+    site TEXT NOT NULL, desk TEXT NOT NULL, stream TEXT NOT NULL, highest INTEGER NOT NULL,
+    missing INTEGER NOT NULL, written_off INTEGER NOT NULL, gaps TEXT NOT NULL, updated_at TEXT NOT NULL,
+    PRIMARY KEY (site, desk, stream));
 """
 
 # Columns added after a release: (table, column, declaration). A record made by an older release gets
@@ -659,6 +664,38 @@ class SqliteStore:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+    # -- numbering and loss (hub/loss.py) -----------------------------------------------------------------
+
+    def stream_losses(self, devices: list[tuple[str, str]] | None = None) -> list[StreamLoss]:
+        """The numbered streams of these (site, desk) devices, or of every device."""
+        sql = "SELECT site, desk, stream, highest, missing, written_off, gaps FROM seq_streams"
+        rows: list[Any] = []
+        if devices is None:
+            rows = list(self._conn.execute(sql + " ORDER BY site, desk, stream"))
+        else:
+            for site, desk in dict.fromkeys(devices):
+                rows += self._conn.execute(sql + " WHERE site = ? AND desk = ?", (site, desk))
+        return [StreamLoss(r[0], r[1], r[2], r[3], r[4], [(a, b) for a, b in json.loads(r[6])], r[5]) for r in rows]
+
+    def save_stream_loss(self, loss: StreamLoss, updated_at: datetime) -> None:
+        """Keep what the hub knows of a stream now (inside the batch's transaction)."""
+        self._write(
+            "INSERT INTO seq_streams (site, desk, stream, highest, missing, written_off, gaps, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (site, desk, stream) DO UPDATE SET "
+            "highest = excluded.highest, missing = excluded.missing, written_off = excluded.written_off, "
+            "gaps = excluded.gaps, updated_at = excluded.updated_at",
+            (
+                loss.site,
+                loss.desk,
+                loss.stream,
+                loss.highest,
+                loss.missing,
+                loss.written_off,
+                json.dumps(loss.gaps, separators=(",", ":")),
+                _utc_text(updated_at),
+            ),
+        )
 
 
 def _device_id(message: Envelope) -> str:

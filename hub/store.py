@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from hub.figures import RatingFact
+from hub.loss import StreamLoss
 from hub.visits import TicketEventRecord, Visit
 from protocol.errors import ConfigError
 from protocol.messages import (
@@ -212,6 +213,14 @@ class Store(Protocol):
 
     def close(self) -> None:
         """Close connections (idempotent)."""
+        ...
+
+    def stream_losses(self, devices: list[tuple[str, str]] | None = None) -> list[StreamLoss]:
+        """The numbered streams of these (site, desk) devices, or of every device (hub/loss.py)."""
+        ...
+
+    def save_stream_loss(self, loss: StreamLoss, updated_at: datetime) -> None:
+        """Keep what the hub knows of a stream now (inside the batch's transaction)."""
         ...
 
 

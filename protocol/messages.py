@@ -52,6 +52,8 @@ MAX_ALERT_SECONDS = 366 * 24 * 3600
 MAX_SETTINGS_BYTES = 16 * 1024
 MAX_SETTINGS_DEPTH = 8
 MAX_SETTINGS_INT = 2**53
+MAX_SEQ = 2**53 - 1  # the largest integer every JSON reader keeps exact
+STREAM_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 # RFC 3339 date-time with an offset; the year is checked against EARLIEST_TS/LATEST_TS after parsing.
 _NO_OFFSET = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?$")
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
@@ -85,6 +87,23 @@ class Envelope(BaseModel):
     )
     site: Identifier = Field(description="Unit id; equal to the topic's site.")
     desk: Identifier = Field(description="Desk id; equal to the topic's desk.")
+    seq: int | None = Field(
+        None,
+        ge=1,
+        le=MAX_SEQ,
+        description="Optional: the message's number in its device's stream (1, 2, 3, … with no gap); with stream.",
+    )
+    stream: str | None = Field(
+        None,
+        pattern=STREAM_PATTERN,
+        description="Optional: the numbering's id, new whenever the device's outbox starts counting again from 1.",
+    )
+
+    @model_validator(mode="after")
+    def _seq_with_stream(self) -> Envelope:
+        if (self.seq is None) != (self.stream is None):
+            raise ValueError("seq and stream come together: send both or neither")
+        return self
 
     @field_validator("v", mode="before")
     @classmethod
@@ -315,6 +334,12 @@ class HeartbeatMessage(Envelope):
     model_latency_ms: float | None = Field(None, ge=0, le=MAX_LATENCY_MS, description="Mean model inference time, ms.")
     cpu_temp_c: float | None = Field(None, ge=-40, le=150, description="CPU temperature where exposed, °C.")
     camera_ok: bool | None = Field(None, description="Whether the camera delivers frames.")
+    spool_dropped: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_SEQ,
+        description="Queue samples and heartbeats the full outbox dropped unsent since it was created.",
+    )
 
 
 class StatusMessage(Envelope):
@@ -369,6 +394,7 @@ class AlertType(StrEnum):
     NODE_OFFLINE = "node_offline"
     NO_RATINGS = "no_ratings"
     LINE_TICKET_MISMATCH = "line_ticket_mismatch"
+    MESSAGES_MISSING = "messages_missing"
 
 
 class AlertState(StrEnum):
@@ -394,6 +420,9 @@ class AlertMessage(Envelope):
         None, ge=-MAX_ALERT_SECONDS, le=MAX_ALERT_SECONDS, description="The target in force, seconds."
     )
     ticket: str | None = Field(None, pattern=TICKET_PATTERN, description="The ticket concerned, when one.")
+    count: int | None = Field(
+        None, ge=0, le=MAX_SEQ, description="messages_missing: how many numbered messages of the desk are missing."
+    )
 
 
 class LineEvent(StrEnum):

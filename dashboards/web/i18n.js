@@ -265,6 +265,9 @@ export function alertText(lang, alert, unitName, deskName) {
     case "no_ratings":
       return raised ? `${unitName}: people were served today but no rating has come in; check the rating device (the Decision 766 satisfaction score would be 0).`
         : `${unitName}: citizens' ratings are coming in again.`;
+    case "messages_missing":
+      return raised ? `${where}: ${alert.count} messages from the desk device are missing (gaps in its numbering); the desk's figures may be incomplete.`
+        : `${where}: the desk device's missing messages have all arrived.`;
     default:
       return alert.message;
   }

@@ -29,3 +29,9 @@ def rejected(runtime: Runtime, limit: Annotated[int, Query(ge=1, le=1000)] = 100
         }
         for r in runtime.store.rejected(limit)
     ]
+
+
+@router.get("/loss", summary="Messages missing per device (gaps in its numbered messages)")
+def loss(runtime: Runtime) -> list[dict[str, Any]]:
+    """Per device that numbers its messages: how many are missing, per stream, with the open gaps."""
+    return runtime.loss()

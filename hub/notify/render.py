@@ -20,6 +20,7 @@ KIND_TITLES: dict[AlertType, str] = {
     AlertType.SERVICE_TARGET_BROKEN: "Vượt chỉ tiêu thời gian giải quyết",
     AlertType.NODE_OFFLINE: "Thiết bị tại quầy mất kết nối",
     AlertType.NO_RATINGS: "Chưa có đánh giá của người dân",
+    AlertType.MESSAGES_MISSING: "Thiếu tin nhắn từ thiết bị tại quầy",
 }
 SEVERITY_WORDS = {"critical": "Nghiêm trọng", "warning": "Cảnh báo"}
 STAGE_FIRST = "first"

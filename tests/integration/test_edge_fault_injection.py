@@ -22,6 +22,7 @@ from edge.agent import DeskAgent
 from edge.config import EdgeSettings
 from protocol.messages import Envelope, RatingMessage, TicketEvent, TicketMessage, new_message_id
 from tests.support.hub_server import HubServer
+from tests.support.waiting import wait_for
 
 SITE, DESK = "bn-tien-du", "q01"
 
@@ -48,14 +49,6 @@ def record_ids(database: Path) -> list[str]:
                 (SITE, DESK),
             )
         ]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture()

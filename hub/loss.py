@@ -1,0 +1,65 @@
+"""Loss you can see: the gaps in each device's numbered messages (docs/protocol.md, "Numbering and loss").
+
+A device's outbox numbers what it hands to the broker 1, 2, 3, … in a stream (``seq`` and ``stream`` of
+the envelope). The hub keeps, per (site, desk, stream), the highest number received and the ranges of
+numbers below it that never arrived. A number that arrives late closes its gap; a number received twice
+changes nothing. Since every stream begins at 1, numbers below the first one received are missing too.
+
+Memory and rows are bounded: a stream keeps at most :data:`MAX_OPEN_GAPS` open ranges; beyond that the
+lowest range is written off (still counted as missing, but a late arrival in it no longer closes it).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+MAX_OPEN_GAPS = 1000
+
+
+@dataclass(slots=True)
+class StreamLoss:
+    """What the hub knows of one device's stream of numbered messages."""
+
+    site: str
+    desk: str
+    stream: str
+    highest: int = 0
+    missing: int = 0
+    gaps: list[tuple[int, int]] = field(default_factory=list)  # open ranges (first, last), inclusive, sorted
+    written_off: int = 0  # missing numbers in ranges no longer tracked (beyond MAX_OPEN_GAPS)
+
+    def note(self, numbers: Iterable[int]) -> None:
+        """Take the numbers of messages that arrived, in any order and with repeats."""
+        for number in numbers:
+            self._note(number)
+        while len(self.gaps) > MAX_OPEN_GAPS:
+            first, last = self.gaps.pop(0)
+            self.written_off += last - first + 1
+
+    def _note(self, number: int) -> None:
+        if number > self.highest:
+            if number > self.highest + 1:
+                self.gaps.append((self.highest + 1, number - 1))
+                self.missing += number - self.highest - 1
+            self.highest = number
+            return
+        at = bisect.bisect_right(self.gaps, (number, float("inf"))) - 1
+        if at < 0:
+            return  # received before (or written off)
+        first, last = self.gaps[at]
+        if not first <= number <= last:
+            return  # received before
+        pieces = [(a, b) for a, b in ((first, number - 1), (number + 1, last)) if a <= b]
+        self.gaps[at : at + 1] = pieces
+        self.missing -= 1
+
+
+def missing_by_device(streams: Iterable[StreamLoss]) -> dict[tuple[str, str], int]:
+    """Missing messages per (site, desk), all streams together."""
+    totals: dict[tuple[str, str], int] = {}
+    for stream in streams:
+        key = (stream.site, stream.desk)
+        totals[key] = totals.get(key, 0) + stream.missing
+    return totals

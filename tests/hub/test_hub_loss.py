@@ -1,0 +1,147 @@
+"""Loss you can see, without a broker: the hub follows each device's numbered messages (``seq`` in a
+``stream``), counts the numbers that never arrived, closes a gap when its message arrives late, ignores
+repeats, raises and clears ``messages_missing``, and remembers all of it across a restart."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from edge.outbox import numbered
+from hub.config import load_settings
+from hub.live import LiveBoard
+from hub.loss import MAX_OPEN_GAPS, StreamLoss
+from hub.processor import Incoming, Processor
+from hub.sqlite_store import SqliteStore
+from protocol.errors import ProtocolError
+from protocol.messages import AlertState, AlertType, QueueMessage, QueueSource, parse_message
+
+NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+SITE, DESK = "bn-hcc", "q01"
+
+
+def sample(seq: int | None, stream: str = "s1", desk: str = DESK) -> Incoming:
+    """A queue sample numbered as the edge's outbox numbers it (the id follows the number: a resend repeats it)."""
+    message = QueueMessage(id=f"{stream}-{seq}", ts=NOW, site=SITE, desk=desk, length=3, source=QueueSource.CAMERA)
+    payload = message.to_payload() if seq is None else numbered(message.to_payload(), seq, stream)
+    return Incoming(message.topic, payload, NOW)
+
+
+class Hub:
+    def __init__(self, path: Path) -> None:
+        self.settings = load_settings()
+        self.store = SqliteStore(path)
+        self.board = LiveBoard(self.settings)
+        self.processor = Processor(self.settings, self.store, self.board)
+
+    def send(self, *items: Incoming):  # type: ignore[no-untyped-def]
+        return self.processor.process(list(items), NOW)
+
+    def missing(self, desk: str = DESK) -> int:
+        return sum(s.missing for s in self.store.stream_losses([(SITE, desk)]))
+
+    def active(self) -> list[tuple[str, int | None]]:
+        return [(a.desk, a.count) for a in self.board.active_alerts() if a.alert is AlertType.MESSAGES_MISSING]
+
+
+def test_gaps_close_out_of_order_and_repeats_change_nothing() -> None:
+    stream = StreamLoss(SITE, DESK, "s1")
+    stream.note([1, 2, 5, 9])  # 3, 4, 6, 7, 8 not (yet) here
+    assert (stream.highest, stream.missing, stream.gaps) == (9, 5, [(3, 4), (6, 8)])
+    stream.note([7, 7, 5, 1, 9])  # 7 late, the rest repeats
+    assert (stream.missing, stream.gaps) == (4, [(3, 4), (6, 6), (8, 8)])
+    stream.note([3, 4, 6, 8, 8])
+    assert (stream.highest, stream.missing, stream.gaps) == (9, 0, [])
+
+
+def test_numbers_below_the_first_received_are_missing() -> None:
+    stream = StreamLoss(SITE, DESK, "s1")
+    stream.note([4])
+    assert (stream.missing, stream.gaps) == (3, [(1, 3)])
+    stream.note([2])
+    assert (stream.missing, stream.gaps) == (2, [(1, 1), (3, 3)])
+
+
+def test_shuffled_with_repeats_counts_exactly_what_never_came() -> None:
+    rng = random.Random(7)
+    lost = set(rng.sample(range(1, 5000), 321))  # 5000 arrives: a loss at the tail shows only after it
+    arrived = [n for n in range(1, 5001) if n not in lost]
+    arrived += rng.sample(arrived, 1000)  # redelivered
+    arrived.sort()
+    windows = [arrived[i : i + 1000] for i in range(0, len(arrived), 1000)]
+    for window in windows:  # out of order within a redelivery window, as after reconnects
+        rng.shuffle(window)
+    arrived = [n for window in reversed(windows) for n in window]  # and the windows themselves backwards
+    stream = StreamLoss(SITE, DESK, "s1")
+    for start in range(0, len(arrived), 97):
+        stream.note(arrived[start : start + 97])
+    assert stream.missing == 321
+    assert {n for a, b in stream.gaps for n in range(a, b + 1)} == lost
+
+
+def test_open_gaps_are_bounded_and_still_counted() -> None:
+    stream = StreamLoss(SITE, DESK, "s1")
+    stream.note(range(1, 2 * (MAX_OPEN_GAPS + 10), 2))  # every even number missing
+    assert len(stream.gaps) == MAX_OPEN_GAPS
+    assert stream.missing == MAX_OPEN_GAPS + 9
+    assert stream.written_off == 9
+
+
+def test_seq_and_stream_travel_together_and_are_bounded() -> None:
+    message = QueueMessage(site=SITE, desk=DESK, length=1, source=QueueSource.SENSOR)
+    topic = message.topic
+    good = numbered(message.to_payload(), 42, "abc")
+    assert parse_message(topic, good).seq == 42
+    for payload, reason in (
+        (message.to_payload()[:-1] + b',"seq":1}', "seq and stream come together"),
+        (numbered(message.to_payload(), 0, "abc"), "seq"),
+        (numbered(message.to_payload(), 2**53, "abc"), "seq"),
+        (message.to_payload()[:-1] + b',"seq":true,"stream":"abc"}', "seq"),
+        (numbered(message.to_payload(), 3, "a b"), "stream"),
+    ):
+        with pytest.raises(ProtocolError, match=reason):
+            parse_message(topic, payload)
+    assert parse_message(topic, message.to_payload()).seq is None  # a device that does not number
+
+
+def test_hub_counts_raises_clears_and_remembers(tmp_path: Path) -> None:
+    hub = Hub(tmp_path / "hub.db")
+    outcome = hub.send(*(sample(n) for n in (1, 2, 3, 6, 7)), sample(None, desk="q02"))
+    assert hub.missing() == 2
+    assert [(a.alert, a.state, a.count) for a in outcome.alerts] == [(AlertType.MESSAGES_MISSING, AlertState.RAISED, 2)]
+    assert "thiếu 2 tin nhắn" in outcome.alerts[0].message
+    assert hub.active() == [(DESK, 2)]
+    assert hub.store.stream_losses([(SITE, "q02")]) == []  # no numbers, nothing followed
+
+    outcome = hub.send(sample(7), sample(2))  # repeats: nothing changes, no new alert
+    assert (outcome.duplicates, hub.missing(), outcome.alerts) == (2, 2, [])
+    outcome = hub.send(sample(10))
+    assert hub.missing() == 4 and [a.count for a in outcome.alerts] == [4]
+    hub.store.close()
+
+    again = Hub(tmp_path / "hub.db")  # a restart: the counts and the active alert are still there
+    again.processor.restore(NOW + timedelta(minutes=1))
+    assert again.missing() == 4
+    assert again.active() == [(DESK, 4)]
+    outcome = again.send(sample(4), sample(5), sample(8), sample(9))  # the gaps fill late
+    assert again.missing() == 0
+    assert [(a.state, a.count) for a in outcome.alerts] == [(AlertState.CLEARED, 0)]
+    assert again.active() == []
+    stored = [a for a in again.store.alerts() if a.alert is AlertType.MESSAGES_MISSING]
+    assert [(a.state, a.count) for a in stored] == [
+        (AlertState.CLEARED, 0),
+        (AlertState.RAISED, 4),
+        (AlertState.RAISED, 2),
+    ]
+    again.store.close()
+
+
+def test_a_new_stream_of_the_same_desk_is_counted_apart(tmp_path: Path) -> None:
+    hub = Hub(tmp_path / "hub.db")
+    hub.send(sample(1, "old"), sample(3, "old"), sample(1, "new"), sample(2, "new"))
+    streams = {s.stream: s.missing for s in hub.store.stream_losses([(SITE, DESK)])}
+    assert streams == {"old": 1, "new": 0}
+    hub.store.close()
