@@ -530,16 +530,7 @@ class SqliteStore:
         """The latest queue sample of every desk (dated at most ``until`` when given)."""
         where, args = ("WHERE ts <= ? ", (_utc_text(until),)) if until is not None else ("", ())
         return [
-            QueueSample(
-                site=row[0],
-                desk=row[1],
-                ts=datetime.fromisoformat(row[2]),
-                length=row[3],
-                est_wait_s=row[4],
-                head_wait_s=row[5],
-                source=row[6],
-                present=None if row[7] is None else bool(row[7]),
-            )
+            queue_sample(row)
             for row in self._conn.execute(
                 "SELECT site, desk, MAX(ts), length, est_wait_s, head_wait_s, source, present FROM queue_samples "
                 f"{where}GROUP BY site, desk",
@@ -659,6 +650,20 @@ class SqliteStore:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+
+def queue_sample(row: Any) -> QueueSample:
+    """A queue sample from its row (site, desk, ts, length, est_wait_s, head_wait_s, source, present)."""
+    return QueueSample(
+        site=row[0],
+        desk=row[1],
+        ts=datetime.fromisoformat(row[2]),
+        length=row[3],
+        est_wait_s=row[4],
+        head_wait_s=row[5],
+        source=row[6],
+        present=None if row[7] is None else bool(row[7]),
+    )
 
 
 def _device_id(message: Envelope) -> str:

@@ -14,10 +14,10 @@ from hub.api import admin, alerts, dashboard, hall, notify, reports, session, si
 from hub.api import evaluation as evaluation_api
 from hub.auth import AccessMiddleware, AccessPolicy
 from hub.config import HubSettings, parse_host_port
+from hub.database import parse_database_url
 from hub.events import Broadcaster
 from hub.runtime import HubRuntime
 from hub.sessions import SessionStore
-from hub.sinks.record import record_path
 from protocol.resources import package_dir
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
     for module in (sites, alerts, stream, system, reports, notify, admin, evaluation_api):
         app.include_router(module.router)
     # Access: refuses to build a hub that would listen beyond loopback without users (hub.auth).
-    sessions = SessionStore(record_path(settings.database)) if settings.database.startswith("sqlite:///") else None
+    sessions = SessionStore(parse_database_url(settings.database).local_path)
     policy = AccessPolicy(settings.access, parse_host_port(settings.listen)[0], sessions=sessions)
     app.state.access_policy = policy
     app.add_middleware(AccessMiddleware, policy=policy, tile_url=settings.map.tile_url)
