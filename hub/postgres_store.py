@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.migrations import ADVISORY_LOCK, HEAD, current_revision, upgrade
-from hub.sqlite_store import SCHEMA, SqliteStore, _utc_text, queue_sample, schema_statements
+from hub.sqlite_store import SCHEMA, MessageKey, SqliteStore, _utc_text, queue_sample, schema_statements
 from hub.store import QueueSample
 from protocol.errors import ConfigError
 
@@ -116,6 +116,20 @@ class PostgresStore(SqliteStore):
         except BaseException:
             self._pending.clear()
             raise
+
+    def existing_messages(self, keys: list[MessageKey]) -> dict[MessageKey, str]:
+        """The payloads of those of these (site, desk, kind, id) keys already in the record: one round trip."""
+        found: dict[MessageKey, str] = {}
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            rows = self._conn.raw.execute(
+                "SELECT site, desk, kind, id, payload FROM messages WHERE (site, desk, kind, id) IN "
+                f"({', '.join(['(%s, %s, %s, %s)'] * len(chunk))})",
+                [value for key in chunk for value in key],
+            )
+            for site, desk, kind, message_id, payload in rows:
+                found[(site, desk, kind, message_id)] = payload
+        return found
 
     def add_rejected(self, topic: str, payload: bytes, reason: str, received_at: datetime) -> None:
         """Keep a rejected message with its reason (PostgreSQL text cannot hold NUL: shown escaped)."""
