@@ -30,6 +30,11 @@ REPLACE_KEYS = {"visits": ("site", "day", "ticket")}
 
 _INSERT_OR_REPLACE = re.compile(r"^\s*INSERT OR REPLACE INTO (\w+) \(([^)]*)\)", re.IGNORECASE)
 _TWO_ARGUMENT_MAX = re.compile(r"\bMAX\(([\w.]+), ([\w.]+)\)")
+# An insert of one row whose conflicts are ignored (or that has no conflict clause): rows buffered for it are
+# sent as one multi-row INSERT, a round trip and a statement for many rows. (DO UPDATE cannot take two rows
+# of one key in one statement: those stay one row per statement.)
+_ONE_ROW_INSERT = re.compile(r"^(INSERT (?:OR IGNORE )?INTO [^;]*? VALUES )(\([?, ]+\))$", re.DOTALL)
+ROWS_PER_INSERT = 500
 
 
 @lru_cache(maxsize=512)
@@ -56,7 +61,7 @@ class _Connection:
         self.raw = conn
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        return self.raw.execute(translate(sql), tuple(args) or None)
+        return self.raw.execute(translate(sql), tuple(args))  # always parameters: "%%" stands for "%"
 
     def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         with self.raw.cursor() as cursor:
@@ -130,6 +135,26 @@ class PostgresStore(SqliteStore):
             for site, desk, kind, message_id, payload in rows:
                 found[(site, desk, kind, message_id)] = payload
         return found
+
+    def _flush(self, only: str | None = None) -> None:
+        if only is not None:
+            rows = self._pending.pop(only, None)
+            if rows:
+                self._write_rows(only, rows)
+            return
+        pending, self._pending = self._pending, {}
+        for sql, rows in pending.items():
+            self._write_rows(sql, rows)
+
+    def _write_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        one_row = _ONE_ROW_INSERT.match(sql)
+        if one_row is None or len(rows) == 1:
+            self._conn.executemany(sql, rows)
+            return
+        for start in range(0, len(rows), ROWS_PER_INSERT):
+            chunk = rows[start : start + ROWS_PER_INSERT]
+            values = ", ".join([one_row.group(2)] * len(chunk))
+            self._conn.execute(one_row.group(1) + values, [value for row in chunk for value in row])
 
     def add_rejected(self, topic: str, payload: bytes, reason: str, received_at: datetime) -> None:
         """Keep a rejected message with its reason (PostgreSQL text cannot hold NUL: shown escaped)."""
