@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from hub.audit import AuditLog
@@ -25,6 +26,7 @@ from hub.processor import BatchOutcome, Processor
 from hub.retention import DailyPurge, PurgeOutcome, kept_day_figures, purge
 from hub.sinks.influx import InfluxSink
 from hub.store import Store, open_store
+from protocol.errors import ConfigError
 from protocol.messages import AlertMessage, AlertState
 from protocol.topics import UNIT_WIDE_DESK
 
@@ -288,7 +290,21 @@ class HubRuntime:
     def purge(self, now: datetime | None = None) -> PurgeOutcome:
         """Apply the retention settings to the record now (the daily purge and ``onestop-hub purge``)."""
         retention = self.settings.retention
-        return purge(self.store.path, retention, self.settings.zone, now or self.clock(), self.site_stats, self.audit)
+        path = self.record_file("the retention purge")
+        return purge(path, retention, self.settings.zone, now or self.clock(), self.site_stats, self.audit)
+
+    def record_file(self, purpose: str) -> Path:
+        """The record's SQLite file, for a part that still reads and writes it directly (retention, comments).
+
+        Raises:
+            ConfigError: the record is in PostgreSQL, where ``purpose`` does not work yet; it fails loudly
+                rather than answer as if there were nothing to purge or erase.
+        """
+        from hub.postgres_store import PostgresStore
+
+        if isinstance(self.store, PostgresStore):
+            raise ConfigError(f"database: {purpose} works on an SQLite record only for now (docs/scaling.md)")
+        return self.store.path
 
 
 def alert_json(alert: AlertMessage) -> dict[str, Any]:

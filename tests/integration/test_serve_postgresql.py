@@ -16,6 +16,7 @@ import httpx
 
 from devtools.mosquitto import MosquittoBroker, free_port
 from devtools.postgres import PostgresServer
+from hub.cli import main
 from protocol.messages import TicketEvent, TicketMessage
 from tests.support.hub_server import Publisher
 
@@ -75,3 +76,14 @@ def test_serve_keeps_the_record_in_postgresql(
     finally:
         stop(hub)
     assert not (tmp_path / "var").exists()  # nothing of the record was written beside the worker
+
+
+def test_retention_and_erasure_refuse_a_postgresql_record_rather_than_pretend(
+    postgres_server: PostgresServer, tmp_path: Path, capsys: Any
+) -> None:
+    # Not built yet on PostgreSQL: the purge and a citizen's erasure must say so, never "nothing to erase".
+    database = f"{postgres_server.create_database()}?local={tmp_path / 'local.db'}"
+    assert main(["purge", "--database", database]) == 2
+    assert "the retention purge works on an SQLite record only" in capsys.readouterr().err
+    assert main(["privacy", "erase-comment", "some-id", "--by", "lan", "--database", database]) == 2
+    assert "erasing a comment works on an SQLite record only" in capsys.readouterr().err
