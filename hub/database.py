@@ -23,6 +23,10 @@ DEFAULT_LOCAL_FILE = Path("var/onestop-local.db")
 EXPECTED = "expected sqlite:///path/to/file.db or postgresql://user@host:port/dbname"
 
 
+class NotOnThisEngine(ConfigError):
+    """A part of the hub that does not work yet on the record's engine (the API answers 501)."""
+
+
 class Engine(StrEnum):
     """The database engines the record can live in."""
 
@@ -44,10 +48,12 @@ class DatabaseUrl:
         """The record's SQLite file, for a part that still reads SQLite directly.
 
         Raises:
-            ConfigError: the record is not in SQLite; ``purpose`` names what needs it.
+            NotOnThisEngine: the record is not in SQLite; ``purpose`` names what needs it.
         """
         if self.path is None:
-            raise ConfigError(f"database URL {_masked(self.url)!r}: {purpose} can read only an SQLite record for now")
+            raise NotOnThisEngine(
+                f"database URL {_masked(self.url)!r}: {purpose}: SQLite record only for now (docs/scaling.md)"
+            )
         return self.path
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from hub.audit import AuditLog
 from hub.config import HubSettings, TargetMetric, UnitLevel, targets_in_force, wait_target
+from hub.database import NotOnThisEngine
 from hub.events import Broadcaster
 from hub.figures import compute_figures
 from hub.hall import Call, RecentCalls, SpeechCache, call_text
@@ -26,7 +27,6 @@ from hub.processor import BatchOutcome, Processor
 from hub.retention import DailyPurge, PurgeOutcome, kept_day_figures, purge
 from hub.sinks.influx import InfluxSink
 from hub.store import Store, open_store
-from protocol.errors import ConfigError
 from protocol.messages import AlertMessage, AlertState
 from protocol.topics import UNIT_WIDE_DESK
 
@@ -297,13 +297,13 @@ class HubRuntime:
         """The record's SQLite file, for a part that still reads and writes it directly (retention, comments).
 
         Raises:
-            ConfigError: the record is in PostgreSQL, where ``purpose`` does not work yet; it fails loudly
+            NotOnThisEngine: the record is in PostgreSQL, where ``purpose`` does not work yet; it fails loudly
                 rather than answer as if there were nothing to purge or erase.
         """
         from hub.postgres_store import PostgresStore
 
         if isinstance(self.store, PostgresStore):
-            raise ConfigError(f"database: {purpose} works on an SQLite record only for now (docs/scaling.md)")
+            raise NotOnThisEngine(f"database: {purpose}: SQLite record only for now (docs/scaling.md)")
         return self.store.path
 
 

@@ -7,7 +7,6 @@ revoking sessions are themselves written to the audit log.
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path as FilePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -15,8 +14,6 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from hub.api.deps import Runtime, bounded_day, checked_site
 from hub.api.session import actor_of, audit, policy_of
 from hub.retention import comment_texts, erase_comment
-from hub.runtime import HubRuntime
-from protocol.errors import ConfigError
 from protocol.messages import MESSAGE_ID_PATTERN
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
@@ -60,7 +57,7 @@ def feedback_texts(
     unit = checked_site(site)
     chosen = bounded_day(day, "date")
     assert chosen is not None
-    texts = comment_texts(record_file(runtime, "reading comment texts"), unit, chosen.isoformat())
+    texts = comment_texts(runtime.record_file("reading comment texts"), unit, chosen.isoformat())
     audit(request, "feedback.text.read", f"{unit}/{chosen.isoformat()}", {"count": len(texts)})
     return texts
 
@@ -70,15 +67,7 @@ def erase_feedback_text(
     request: Request, runtime: Runtime, feedback_id: Annotated[str, Path(pattern=MESSAGE_ID_PATTERN)]
 ) -> dict[str, Any]:
     """The comment keeps its sentiment; its text is removed from the record and from the stored message."""
-    erased = erase_comment(record_file(runtime, "erasing a comment"), feedback_id, actor_of(request), runtime.audit)
+    erased = erase_comment(runtime.record_file("erasing a comment"), feedback_id, actor_of(request), runtime.audit)
     if not erased:
         raise HTTPException(status_code=404, detail=f"no comment text with id {feedback_id!r}")
     return {"id": feedback_id, "erased": True}
-
-
-def record_file(runtime: HubRuntime, purpose: str) -> FilePath:
-    """The record's SQLite file; 501 where the record is in PostgreSQL and ``purpose`` does not work there yet."""
-    try:
-        return runtime.record_file(purpose)
-    except ConfigError as error:
-        raise HTTPException(status_code=501, detail=str(error)) from None

@@ -48,7 +48,7 @@ def test_a_bad_url_is_refused_with_what_was_expected(url: str, words: str) -> No
 
 
 def test_the_reports_refuse_a_postgresql_record_naming_themselves() -> None:
-    with pytest.raises(ConfigError, match="the reports can read only an SQLite record"):
+    with pytest.raises(ConfigError, match="the reports: SQLite record only for now"):
         sqlite_record_path("postgresql://hub@db/onestop", "the reports")
 
 

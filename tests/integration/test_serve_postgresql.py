@@ -65,6 +65,9 @@ def test_serve_keeps_the_record_in_postgresql(
             publisher.send([*tickets, tickets[0]])  # one sent twice
         health = poll(hub, port, "/api/v1/health", lambda h: h["ingest"]["accepted"] + h["ingest"]["duplicates"] >= 3)
         assert (health["ingest"]["accepted"], health["ingest"]["duplicates"]) == (2, 1)
+        # The hourly chart still reads SQLite directly: on PostgreSQL it says so (501), never a bare 500.
+        hours = httpx.get(f"http://127.0.0.1:{port}/api/v1/sites/{SITE}/hours", timeout=10)
+        assert hours.status_code == 501 and "SQLite record only" in hours.json()["detail"]
     finally:
         output = stop(hub)
     assert "Application shutdown complete" in output, output[-3000:]
@@ -84,6 +87,6 @@ def test_retention_and_erasure_refuse_a_postgresql_record_rather_than_pretend(
     # Not built yet on PostgreSQL: the purge and a citizen's erasure must say so, never "nothing to erase".
     database = f"{postgres_server.create_database()}?local={tmp_path / 'local.db'}"
     assert main(["purge", "--database", database]) == 2
-    assert "the retention purge works on an SQLite record only" in capsys.readouterr().err
+    assert "the retention purge: SQLite record only for now" in capsys.readouterr().err
     assert main(["privacy", "erase-comment", "some-id", "--by", "lan", "--database", database]) == 2
-    assert "erasing a comment works on an SQLite record only" in capsys.readouterr().err
+    assert "erasing a comment: SQLite record only for now" in capsys.readouterr().err
