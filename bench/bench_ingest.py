@@ -7,7 +7,7 @@ persistent MQTT 5 sessions while they were away, so the publisher's speed does n
   alerts updated, acknowledged after commit.
 Prints messages per second of each and the ratio hub / bare, and checks that nothing was lost.
 
-Run: ``make bench`` or ``.venv/bin/python bench/bench_ingest.py [--messages N]``.
+Run: ``make bench`` or ``.venv/bin/python bench/bench_ingest.py [--messages N] [--engine postgresql]``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +29,7 @@ from paho.mqtt.properties import Properties
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from devtools.mosquitto import MosquittoBroker  # noqa: E402
+from devtools.postgres import PostgresServer  # noqa: E402
 from hub.config import load_settings  # noqa: E402
 from hub.runtime import HubRuntime  # noqa: E402
 from protocol.topics import SUBSCRIPTION_ALL  # noqa: E402
@@ -112,11 +114,11 @@ def bare_rate(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> flo
     return len(messages) / elapsed
 
 
-def hub_rate(broker: MosquittoBroker, messages: list[tuple[str, bytes]], workdir: Path) -> tuple[float, dict[str, int]]:
+def hub_rate(broker: MosquittoBroker, messages: list[tuple[str, bytes]], database: str) -> tuple[float, dict[str, int]]:
     """Messages per second the hub's ingest drains from its queued session, and what the record holds."""
     settings = load_settings().with_overrides(
         mqtt={"host": broker.host, "port": broker.port, "client_id": "bench-hub"},
-        database=f"sqlite:///{workdir / 'bench.db'}",
+        database=database,
         ingest={"max_age_days": 36500},  # the traffic is of a fixed day, however long ago
     )
     runtime = HubRuntime(settings)
@@ -151,13 +153,21 @@ def main() -> int:
     """Run both consumers and print the ratio."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=30000)
+    parser.add_argument("--engine", choices=("sqlite", "postgresql"), default="sqlite", help="where the record is")
     args = parser.parse_args()
     messages = traffic(args.messages)
     unique = len({payload for _, payload in messages})
-    with tempfile.TemporaryDirectory() as tmp, MosquittoBroker(workdir=Path(tmp) / "broker") as broker:
+    with ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        broker = stack.enter_context(MosquittoBroker(workdir=tmp / "broker"))
+        if args.engine == "postgresql":  # a private PostgreSQL on loopback (durability off, as in the tests)
+            database = f"{stack.enter_context(PostgresServer()).create_database()}?local={tmp / 'local.db'}"
+        else:
+            database = f"sqlite:///{tmp / 'bench.db'}"
         bare = bare_rate(broker, messages)
-        hub, figures = hub_rate(broker, messages, Path(tmp))
+        hub, figures = hub_rate(broker, messages, database)
     ratio = hub / bare
+    print(f"engine: {args.engine}")
     print(f"messages: {len(messages)} ({unique} unique, {len(messages) - unique} duplicates)")
     print(f"bare paho subscriber: {bare:,.0f} msg/s")
     print(f"hub ingest:           {hub:,.0f} msg/s  {figures}")

@@ -22,7 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="ingest MQTT, keep the record, serve the API and dashboard")
     _add_config_option(serve)
     serve.add_argument("--broker", metavar="HOST:PORT", help="MQTT broker (overrides mqtt.host/port)")
-    serve.add_argument("--database", metavar="URL", help="database URL, e.g. sqlite:///var/onestop.db")
+    serve.add_argument(
+        "--database", metavar="URL", help="database URL: sqlite:///var/onestop.db or postgresql://user@host:port/dbname"
+    )
     serve.add_argument("--listen", metavar="HOST:PORT", help="address of the API and dashboard")
     serve.add_argument("--client-id", help="MQTT client id (one per hub worker)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from hub.auth import AccessSettings
 from hub.dashboard_settings import MapSettings
+from hub.database import parse_database_url
 from hub.hall_settings import HallSettings
 from hub.notify.settings import NotifySettings
 from hub.privacy_settings import PrivacySettings, RetentionSettings
@@ -321,6 +322,12 @@ class HubSettings(_Strict):
     @classmethod
     def _host_port(cls, value: str) -> str:
         parse_host_port(value)
+        return value
+
+    @field_validator("database")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        parse_database_url(value)  # a ConfigError is a ValueError: the error names the key
         return value
 
     @model_validator(mode="after")

@@ -11,8 +11,13 @@ import secrets
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hub.config import HubSettings
+from protocol.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hub.runtime import HubRuntime
 
 
 def add_privacy_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,20 +75,29 @@ def run_privacy(args: argparse.Namespace, settings: HubSettings) -> int:
 
     runtime = HubRuntime(settings)
     try:
-        if args.command == "purge":
-            outcome = runtime.purge()
-            print(", ".join(f"{name}: {count}" for name, count in outcome.as_dict().items()))
-            return 0
-        from hub.retention import erase_comment
-
-        actor = args.by or f"cli:{_os_user()}"
-        if erase_comment(runtime.store.path, args.site, args.desk, args.id, actor, runtime.audit):
-            print(f"comment {args.site}/{args.desk}/{args.id}: text erased (its sentiment is kept)")
-            return 0
-        print(f"onestop-hub: no comment text with id {args.id!r} at {args.site}/{args.desk}", file=sys.stderr)
-        return 1
+        return _run_on_record(args, runtime)
+    except ConfigError as error:  # e.g. a part not built yet for the record's engine
+        print(f"onestop-hub: {error}", file=sys.stderr)
+        return 2
     finally:
         runtime.close()
+
+
+def _run_on_record(args: argparse.Namespace, runtime: HubRuntime) -> int:
+    """``purge`` or ``privacy erase-comment`` on the open record; the exit status."""
+    if args.command == "purge":
+        outcome = runtime.purge()
+        print(", ".join(f"{name}: {count}" for name, count in outcome.as_dict().items()))
+        return 0
+    from hub.retention import erase_comment
+
+    actor = args.by or f"cli:{_os_user()}"
+    record = runtime.record_file("erasing a comment")
+    if erase_comment(record, args.site, args.desk, args.id, actor, runtime.audit):
+        print(f"comment {args.site}/{args.desk}/{args.id}: text erased (its sentiment is kept)")
+        return 0
+    print(f"onestop-hub: no comment text with id {args.id!r} at {args.site}/{args.desk}", file=sys.stderr)
+    return 1
 
 
 def print_api_key(name: str, role: str) -> int:

@@ -18,6 +18,7 @@ import functools
 import json
 import logging
 import sqlite3
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -86,8 +87,12 @@ _Rejection = tuple[Incoming, str]
 
 
 def is_transient(error: BaseException) -> bool:
-    """Whether a database error may pass by itself (locked, busy, disk full or I/O): retry, do not isolate."""
-    return isinstance(error, sqlite3.OperationalError)
+    """Whether a database error may pass by itself (locked, busy, disk full or I/O, a lost PostgreSQL
+    connection): retry, do not isolate."""
+    if isinstance(error, sqlite3.OperationalError):
+        return True
+    psycopg = sys.modules.get("psycopg")  # only loaded when the record is on PostgreSQL
+    return psycopg is not None and isinstance(error, psycopg.OperationalError)
 
 
 class Processor:

@@ -10,10 +10,12 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from hub.audit import AuditLog
 from hub.config import HubSettings, TargetMetric, UnitLevel, targets_in_force, wait_target
+from hub.database import NotOnThisEngine
 from hub.events import Broadcaster
 from hub.figures import compute_figures
 from hub.hall import Call, RecentCalls, SpeechCache, call_text
@@ -307,7 +309,21 @@ class HubRuntime:
     def purge(self, now: datetime | None = None) -> PurgeOutcome:
         """Apply the retention settings to the record now (the daily purge and ``onestop-hub purge``)."""
         retention = self.settings.retention
-        return purge(self.store.path, retention, self.settings.zone, now or self.clock(), self.site_stats, self.audit)
+        path = self.record_file("the retention purge")
+        return purge(path, retention, self.settings.zone, now or self.clock(), self.site_stats, self.audit)
+
+    def record_file(self, purpose: str) -> Path:
+        """The record's SQLite file, for a part that still reads and writes it directly (retention, comments).
+
+        Raises:
+            NotOnThisEngine: the record is in PostgreSQL, where ``purpose`` does not work yet; it fails loudly
+                rather than answer as if there were nothing to purge or erase.
+        """
+        from hub.postgres_store import PostgresStore
+
+        if isinstance(self.store, PostgresStore):
+            raise NotOnThisEngine(f"database: {purpose}: SQLite record only for now (docs/scaling.md)")
+        return self.store.path
 
 
 LOSS_GAPS_SHOWN = 100

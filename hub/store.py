@@ -13,10 +13,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from hub.database import Engine, parse_database_url
 from hub.figures import RatingFact
 from hub.loss import StreamLoss
 from hub.visits import TicketEventRecord, Visit
-from protocol.errors import ConfigError
 from protocol.messages import (
     AlertMessage,
     EmotionMessage,
@@ -81,7 +81,7 @@ class Store(Protocol):
 
     @property
     def path(self) -> Path:
-        """The database file (the audit log and the reports open it beside the store)."""
+        """The SQLite file of the hub's local tables (audit log, alert outbox): the record itself on SQLite."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]:
@@ -225,13 +225,18 @@ class Store(Protocol):
 
 
 def open_store(url: str) -> Store:
-    """Open the store a database URL names: ``sqlite:///relative/path.db`` or ``sqlite:////abs/path.db``.
+    """Open the store a database URL names (``sqlite:///…`` or ``postgresql://…``, see ``hub.database``).
 
     Raises:
-        ConfigError: the URL's scheme is not supported.
+        ConfigError: the URL is not valid or names an engine not supported.
     """
+    database = parse_database_url(url)
+    if database.engine is Engine.POSTGRESQL:
+        from hub.postgres_store import PostgresStore
+
+        assert database.dsn is not None
+        return PostgresStore(database.dsn, database.local_path)
     from hub.sqlite_store import SqliteStore
 
-    if url.startswith("sqlite:///"):
-        return SqliteStore(Path(url.removeprefix("sqlite:///")))
-    raise ConfigError(f"database URL {url!r} is not supported: expected sqlite:///path/to/file.db")
+    assert database.path is not None
+    return SqliteStore(database.path)

@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 # chromium: the browser tests drive Debian's Chromium through Playwright (no browser is downloaded).
 # victoria-metrics: speaks the InfluxDB v2 write API; the tests of the hub's InfluxDB sink write to it and read back.
 # fonts-dejavu-core: the Vietnamese font embedded in PDF reports; poppler-utils: the tests render their pages.
-APT_PACKAGES=(mosquitto python3-venv python3-dev gcc chromium victoria-metrics fonts-dejavu-core poppler-utils espeak-ng)
+# postgresql: the record for several hub workers; the tests start a private server (devtools/postgres.py).
+APT_PACKAGES=(mosquitto python3-venv python3-dev gcc chromium victoria-metrics fonts-dejavu-core poppler-utils espeak-ng
+  postgresql)
 EXTRAS="${ONESTOP_EXTRAS:-hub,edge,dev}"
 
 missing=()

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 
 from devtools.mosquitto import MosquittoBroker
+from devtools.postgres import PostgresError, PostgresServer
 from tests.support.hub_server import HubServer
-from tests.support.require import in_ci
+from tests.support.require import in_ci, require, require_module
 
 
 def _skip_reason(report: pytest.CollectReport | pytest.TestReport) -> str:
@@ -60,3 +61,28 @@ def hub(broker: MosquittoBroker, tmp_path: Path, request: pytest.FixtureRequest)
     """A hub on the session broker with its own SQLite record and MQTT session."""
     with HubServer(broker, tmp_path / "hub.db", client_id=f"hub-{request.node.name}"[:60]) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A private PostgreSQL server on loopback for the whole session (a fresh database per test)."""
+    require_module("psycopg", "psycopg", "./scripts/setup.sh installs the hub extra")
+    try:
+        server = PostgresServer()
+    except PostgresError as error:
+        require(False, "PostgreSQL 15", f"./scripts/setup.sh installs Debian's postgresql: {error}")
+        raise
+    with server as running:
+        yield running
+
+
+ENGINES = ("sqlite", "postgresql")
+
+
+@pytest.fixture(params=ENGINES)
+def record_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of an empty record, once on each engine: SQLite in ``tmp_path``, a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hub.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return f"{server.create_database()}?local={tmp_path / 'local.db'}"

@@ -17,7 +17,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from protocol.errors import ConfigError, OneStopError
+from hub.database import sqlite_record_path
+from protocol.errors import OneStopError
 
 T = TypeVar("T")
 READER_THREADS = 2
@@ -28,14 +29,12 @@ class RecordError(OneStopError, OSError):
 
 
 def database_path(url: str) -> Path:
-    """The file a ``sqlite:///…`` database URL names.
+    """The file a ``sqlite:///…`` database URL names (the reports read SQLite directly for now).
 
     Raises:
         ConfigError: the URL is not an SQLite URL.
     """
-    if not url.startswith("sqlite:///"):
-        raise ConfigError(f"database URL {url!r} is not supported: expected sqlite:///path/to/file.db")
-    return Path(url.removeprefix("sqlite:///"))
+    return sqlite_record_path(url, "the reports")
 
 
 def open_record(url: str) -> sqlite3.Connection:

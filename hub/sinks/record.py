@@ -13,20 +13,18 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from protocol.errors import ConfigError
+from hub.database import sqlite_record_path
 
 CURSOR_TABLE = "CREATE TABLE IF NOT EXISTS sink_cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)"
 
 
 def record_path(url: str) -> Path:
-    """The file a ``sqlite:///…`` database URL names.
+    """The file a ``sqlite:///…`` database URL names (the sinks and charts read SQLite directly for now).
 
     Raises:
         ConfigError: the URL is not an SQLite URL.
     """
-    if not url.startswith("sqlite:///"):
-        raise ConfigError(f"database URL {url!r} is not supported by the sinks: expected sqlite:///path/to/file.db")
-    return Path(url.removeprefix("sqlite:///"))
+    return sqlite_record_path(url, "the sinks and the dashboard charts")
 
 
 class RecordReader:

@@ -1,6 +1,7 @@
 """End to end through a real Mosquitto: ticket events and ratings published over MQTT, figures read back
 from the API and compared with values computed by hand. Covers duplicates, out-of-order delivery,
-malformed payloads and the local-day boundary (Asia/Ho_Chi_Minh, UTC+7)."""
+malformed payloads and the local-day boundary (Asia/Ho_Chi_Minh, UTC+7). The tests that touch the record run
+on both engines (SQLite and PostgreSQL) with the same literal figures."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import random
 import threading
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -99,6 +101,13 @@ MALFORMED = [
         "disagree with topic",
     ),
 ]
+
+
+@pytest.fixture()
+def hub(broker: MosquittoBroker, record_url: str, request: pytest.FixtureRequest) -> Iterator[HubServer]:
+    """A hub on the session broker with an empty record, once on SQLite and once on PostgreSQL."""
+    with HubServer(broker, record_url, client_id=f"hub-{request.node.name}"[:60]) as server:
+        yield server
 
 
 def test_day_figures_match_hand_computation(hub: HubServer, broker: MosquittoBroker) -> None:
@@ -207,26 +216,26 @@ def test_alert_when_the_head_of_the_line_waited_past_the_target(hub: HubServer, 
 
 
 def test_hub_restart_keeps_the_record_and_receives_what_was_sent_while_down(
-    broker: MosquittoBroker, tmp_path: Any
+    broker: MosquittoBroker, record_url: str
 ) -> None:
-    database = tmp_path / "hub.db"
+    database = record_url
     first = the_day()[:9]
     later = the_day()[9:15]
-    with HubServer(broker, database, client_id="hub-restart") as hub:
+    with HubServer(broker, database, client_id=f"hub-restart-{database[:6]}") as hub:
         with Publisher(broker) as publisher:
             publisher.send(first)
         hub.wait_until(lambda c: c["accepted"] >= len(first))
     with Publisher(broker) as publisher:  # the hub is down: its persistent session queues these
         publisher.send(later + first[:3])
-    with HubServer(broker, database, client_id="hub-restart") as hub:
+    with HubServer(broker, database, client_id=f"hub-restart-{database[:6]}") as hub:
         counts = hub.wait_until(lambda c: c["accepted"] + c["duplicates"] >= len(later) + 3)
         assert counts["accepted"] == len(later) and counts["duplicates"] == 3
         stats = hub.get(f"/api/v1/sites/{SITE}/stats", date="2026-11-20")
         assert stats["transactions"] == 4 and stats["no_shows"] == 1
 
 
-def test_todays_ratings_on_the_desk_cards_survive_a_hub_restart(broker: MosquittoBroker, tmp_path: Any) -> None:
-    database = tmp_path / "hub.db"
+def test_todays_ratings_on_the_desk_cards_survive_a_hub_restart(broker: MosquittoBroker, record_url: str) -> None:
+    database = record_url
     # 40 s apart: the hub counts ratings of one desk without a ticket closer than 30 s (or a burst) once.
     start = datetime.now(UTC) - timedelta(seconds=80)
     ratings = [
@@ -235,12 +244,12 @@ def test_todays_ratings_on_the_desk_cards_survive_a_hub_restart(broker: Mosquitt
         )
         for n, score in enumerate((4, 3, 1))
     ]
-    with HubServer(broker, database, client_id="hub-ratings-restart") as hub:
+    with HubServer(broker, database, client_id=f"hub-ratings-restart-{database[:6]}") as hub:
         with Publisher(broker) as publisher:
             publisher.send(ratings)
         hub.wait_until(lambda c: c["accepted"] >= 3)
         before = next(d for d in hub.get("/api/v1/sites/bn-tien-du/live")["desks"] if d["desk"] == "q02")
-    with HubServer(broker, database, client_id="hub-ratings-restart") as hub:
+    with HubServer(broker, database, client_id=f"hub-ratings-restart-{database[:6]}") as hub:
         after = next(d for d in hub.get("/api/v1/sites/bn-tien-du/live")["desks"] if d["desk"] == "q02")
     assert before["ratings_today"] == after["ratings_today"] == 3
     assert after["satisfaction_share_today"] == pytest.approx(2 / 3)

@@ -27,7 +27,7 @@ class HubServer:
     def __init__(
         self,
         broker: MosquittoBroker,
-        database: Path,
+        database: Path | str,
         client_id: str = "hub-test",
         settings: HubSettings | None = None,
     ) -> None:
@@ -36,7 +36,7 @@ class HubServer:
         self.port = free_port()
         self.settings = base.with_overrides(
             mqtt={"host": broker.host, "port": broker.port, "client_id": client_id},
-            database=f"sqlite:///{database}",
+            database=database if isinstance(database, str) else f"sqlite:///{database}",  # a URL, or a file
             listen=f"127.0.0.1:{self.port}",
         )
         self.url = f"http://127.0.0.1:{self.port}"

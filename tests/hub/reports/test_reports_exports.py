@@ -22,8 +22,6 @@ SITE = "bn-kinh-bac"
 NOW = datetime.fromisoformat("2026-01-05T08:00:00+07:00")
 
 
-
-
 def small_month(b: RecordBuilder) -> None:
     """March 2025 at Kinh Bắc: two desks, two officers, waits 5–25 minutes, ratings, one flagged."""
     for day in range(3, 8):

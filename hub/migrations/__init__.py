@@ -1,0 +1,48 @@
+"""Versioned migrations of the record's schema (Alembic), the same revisions on SQLite and PostgreSQL.
+
+The stores call ``upgrade`` when they open the record: a record already at ``HEAD`` costs one query; an empty
+one gets every revision; a record made by an older release is upgraded in place (rows, and SQLite's rowids
+that the sinks follow, kept). Revisions live in ``versions/``:
+
+- ``0001`` baseline: the tables of ``hub.sqlite_store.SCHEMA`` (created if absent, in each engine's types);
+- ``0002``: the rating verdict columns (``flags``, ``counted``, ``hub_flags``) on records made before them;
+- ``0003``: messages keyed per device and kind (site, desk, kind, id) on records keyed by the id alone.
+
+A new change of the schema is a new revision here, never an edit of an old one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+HEAD = "0003"
+ADVISORY_LOCK = 4242001  # PostgreSQL: one worker migrates at a time
+_lock = threading.Lock()
+
+
+def current_revision(query: Callable[[str], Any]) -> str | None:
+    """The record's revision, read with ``query`` (a function running one SQL statement; None: no table)."""
+    try:
+        row = query("SELECT version_num FROM alembic_version").fetchone()
+    except Exception:  # noqa: BLE001 -- no alembic_version table yet: an empty or a pre-migration record
+        return None
+    return None if row is None else str(row[0])
+
+
+def upgrade(sqlalchemy_url: str) -> None:
+    """Bring the record at ``sqlalchemy_url`` (``sqlite:///…`` or ``postgresql+psycopg://…``) to ``HEAD``."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, pool, text
+
+    config = Config()
+    config.set_main_option("script_location", "hub:migrations")
+    engine = create_engine(sqlalchemy_url, poolclass=pool.NullPool)
+    with _lock, engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})"))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    engine.dispose()

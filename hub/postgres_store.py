@@ -1,0 +1,171 @@
+"""PostgreSQL implementation of the hub's store (psycopg 3), for a record shared by several hub workers.
+
+It is the SQLite store with another connection: the same statements, translated once each into
+PostgreSQL's dialect (``?`` → ``%s``, ``INSERT OR IGNORE`` → ``ON CONFLICT DO NOTHING``, ``INSERT OR
+REPLACE`` → ``ON CONFLICT (key) DO UPDATE``), the same schema with PostgreSQL's types, and the few reads
+that rely on an SQLite behaviour written again. Messages are deduplicated by their unique key
+(site, desk, kind, id) with ``ON CONFLICT DO NOTHING``: a repeated id never overwrites the first.
+
+Times stay ISO 8601 text in UTC as in SQLite, so both engines compare and return them alike.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from hub.migrations import ADVISORY_LOCK, HEAD, current_revision, upgrade
+from hub.sqlite_store import SCHEMA, MessageKey, SqliteStore, _utc_text, queue_sample, schema_statements
+from hub.store import QueueSample
+from protocol.errors import ConfigError
+
+# The primary key of each table written with INSERT OR REPLACE (the conflict target in PostgreSQL).
+REPLACE_KEYS = {"visits": ("site", "day", "ticket")}
+
+_INSERT_OR_REPLACE = re.compile(r"^\s*INSERT OR REPLACE INTO (\w+) \(([^)]*)\)", re.IGNORECASE)
+_TWO_ARGUMENT_MAX = re.compile(r"\bMAX\(([\w.]+), ([\w.]+)\)")
+# An insert of one row whose conflicts are ignored (or that has no conflict clause): rows buffered for it are
+# sent as one multi-row INSERT, a round trip and a statement for many rows. (DO UPDATE cannot take two rows
+# of one key in one statement: those stay one row per statement.)
+_ONE_ROW_INSERT = re.compile(r"^(INSERT (?:OR IGNORE )?INTO [^;]*? VALUES )(\([?, ]+\))$", re.DOTALL)
+ROWS_PER_INSERT = 500
+
+
+@lru_cache(maxsize=512)
+def translate(sql: str) -> str:
+    """An SQLite statement of the store in PostgreSQL's dialect."""
+    if "%" in sql:
+        sql = sql.replace("%", "%%")
+    replace = _INSERT_OR_REPLACE.match(sql)
+    if replace is not None:
+        table, columns = replace.group(1), [c.strip() for c in replace.group(2).split(",")]
+        key = REPLACE_KEYS[table]
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in key)
+        sql = f"INSERT INTO {sql[replace.start(1) :]} ON CONFLICT ({', '.join(key)}) DO UPDATE SET {updates}"
+    elif "INSERT OR IGNORE INTO" in sql:
+        sql = sql.replace("INSERT OR IGNORE INTO", "INSERT INTO") + " ON CONFLICT DO NOTHING"
+    sql = _TWO_ARGUMENT_MAX.sub(r"GREATEST(\1, \2)", sql)
+    return sql.replace("?", "%s")
+
+
+class _Connection:
+    """A psycopg connection that takes the store's SQLite statements."""
+
+    def __init__(self, conn: Any) -> None:
+        self.raw = conn
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        return self.raw.execute(translate(sql), tuple(args))  # always parameters: "%%" stands for "%"
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        with self.raw.cursor() as cursor:
+            cursor.executemany(translate(sql), rows)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
+class PostgresStore(SqliteStore):
+    """The record in a PostgreSQL database; the hub's local tables in an SQLite file at ``local_path``."""
+
+    def __init__(self, dsn: str, local_path: Path) -> None:  # noqa: D107 -- SqliteStore's set-up, another engine
+        try:
+            import psycopg
+        except ImportError as error:  # pragma: no cover - the hub extra installs it
+            raise ConfigError("database URL postgresql://…: psycopg is not installed (pip install psycopg)") from error
+        self._psycopg = psycopg
+        self._dsn = dsn
+        local_path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = local_path
+        self._local = threading.local()
+        self._connections: list[Any] = []
+        self._lock = threading.Lock()
+        # Versioned migrations (hub/migrations, one worker at a time), then tables added to SCHEMA since the
+        # last revision, created where absent (as on SQLite).
+        if current_revision(self._conn.raw.execute) != HEAD:
+            upgrade(dsn.replace("postgresql://", "postgresql+psycopg://", 1))
+        with self._conn.raw.transaction():
+            self._conn.raw.execute(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})")  # workers starting together
+            for statement in schema_statements(SCHEMA, "postgresql"):
+                self._conn.raw.execute(statement)
+        self._pending: dict[str, list[tuple[Any, ...]]] = {}
+        self._units_filled = False
+
+    @property
+    def _conn(self) -> _Connection:  # type: ignore[override]
+        conn: _Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                raw = self._psycopg.connect(self._dsn, autocommit=True)
+            except self._psycopg.OperationalError as error:
+                raise ConfigError(f"database: cannot connect to PostgreSQL: {error}".strip()) from error
+            conn = _Connection(raw)
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit everything inside together; roll back on error."""
+        try:
+            with self._conn.raw.transaction():
+                yield
+                self._flush()
+        except BaseException:
+            self._pending.clear()
+            raise
+
+    def existing_messages(self, keys: list[MessageKey]) -> dict[MessageKey, str]:
+        """The payloads of those of these (site, desk, kind, id) keys already in the record: one round trip."""
+        found: dict[MessageKey, str] = {}
+        for start in range(0, len(keys), 1000):
+            chunk = keys[start : start + 1000]
+            rows = self._conn.raw.execute(
+                "SELECT site, desk, kind, id, payload FROM messages WHERE (site, desk, kind, id) IN "
+                f"({', '.join(['(%s, %s, %s, %s)'] * len(chunk))})",
+                [value for key in chunk for value in key],
+            )
+            for site, desk, kind, message_id, payload in rows:
+                found[(site, desk, kind, message_id)] = payload
+        return found
+
+    def _flush(self, only: str | None = None) -> None:
+        if only is not None:
+            rows = self._pending.pop(only, None)
+            if rows:
+                self._write_rows(only, rows)
+            return
+        pending, self._pending = self._pending, {}
+        for sql, rows in pending.items():
+            self._write_rows(sql, rows)
+
+    def _write_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        one_row = _ONE_ROW_INSERT.match(sql)
+        if one_row is None or len(rows) == 1:
+            self._conn.executemany(sql, rows)
+            return
+        for start in range(0, len(rows), ROWS_PER_INSERT):
+            chunk = rows[start : start + ROWS_PER_INSERT]
+            values = ", ".join([one_row.group(2)] * len(chunk))
+            self._conn.execute(one_row.group(1) + values, [value for row in chunk for value in row])
+
+    def add_rejected(self, topic: str, payload: bytes, reason: str, received_at: datetime) -> None:
+        """Keep a rejected message with its reason (PostgreSQL text cannot hold NUL: shown escaped)."""
+        super().add_rejected(topic.replace("\x00", "\\x00"), payload, reason.replace("\x00", "\\x00"), received_at)
+
+    def latest_queue_samples(self, until: datetime | None = None) -> list[QueueSample]:
+        """The latest queue sample of every desk (dated at most ``until`` when given)."""
+        where, args = ("WHERE ts <= %s ", (_utc_text(until),)) if until is not None else ("", ())
+        rows = self._conn.raw.execute(
+            "SELECT DISTINCT ON (site, desk) site, desk, ts, length, est_wait_s, head_wait_s, source, present "
+            f"FROM queue_samples {where}ORDER BY site, desk, ts DESC",
+            args or None,
+        )
+        return [queue_sample(row) for row in rows]

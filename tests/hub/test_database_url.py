@@ -1,0 +1,58 @@
+"""One parser for database URLs: what each engine's URL names, and clear errors that name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hub.config import load_settings
+from hub.database import DEFAULT_LOCAL_FILE, Engine, parse_database_url, sqlite_record_path
+from protocol.errors import ConfigError
+
+
+def test_sqlite_urls_name_a_relative_or_an_absolute_file() -> None:
+    relative = parse_database_url("sqlite:///var/onestop.db")
+    assert (relative.engine, relative.path, relative.local_path) == (
+        Engine.SQLITE,
+        Path("var/onestop.db"),
+        Path("var/onestop.db"),
+    )
+    assert parse_database_url("sqlite:////srv/hub/record.db").path == Path("/srv/hub/record.db")
+    assert sqlite_record_path("sqlite:////srv/x.db", "the reports") == Path("/srv/x.db")
+
+
+def test_postgresql_urls_keep_the_connection_and_name_the_local_file() -> None:
+    url = parse_database_url("postgresql://hub:secret@db.tinh.gov.vn:5433/onestop?sslmode=require&local=/srv/local.db")
+    assert url.engine is Engine.POSTGRESQL and url.path is None
+    assert url.dsn == "postgresql://hub:secret@db.tinh.gov.vn:5433/onestop?sslmode=require"
+    assert url.local_path == Path("/srv/local.db")
+    plain = parse_database_url("postgres://hub@localhost/onestop")
+    assert (plain.dsn, plain.local_path) == ("postgresql://hub@localhost/onestop", DEFAULT_LOCAL_FILE)
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("mysql://hub@db/onestop", "is not supported"),
+        ("sqlite://onestop.db", "is not supported"),
+        ("sqlite:///", "names no file"),
+        ("postgresql://hub:secret@db:5432/", "names no database"),
+    ],
+)
+def test_a_bad_url_is_refused_with_what_was_expected(url: str, words: str) -> None:
+    with pytest.raises(ConfigError, match=words) as raised:
+        parse_database_url(url)
+    assert "secret" not in str(raised.value)  # a password never shows in an error
+    assert "sqlite:///path/to/file.db or postgresql://" in str(raised.value)
+
+
+def test_the_reports_refuse_a_postgresql_record_naming_themselves() -> None:
+    with pytest.raises(ConfigError, match="the reports: SQLite record only for now"):
+        sqlite_record_path("postgresql://hub@db/onestop", "the reports")
+
+
+def test_a_bad_database_url_in_the_config_names_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"\n  database = 'oracle://x'") as raised:
+        load_settings().with_overrides(database="oracle://x")
+    assert "is not supported" in str(raised.value)
