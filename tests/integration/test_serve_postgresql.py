@@ -88,5 +88,5 @@ def test_retention_and_erasure_refuse_a_postgresql_record_rather_than_pretend(
     database = f"{postgres_server.create_database()}?local={tmp_path / 'local.db'}"
     assert main(["purge", "--database", database]) == 2
     assert "the retention purge: SQLite record only for now" in capsys.readouterr().err
-    assert main(["privacy", "erase-comment", "some-id", "--by", "lan", "--database", database]) == 2
+    assert main(["privacy", "erase-comment", "bn-tu-son", "q01", "some-id", "--by", "lan", "--database", database]) == 2
     assert "erasing a comment: SQLite record only for now" in capsys.readouterr().err
