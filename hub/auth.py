@@ -101,6 +101,8 @@ ROUTE_ROLES: tuple[tuple[str, Role], ...] = (
     ("/redoc", Role.VIEWER),
     ("/openapi.json", Role.VIEWER),
     ("/api/v1/loss", Role.SUPERVISOR),
+    # Alert recipients' addresses and the delivery log (the router checks the role as well).
+    ("/api/v1/notify", Role.SUPERVISOR),
 )
 OPEN_PREFIXES = ("/api/v1/auth/",)
 # What a public unit's view may read without a login: (path pattern, whether ?site= must name the unit).

@@ -71,6 +71,9 @@ def test_no_users_is_open_on_loopback_and_refused_beyond() -> None:
         ("/api/v1/reports/evaluation", Principal("giamsat", Role.SUPERVISOR), 403),
         ("/api/v1/reports/evaluation", Principal("admin", Role.ADMIN), 200),
         ("/docs", ANONYMOUS, 401),
+        ("/api/v1/notify/recipients", Principal("xem", Role.VIEWER), 403),
+        ("/api/v1/notify/recipients", Principal("giamsat", Role.SUPERVISOR), 200),
+        ("/api/v1/evaluation/officers", ANONYMOUS, 401),
     ],
 )
 def test_routes_need_their_role(path: str, who: Principal, status: int) -> None:
