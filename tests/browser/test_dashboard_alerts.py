@@ -16,8 +16,9 @@ from tests.integration.test_alert_delivery import scripted_day
 from tests.integration.test_three_voices import scripted_hour
 from tests.support.hub_server import HubServer, Publisher
 from tests.support.receivers import Mailbox, wait_for
+from tests.support.require import require_module
 
-pytest.importorskip("playwright.sync_api", reason="Playwright is installed with the dev extra")
+require_module("playwright.sync_api", "Playwright", "installed with the dev extra: ./scripts/setup.sh")
 from playwright.sync_api import Page, expect  # noqa: E402
 
 pytestmark = pytest.mark.browser

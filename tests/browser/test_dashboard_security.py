@@ -12,8 +12,9 @@ from hub.auth import hash_password
 from hub.config import HubSettings, load_settings
 from tests.browser.test_dashboard_live import DESKTOP, open_dashboard
 from tests.support.hub_server import HubServer
+from tests.support.require import require_module
 
-pytest.importorskip("playwright.sync_api", reason="Playwright is installed with the dev extra")
+require_module("playwright.sync_api", "Playwright", "installed with the dev extra: ./scripts/setup.sh")
 from playwright.sync_api import Browser, expect  # noqa: E402
 
 pytestmark = pytest.mark.browser

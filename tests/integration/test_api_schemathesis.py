@@ -19,8 +19,9 @@ from hub.api.app import create_app
 from hub.auth import hash_password
 from hub.config import HubSettings, load_settings
 from tests.support.hub_server import HubServer
+from tests.support.require import require_module
 
-schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is installed with the dev extra")
+schemathesis = require_module("schemathesis", "schemathesis", "installed with the dev extra: ./scripts/setup.sh")
 
 CASES_PER_OPERATION = 30
 ADMIN = ("quantri", "quan-tri-2026")

@@ -16,18 +16,16 @@ may put the feet one frame apart on a zone's edge).
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from devtools.mosquitto import MosquittoBroker
 from devtools.scenes import LINE_SCENE, ZONES, make_scenes
 from edge.agent import DeskAgent
 from edge.config import EdgeSettings
 from tests.support.hub_server import HubServer
+from tests.support.require import require
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SITE, DESK = "bn-gia-binh", "q02"
@@ -50,11 +48,7 @@ def wait_for_line(hub: HubServer, timeout: float = 240) -> dict[str, Any]:
 
 def test_a_walk_out_and_the_waits_before_the_ticket_reach_the_hub(own_broker: MosquittoBroker, tmp_path: Path) -> None:
     wheel = sorted((REPO_ROOT / ".cache" / "test-assets").glob("ultralytics-*.whl"))
-    if not wheel:
-        message = "run scripts/fetch_test_assets.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require(bool(wheel), "test assets (the ultralytics wheel in .cache/test-assets/)", "scripts/fetch_test_assets.sh")
     video = make_scenes(REPO_ROOT, tmp_path / "scenes", (LINE_SCENE,))[0]
     settings = EdgeSettings.model_validate(
         {

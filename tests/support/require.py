@@ -28,7 +28,7 @@ def require(present: bool, component: str, how: str) -> None:
     message = missing(component, how)
     if in_ci():
         pytest.fail(f"CI=true: {message}", pytrace=False)
-    pytest.skip(message)
+    pytest.skip(message, allow_module_level=True)  # also when called at import (require_module)
 
 
 def require_module(name: str, component: str, how: str) -> ModuleType:

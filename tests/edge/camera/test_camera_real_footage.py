@@ -7,7 +7,6 @@ test. The media are read in place from registry packages (scripts/fetch_test_ass
 from __future__ import annotations
 
 import importlib.util
-import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -24,6 +23,7 @@ from edge.camera.pipeline import EmotionSettings
 from edge.camera.queue_monitor import QueueMonitor
 from edge.camera.tracking import Tracker
 from edge.camera.zones import Zone, ZoneConfig, ZoneKind
+from tests.support.require import require
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -43,11 +43,11 @@ evaluate = _load_evaluate()
 @pytest.fixture(scope="session")
 def eval_assets(ultralytics_wheel: Path) -> None:
     """The opencv-doc media of the set; missing: fail under CI, else skip with the command to run."""
-    if not (evaluate.OPENCV_DATA / "vtest.avi").is_file():
-        message = f"{evaluate.OPENCV_DATA} missing: run scripts/fetch_test_assets.sh"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require(
+        (evaluate.OPENCV_DATA / "vtest.avi").is_file(),
+        f"test assets (Debian's opencv-doc media in {evaluate.OPENCV_DATA})",
+        "scripts/fetch_test_assets.sh",
+    )
 
 
 @pytest.fixture(scope="session")
