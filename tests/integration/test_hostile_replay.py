@@ -9,7 +9,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from protocol.messages import (
     TicketMessage,
 )
 from tests.support.hub_server import HubServer, Publisher
+from tests.support.waiting import wait_for
 
 SITE, DESK = "bn-tien-du", "q01"
 OFFLINE_AFTER_S = 3
@@ -34,17 +35,6 @@ OFFLINE_AFTER_S = 3
 
 def topic(kind: str, desk: str = DESK) -> str:
     return f"onestop/v1/{SITE}/{desk}/{kind}"
-
-
-def wait_for(condition: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout} s")
-        time.sleep(0.05)
 
 
 @pytest.fixture()
@@ -135,8 +125,8 @@ def test_dates_out_of_the_window_never_move_the_live_state(hub: HubServer, publi
     # The node falls silent: the heartbeat dated 2099 does not keep it online.
     offline = wait_for(
         lambda: [a for a in hub.get("/api/v1/alerts", site=SITE) if a["alert"] == "node_offline"],
+        OFFLINE_AFTER_S + 15,
         "a node_offline alert",
-        timeout=OFFLINE_AFTER_S + 15,
     )
     assert offline[0]["desk"] == DESK
     assert desk_live(hub)["node_online"] is False

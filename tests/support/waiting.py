@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Return once ``condition()`` holds; fail naming ``what`` after ``timeout`` seconds."""
+def wait_for(condition: Callable[[], T], timeout: float, what: str) -> T:
+    """Poll ``condition`` until it returns something true and return that; fail naming ``what`` after
+    ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while True:
+        value = condition()
+        if value:
+            return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
+            raise AssertionError(f"timed out waiting for {what} ({timeout} s)")
+        time.sleep(0.05)
