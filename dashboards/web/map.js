@@ -18,9 +18,9 @@ export function el(name, attrs = {}, text) {
   return node;
 }
 
-export function rings(geojson) {
+export function rings(geojson, keep = () => true) {
   const out = [];
-  for (const f of geojson.features || []) {
+  for (const f of (geojson.features || []).filter(keep)) {
     const g = f.geometry;
     if (!g) continue;
     if (g.type === "Polygon") out.push(...g.coordinates);
@@ -28,6 +28,9 @@ export function rings(geojson) {
   }
   return out;
 }
+
+// The islands of Quần đảo Hoàng Sa and Quần đảo Trường Sa in vietnam.geojson (dashboards/web/geo/README.md).
+export const isArchipelago = (f) => (f.properties || {}).kind === "archipelago";
 
 export function points(geojson) {
   return (geojson.features || []).filter((f) => f.geometry && f.geometry.type === "Point");
@@ -195,9 +198,9 @@ export function drawInset(svg, { country, outline, width, height, label }) {
   svg.append(el("rect", { class: "inset-bg", x: 0, y: 0, width, height, rx: 6 }));
   svg.append(el("path", { class: "inset-country", d: pathOf(all, toScreen), "fill-rule": "evenodd" }));
   if (outline) svg.append(el("path", { class: "inset-province", d: pathOf(rings(outline), toScreen) }));
+  svg.append(el("path", { class: "inset-island", d: pathOf(rings(country, isArchipelago), toScreen) }));
   for (const m of marks) {
     const [x, y] = toScreen(...m.geometry.coordinates);
-    for (const [dx, dy] of [[0, 0], [5, 3], [-4, 4], [3, -4], [-3, -3]]) svg.append(el("circle", { class: "inset-island", cx: x + dx, cy: y + dy, r: 1.3 }));
     const words = m.properties.name.replace("Quần đảo ", "QĐ. ");
     svg.append(el("text", { class: "inset-label", x: width - 3, y: y + 18, "text-anchor": "end" }, words));
   }

@@ -25,17 +25,17 @@ GEO_DIR = package_dir("onestop_dashboards", "web", "geo")
 MAX_DAYS = 62
 
 
-def shipped_outline(province: str) -> Path | None:
-    """The outline shipped for a province name (``dashboards/web/geo/index.json``), if any."""
+def shipped_outline(province: str, code: int | None = None) -> Path | None:
+    """The outline shipped for a province (``dashboards/web/geo/index.json``), by its code (Decision
+    19/2025/QĐ-TTg) when given and shipped, else by its name; None if none ships."""
     index_file = GEO_DIR / "index.json"
     if not index_file.is_file():
         return None
-    index = json.loads(index_file.read_text(encoding="utf-8"))
+    entries = json.loads(index_file.read_text(encoding="utf-8")).get("provinces", [])
     wanted = _plain(province)
-    for entry in index.get("provinces", []):
-        if _plain(entry["name"]) == wanted:
-            return GEO_DIR / entry["file"]
-    return None
+    found = next((e for e in entries if code is not None and e.get("code") == code), None)
+    found = found or next((e for e in entries if _plain(e["name"]) == wanted), None)
+    return GEO_DIR / found["file"] if found else None
 
 
 def _plain(name: str) -> str:
@@ -81,7 +81,7 @@ def dashboard_config(runtime: Runtime, request: Request) -> dict[str, Any]:
                 else [],
             }
         )
-    outline = settings.map.outline_file or shipped_outline(settings.province.name)
+    outline = settings.map.outline_file or shipped_outline(settings.province.name, settings.province.code)
     return {
         "province": {"name": settings.province.name, "code": settings.province.code},
         "timezone": settings.timezone,
@@ -103,7 +103,9 @@ def dashboard_config(runtime: Runtime, request: Request) -> dict[str, Any]:
 @router.get("/api/v1/dashboard/outline", summary="GeoJSON outline of the province", response_model=None)
 def outline(runtime: Runtime) -> FileResponse:
     """The configured ``map.outline_file``, else the outline shipped for the province."""
-    path = runtime.settings.map.outline_file or shipped_outline(runtime.settings.province.name)
+    path = runtime.settings.map.outline_file or shipped_outline(
+        runtime.settings.province.name, runtime.settings.province.code
+    )
     if path is None or not path.is_file():
         raise HTTPException(status_code=404, detail="no outline for this province: set map.outline_file")
     return FileResponse(path, media_type="application/geo+json")

@@ -26,7 +26,7 @@ def list_provinces(runtime: Runtime, day: DayQuery = None) -> dict[str, Any]:
     chosen = bounded_day(day, "date") or runtime.local_today()
     provinces = provinces_overview(runtime, chosen)
     for province in provinces:
-        outline = shipped_outline(province["name"])
+        outline = shipped_outline(province["name"], province["code"])
         province["outline_url"] = f"/api/v1/provinces/{province['code']}/outline" if outline else None
     return {"date": chosen.isoformat(), "provinces": provinces}
 
@@ -43,9 +43,10 @@ def get_province(runtime: Runtime, code: Code, day: DayQuery = None) -> dict[str
 
 @router.get("/{code}/outline", summary="GeoJSON outline of a province", response_model=None)
 def province_outline(runtime: Runtime, code: Code) -> FileResponse:
-    """The outline shipped for the province's name (dashboards/web/geo/index.json); 404 when none ships."""
+    """The outline shipped for the province's code or name (dashboards/web/geo/index.json); 404 when none
+    ships."""
     entry = next((p for p in runtime.settings.province_list() if p.code == code), None)
-    path = shipped_outline(entry.name) if entry else None
+    path = shipped_outline(entry.name, entry.code) if entry else None
     if path is None or not path.is_file():
         raise HTTPException(status_code=404, detail=f"no outline shipped for province {code}")
     return FileResponse(path, media_type="application/geo+json")
