@@ -5,11 +5,17 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import signal
 import sys
 from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
 
 from hub.config import HubSettings, load_settings, parse_host_port
 from protocol.errors import ConfigError
+
+if TYPE_CHECKING:
+    import uvicorn
 
 logger = logging.getLogger("hub")
 
@@ -164,7 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"onestop-hub: refusing to start\n{error}", file=sys.stderr)
         return 2
     access = settings.access
-    uvicorn.run(
+    # systemd stops the hub with SIGTERM, a person with Ctrl-C. uvicorn catches either, shuts the application down
+    # (the lifespan closes the runtime: the batch in hand committed, the broker disconnected, the record closed),
+    # then raises the signal again into the handler it found: with Python's own handlers the process would then
+    # die by SIGTERM (status -15, a failure to systemd) or with a KeyboardInterrupt. Installed here, they exit 0.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
+    signal.signal(signal.SIGINT, _exit_cleanly)
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -173,8 +185,43 @@ def main(argv: list[str] | None = None) -> int:
         proxy_headers=False,  # X-Forwarded-For is believed only from access.trusted_proxies (hub.auth)
         ssl_certfile=str(access.tls_cert_file) if access.tls_cert_file else None,
         ssl_keyfile=str(access.tls_key_file) if access.tls_key_file else None,
+        # Bounds the wait for requests in progress; the live streams are ended at once (_run_server).
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
     )
+    if not _run_server(config):
+        return 3  # uvicorn's status for a failed start (it has logged why)
+    logger.info("hub stopped")
     return 0
+
+
+SHUTDOWN_GRACE_S = 5
+
+
+def _run_server(config: uvicorn.Config) -> bool:
+    """Run uvicorn until it is asked to stop; whether it had started. Its server also ends the open live streams
+    when asked to stop: an open stream (a dashboard left on a wall) never ends by itself, and uvicorn waits for
+    every response in progress before it shuts the application down."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            runtime = getattr(self.config.app.state, "runtime", None)
+            if runtime is not None and runtime.broadcaster is not None:
+                runtime.broadcaster.end_streams()
+            super().handle_exit(sig, frame)
+
+    server = Server(config)
+    try:
+        server.run()
+    except SystemExit as stop:
+        if stop.code not in (0, None):
+            raise
+    return server.started
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    """A stop asked for by a signal: after uvicorn's shutdown (or before it started), exit with status 0."""
+    raise SystemExit(0)
 
 
 def _print_password_hash(from_stdin: bool) -> int:

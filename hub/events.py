@@ -12,6 +12,8 @@ logger = logging.getLogger(__name__)
 CLIENT_QUEUE_SIZE = 2000
 
 Event = tuple[str, str]
+# Not an event a browser sees: tells a live stream to end (Broadcaster.end_streams).
+END: Event = ("", "")
 
 
 class Broadcaster:
@@ -48,6 +50,14 @@ class Broadcaster:
         except RuntimeError:
             logger.debug("event loop closed; live event %s not delivered", event)
 
+    def end_streams(self) -> None:
+        """Ask every open live stream to end (the hub is stopping); callable from any thread or a signal
+        handler. Their browsers reconnect by themselves (``retry``) to the hub that comes up next."""
+        try:
+            self._loop.call_soon_threadsafe(self._fan_out, END)
+        except RuntimeError:
+            logger.debug("event loop closed; no stream to end")
+
     def _fan_out(self, encoded: Event) -> None:
         for client in list(self._clients):
             try:
@@ -55,4 +65,4 @@ class Broadcaster:
             except asyncio.QueueFull:
                 while not client.empty():
                     client.get_nowait()
-                client.put_nowait(("resync", "{}"))
+                client.put_nowait(END if encoded == END else ("resync", "{}"))

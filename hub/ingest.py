@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
 RECEIVE_MAXIMUM = 1000
+DISCONNECT_WAIT_S = 5.0  # at a stop, how long to wait for the DISCONNECT to be sent
 
 Listener = Callable[[BatchOutcome], None]
 
@@ -142,6 +143,7 @@ class Ingest:
         self._queue = _Inbox(self._limits.queue_messages, self._limits.queue_bytes)
         self._generation = 0
         self._connected = threading.Event()
+        self._disconnected = threading.Event()  # set by on_disconnect, cleared by on_connect
         self._stopping = threading.Event()
         self._worker: threading.Thread | None = None
         self.counters = IngestCounters()
@@ -201,6 +203,10 @@ class Ingest:
         if self._worker is not None:
             self._worker.join(timeout=30)
         self._client.disconnect()
+        # The DISCONNECT goes out on paho's network thread: wait for it (on_disconnect) before stopping that
+        # thread, or the broker sees the connection merely drop (and would publish a will, count a failure).
+        if self._connected.is_set() or self._client.is_connected():
+            self._disconnected.wait(DISCONNECT_WAIT_S)
         self._client.loop_stop()
 
     def publish_alert(self, alert: AlertMessage) -> None:
@@ -222,6 +228,7 @@ class Ingest:
             logger.error("MQTT broker %s:%s refused the hub: %s", self._settings.host, self._settings.port, reason_code)
             return
         self._generation += 1
+        self._disconnected.clear()
         topic = SUBSCRIPTION_ALL
         if self._settings.shared_group:
             topic = f"$share/{self._settings.shared_group}/{SUBSCRIPTION_ALL}"
@@ -260,7 +267,10 @@ class Ingest:
         properties: Properties | None,
     ) -> None:
         self._connected.clear()
-        if not self._stopping.is_set():
+        self._disconnected.set()
+        if self._stopping.is_set():
+            logger.info("hub disconnected from the MQTT broker (%s)", reason_code)
+        else:
             self.last_error = f"disconnected: {reason_code}"
             logger.warning("hub lost the MQTT broker (%s); reconnecting with back-off", reason_code)
 

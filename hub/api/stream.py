@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from hub.api.deps import Runtime
 from hub.api.session import client_of, policy_of, principal_of
+from hub.events import END
 
 router = APIRouter(prefix="/api/v1", tags=["stream"])
 
@@ -46,6 +47,8 @@ async def stream(
                 except TimeoutError:
                     yield ": keep-alive\n\n"
                     continue
+                if (name, data) == END:
+                    return  # the hub is stopping; the browser reconnects (retry) to the next one
                 if site is not None and name in ("desk", "alert", "call") and f'"site": "{site}"' not in data:
                     continue
                 yield f"event: {name}\ndata: {data}\n\n"
