@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 # fonts-dejavu-core: the Vietnamese font embedded in PDF reports; poppler-utils: the tests render their pages.
 # postgresql: the record for several hub workers; the tests start a private server (devtools/postgres.py).
 APT_PACKAGES=(mosquitto python3-venv python3-dev gcc chromium victoria-metrics fonts-dejavu-core poppler-utils espeak-ng
-  postgresql)
+  postgresql systemd)  # systemd: systemd-analyze verify for the shipped units (tests/integration/test_deploy.py)
 EXTRAS="${ONESTOP_EXTRAS:-hub,edge,dev}"
 
 missing=()
