@@ -46,11 +46,11 @@ def score(o: OfficerEvaluation, name: str) -> float | None:
     return next(c.score for c in o.components if c.name == name)
 
 
-def test_officers_average_in_their_own_field_score_the_same(builder: RecordBuilder) -> None:
-    settings_for(builder)
-    two_fields(builder)
-    with builder.open() as record:
-        pack = by_staff(evaluation_pack(record, builder.settings, YEAR).officers)
+def test_officers_average_in_their_own_field_score_the_same(engine_builder: RecordBuilder) -> None:
+    settings_for(engine_builder)
+    two_fields(engine_builder)
+    with engine_builder.open() as record:
+        pack = by_staff(evaluation_pack(record, engine_builder.settings, YEAR).officers)
     a1, n1, y1 = pack["a1"], pack["n1"], pack["y1"]
     assert (a1.service, n1.service, y1.service) == ("dat-dai", "chung-thuc", "xay-dung")
     assert (a1.handling.within, a1.handling.judged) == (1, 2)
