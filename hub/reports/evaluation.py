@@ -357,7 +357,16 @@ def _by_officer(
 
     def task(conn: RecordConnection) -> list[Any]:
         if table == "emotions":
-            return conn.execute(f"SELECT {through_ticket}, {select} {base} GROUP BY 1", span).fetchall()
+            # Each emotion to the last transaction of its ticket at its desk that day: a join (no lookup per
+            # row, which PostgreSQL runs as a sub-plan per row), the later transactions excluded.
+            return conn.execute(
+                f"SELECT t.staff, {select} FROM {table} {alias} JOIN transactions t ON t.site = {alias}.site "
+                f"AND t.day = {alias}.day AND t.ticket = {alias}.ticket AND t.desk = {alias}.desk "
+                f"WHERE {alias}.day BETWEEN ? AND ?{where} AND NOT EXISTS (SELECT 1 FROM transactions u "
+                "WHERE u.site = t.site AND u.day = t.day AND u.ticket = t.ticket AND u.desk = t.desk "
+                "AND u.seq > t.seq) GROUP BY 1",
+                span,
+            ).fetchall()
         found = conn.execute(
             f"SELECT {alias}.staff, {select}, group_concat(CASE WHEN {alias}.staff IS NULL THEN {alias}.rowid END) "
             f"{base} GROUP BY 1",
@@ -473,12 +482,16 @@ class _NormCalendar:
         self._settings = settings
         self._period = period
         self._year_days = 366 if _leap(period.first.year) else 365
-        self._cache: dict[str | None, tuple[list[float], list[float], list[str]]] = {}
+        self._cache: dict[object, tuple[list[float], list[float], list[str]]] = {}
 
     def _of(self, site: str | None) -> tuple[list[float], list[float], list[str]]:
         found = self._cache.get(site)
         if found is None:
             configured = self._settings.site(site) if site else None
+            fixed = configured.level if configured else UNKNOWN_LEVEL
+            if fixed is not None and ("level", fixed) in self._cache:  # units of one fixed level share theirs
+                found = self._cache[site] = self._cache[("level", fixed)]
+                return found
             norms = self._settings.evaluation.norms
             low, high, levels = [0.0], [0.0], []
             for day in self._period.each_day():
@@ -487,6 +500,8 @@ class _NormCalendar:
                 low.append(low[-1] + norms.for_level(level).min / self._year_days)
                 high.append(high[-1] + norms.for_level(level).max / self._year_days)
             found = self._cache[site] = (low, high, levels)
+            if fixed is not None:
+                self._cache[("level", fixed)] = found
         return found
 
     def over(self, site: str | None, first: date, last: date) -> tuple[float, float, dict[str, int]]:
