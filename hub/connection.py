@@ -31,6 +31,8 @@ class RecordConnection:
         self.database = database
         if database.engine is Engine.POSTGRESQL:
             self._raw: Any = _connect_postgresql(database, read_only)
+            if tuned:  # a year's waits per officer are kept in memory for the percentiles, not spilled to disk
+                self._raw.execute("SET work_mem = '64MB'")
             return
         path = database.path
         assert path is not None
