@@ -359,15 +359,14 @@ def _by_officer(
         if table == "emotions" and not conn.postgresql:
             return conn.execute(f"SELECT {through_ticket}, {select} {base} GROUP BY 1", span).fetchall()
         if table == "emotions":
-            # Each emotion to the last transaction of its ticket at its desk that day: on PostgreSQL a join
-            # (the lookup per row above runs there as a sub-plan per row, 10x slower), later transactions
-            # excluded. On SQLite the lookup through the primary key is the faster of the two.
+            # Each emotion to the last transaction of its ticket at its desk that day: on PostgreSQL a hash join
+            # and the last transaction kept per emotion (DISTINCT ON); the lookup per row above runs there as a
+            # sub-plan per row, three times slower. On SQLite the lookup through the primary key is faster.
             return conn.execute(
-                f"SELECT t.staff, {select} FROM {table} {alias} JOIN transactions t ON t.site = {alias}.site "
+                f"SELECT staff, {select.replace(f'{alias}.', '')} FROM (SELECT DISTINCT ON ({alias}.rowid) t.staff, "
+                f"{alias}.valence FROM {table} {alias} JOIN transactions t ON t.site = {alias}.site "
                 f"AND t.day = {alias}.day AND t.ticket = {alias}.ticket AND t.desk = {alias}.desk "
-                f"WHERE {alias}.day BETWEEN ? AND ?{where} AND NOT EXISTS (SELECT 1 FROM transactions u "
-                "WHERE u.site = t.site AND u.day = t.day AND u.ticket = t.ticket AND u.desk = t.desk "
-                "AND u.seq > t.seq) GROUP BY 1",
+                f"WHERE {alias}.day BETWEEN ? AND ?{where} ORDER BY {alias}.rowid, t.seq DESC) last GROUP BY 1",
                 span,
             ).fetchall()
         found = conn.execute(

@@ -116,13 +116,13 @@ def test_excellent_needs_a_confident_satisfaction(builder: RecordBuilder) -> Non
     assert any("cận dưới khoảng tin cậy" in reason for reason in a1.reasons)
 
 
-def test_emotion_weighs_nothing_by_default_and_says_why(builder: RecordBuilder) -> None:
-    settings_for(builder)
-    two_fields(builder)
-    builder.emotion("bn-kinh-bac", DAY, "08:30", -0.9, ticket="a1-0")
-    builder.rating("bn-kinh-bac", DAY, "10:30", 4, ticket="a2-0")  # a kiosk that does not know the officer
-    with builder.open() as record:
-        pack = evaluation_pack(record, builder.settings, YEAR)
+def test_emotion_weighs_nothing_by_default_and_says_why(engine_builder: RecordBuilder) -> None:
+    settings_for(engine_builder)
+    two_fields(engine_builder)
+    engine_builder.emotion("bn-kinh-bac", DAY, "08:30", -0.9, ticket="a1-0")
+    engine_builder.rating("bn-kinh-bac", DAY, "10:30", 4, ticket="a2-0")  # a kiosk that does not know the officer
+    with engine_builder.open() as record:
+        pack = evaluation_pack(record, engine_builder.settings, YEAR)
     a1, a2 = by_staff(pack.officers)["a1"], by_staff(pack.officers)["a2"]
     assert (a1.emotions, a1.mean_valence) == (1, -0.9)
     assert (a2.ratings, a2.satisfied) == (4, 4)  # attributed through its ticket
