@@ -23,10 +23,6 @@ DEFAULT_LOCAL_FILE = Path("var/onestop-local.db")
 EXPECTED = "expected sqlite:///path/to/file.db or postgresql://user@host:port/dbname"
 
 
-class NotOnThisEngine(ConfigError):
-    """A part of the hub that does not work yet on the record's engine (the API answers 501)."""
-
-
 class Engine(StrEnum):
     """The database engines the record can live in."""
 
@@ -43,18 +39,6 @@ class DatabaseUrl:
     path: Path | None  # the SQLite file (SQLite only)
     dsn: str | None  # the connection string given to psycopg (PostgreSQL only)
     local_path: Path  # the SQLite file of the hub's local tables (the record itself on SQLite)
-
-    def sqlite_path(self, purpose: str) -> Path:
-        """The record's SQLite file, for a part that still reads SQLite directly.
-
-        Raises:
-            NotOnThisEngine: the record is not in SQLite; ``purpose`` names what needs it.
-        """
-        if self.path is None:
-            raise NotOnThisEngine(
-                f"database URL {_masked(self.url)!r}: {purpose}: SQLite record only for now (docs/scaling.md)"
-            )
-        return self.path
 
 
 def parse_database_url(url: str) -> DatabaseUrl:
@@ -78,15 +62,6 @@ def parse_database_url(url: str) -> DatabaseUrl:
         dsn = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(rest), ""))
         return DatabaseUrl(Engine.POSTGRESQL, url, None, dsn, Path(local[-1]) if local else DEFAULT_LOCAL_FILE)
     raise ConfigError(f"database URL {_masked(url)!r} is not supported: {EXPECTED}")
-
-
-def sqlite_record_path(url: str, purpose: str) -> Path:
-    """The SQLite file a database URL names, for a part that reads SQLite directly (``purpose`` names it).
-
-    Raises:
-        ConfigError: the URL is not valid or names another engine.
-    """
-    return parse_database_url(url).sqlite_path(purpose)
 
 
 def _masked(url: str) -> str:

@@ -35,6 +35,13 @@ _TWO_ARGUMENT_MAX = re.compile(r"\bMAX\(([\w.]+), ([\w.]+)\)")
 # of one key in one statement: those stay one row per statement.)
 _ONE_ROW_INSERT = re.compile(r"^(INSERT (?:OR IGNORE )?INTO [^;]*? VALUES )(\([?, ]+\))$", re.DOTALL)
 ROWS_PER_INSERT = 500
+# The reports' SQLite: ``IS NOT 'text'`` (PostgreSQL's ``IS DISTINCT FROM``), a 0/1 ``counted`` column used as a
+# truth value, and the aggregates ``TOTAL`` and ``group_concat`` (rewritten by ``_rewrite_calls``).
+_IS_NOT_TEXT = re.compile(r"\bIS NOT '")
+_COUNTED_AND = re.compile(r"\b(\w+\.)?counted AND\b")
+_AGGREGATE_CALL = re.compile(r"\b(TOTAL|group_concat)\(", re.IGNORECASE)
+# At the top level of an argument: an operator that makes it a truth value (``TOTAL(a = b)`` counts rows).
+_TRUTH_OPERATOR = re.compile(r"[<>=]|\b(IS|IN|AND|OR|NOT|LIKE|BETWEEN)\b", re.IGNORECASE)
 
 
 @lru_cache(maxsize=512)
@@ -51,7 +58,72 @@ def translate(sql: str) -> str:
     elif "INSERT OR IGNORE INTO" in sql:
         sql = sql.replace("INSERT OR IGNORE INTO", "INSERT INTO") + " ON CONFLICT DO NOTHING"
     sql = _TWO_ARGUMENT_MAX.sub(r"GREATEST(\1, \2)", sql)
+    if "IS NOT '" in sql:
+        sql = _IS_NOT_TEXT.sub("IS DISTINCT FROM '", sql)
+    if "counted AND" in sql:
+        sql = _COUNTED_AND.sub(lambda m: f"{m.group(0)[: -len(' AND')]} <> 0 AND", sql)
+    if _AGGREGATE_CALL.search(sql):
+        sql = _rewrite_calls(sql)
     return sql.replace("?", "%s")
+
+
+def _rewrite_calls(sql: str) -> str:
+    """SQLite's ``TOTAL(x)`` (a float sum, 0.0 over no row; of a truth value: how many rows it holds for) and
+    ``group_concat(x)`` (the values as comma-separated text) in PostgreSQL's words."""
+    out: list[str] = []
+    position = 0
+    for call in _AGGREGATE_CALL.finditer(sql):
+        if call.start() < position:  # inside an argument already rewritten
+            continue
+        end = _closing(sql, call.end())
+        argument = _rewrite_calls(sql[call.end() : end])
+        if call.group(1).lower() == "group_concat":
+            rewritten = f"string_agg(({argument})::text, ',')"
+        elif _is_truth(argument):
+            rewritten = f"COALESCE(SUM(CASE WHEN {argument} THEN 1 ELSE 0 END), 0)::float8"
+        else:
+            rewritten = f"COALESCE(SUM({argument}), 0)::float8"
+        out += [sql[position : call.start()], rewritten]
+        position = end + 1
+    out.append(sql[position:])
+    return "".join(out)
+
+
+def _closing(sql: str, start: int) -> int:
+    """The index of the parenthesis that closes the one opened just before ``start`` (quotes skipped)."""
+    depth, quoted = 1, False
+    for index in range(start, len(sql)):
+        char = sql[index]
+        if char == "'":
+            quoted = not quoted
+        elif not quoted and char == "(":
+            depth += 1
+        elif not quoted and char == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+    raise ValueError(f"unbalanced parentheses in {sql!r}")
+
+
+def _is_truth(argument: str) -> bool:
+    """Whether an aggregate's argument is a truth value: an operator outside parentheses and CASE … END."""
+    depth, top, quoted = 0, [], False
+    for char in argument:
+        if char == "'":
+            quoted = not quoted
+            continue
+        if quoted:
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0:
+            top.append(char)
+    text = "".join(top)
+    if text.lstrip().upper().startswith("CASE"):
+        return False
+    return _TRUTH_OPERATOR.search(text) is not None
 
 
 class _Connection:
@@ -96,6 +168,11 @@ class PostgresStore(SqliteStore):
                 self._conn.raw.execute(statement)
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
         self._units_filled = False
+
+    @property
+    def dsn(self) -> str:
+        """The database's connection URL (``postgresql://…``, without the local file)."""
+        return self._dsn
 
     @property
     def _conn(self) -> _Connection:  # type: ignore[override]

@@ -76,7 +76,7 @@ def run_privacy(args: argparse.Namespace, settings: HubSettings) -> int:
     runtime = HubRuntime(settings)
     try:
         return _run_on_record(args, runtime)
-    except ConfigError as error:  # e.g. a part not built yet for the record's engine
+    except ConfigError as error:  # e.g. PostgreSQL cannot be reached
         print(f"onestop-hub: {error}", file=sys.stderr)
         return 2
     finally:
@@ -92,8 +92,7 @@ def _run_on_record(args: argparse.Namespace, runtime: HubRuntime) -> int:
     from hub.retention import erase_comment
 
     actor = args.by or f"cli:{_os_user()}"
-    record = runtime.record_file("erasing a comment")
-    if erase_comment(record, args.site, args.desk, args.id, actor, runtime.audit):
+    if erase_comment(runtime.record, args.site, args.desk, args.id, actor, runtime.audit):
         print(f"comment {args.site}/{args.desk}/{args.id}: text erased (its sentiment is kept)")
         return 0
     print(f"onestop-hub: no comment text with id {args.id!r} at {args.site}/{args.desk}", file=sys.stderr)

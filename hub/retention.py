@@ -11,14 +11,14 @@ What goes, and when (``retention`` in the hub's configuration, see ``hub.privacy
 - audit-log entries after ``audit_years``.
 
 Rejected payloads are pruned by the ingest (its own retention). The purge writes through its own connection
-to the record, in short transactions, so the ingest keeps running while it works.
+to the record (SQLite or PostgreSQL, ``hub.connection``), in short transactions, so the ingest keeps running
+while it works.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from hub.audit import AuditLog
+from hub.connection import RecordConnection, connect
 from hub.privacy_settings import RetentionSettings
 
 logger = logging.getLogger(__name__)
@@ -74,19 +75,24 @@ def _years_before(moment: datetime, years: int) -> datetime:
         return moment.replace(year=moment.year - years, day=28)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(DAILY_FIGURES_SCHEMA)
+# A comment's text dropped from its stored message (the payload is JSON text on both engines).
+ERASE_MESSAGE_TEXT = {
+    False: "UPDATE messages SET payload = json_remove(payload, '$.text') WHERE kind = 'feedback' AND "
+    "json_valid(payload) AND json_extract(payload, '$.text') IS NOT NULL",
+    True: "UPDATE messages SET payload = (payload::jsonb - 'text')::text WHERE kind = 'feedback' AND "
+    "payload::jsonb ->> 'text' IS NOT NULL",
+}
+Database = str | Path  # the record's URL, or an SQLite file
+
+
+def _connect(database: Database) -> RecordConnection:
+    conn = connect(database)
+    conn.execute_script(DAILY_FIGURES_SCHEMA)
     return conn
 
 
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
-
-
 def purge(
-    path: Path,
+    database: Database,
     retention: RetentionSettings,
     zone: ZoneInfo,
     now: datetime,
@@ -99,11 +105,11 @@ def purge(
     ticket_cutoff = _years_before(now, retention.ticket_records_years)
     text_day = text_cutoff.astimezone(zone).date().isoformat()
     ticket_day = ticket_cutoff.astimezone(zone).date().isoformat()
-    conn = _connect(path)
+    conn = _connect(database)
     try:
         texts = _erase_texts(conn, "day < ?", (text_day,), "ts < ?", (text_cutoff.isoformat(),))
         summarised = 0
-        if _has_table(conn, "visits"):
+        if conn.has_table("visits"):
             days = conn.execute(
                 "SELECT DISTINCT site, day FROM visits WHERE day < ? UNION "
                 "SELECT DISTINCT site, day FROM ratings WHERE day < ?",
@@ -118,12 +124,12 @@ def purge(
                 summarised += 1
         rows = 0
         for table, column in PER_TICKET_TABLES:
-            if _has_table(conn, table):
+            if conn.has_table(table):
                 rows += conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (ticket_day,)).rowcount
-        if _has_table(conn, "queue_samples"):
+        if conn.has_table("queue_samples"):
             rows += conn.execute("DELETE FROM queue_samples WHERE ts < ?", (ticket_cutoff.isoformat(),)).rowcount
         messages = 0
-        if _has_table(conn, "messages"):
+        if conn.has_table("messages"):
             marks = ",".join("?" * len(PER_TICKET_KINDS))
             messages = conn.execute(
                 f"DELETE FROM messages WHERE kind IN ({marks}) AND ts < ?",
@@ -139,30 +145,21 @@ def purge(
 
 
 def _erase_texts(
-    conn: sqlite3.Connection, where: str, args: tuple[Any, ...], message_where: str, message_args: tuple[Any, ...]
+    conn: RecordConnection, where: str, args: tuple[Any, ...], message_where: str, message_args: tuple[Any, ...]
 ) -> int:
     """NULL the text of the comments ``where`` selects, and drop it from their stored messages."""
-    if not _has_table(conn, "feedback"):
+    if not conn.has_table("feedback"):
         return 0
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        erased = conn.execute(f"UPDATE feedback SET text = NULL WHERE text IS NOT NULL AND {where}", args).rowcount
-        conn.execute(
-            "UPDATE messages SET payload = json_remove(payload, '$.text') WHERE kind = 'feedback' AND "
-            f"json_valid(payload) AND json_extract(payload, '$.text') IS NOT NULL AND {message_where}",
-            message_args,
-        )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
+    with conn.transaction():
+        erased: int = conn.execute(f"UPDATE feedback SET text = NULL WHERE text IS NOT NULL AND {where}", args).rowcount
+        conn.execute(f"{ERASE_MESSAGE_TEXT[conn.postgresql]} AND {message_where}", message_args)
     return erased
 
 
-def erase_comment(path: Path, site: str, desk: str, message_id: str, actor: str, audit: AuditLog) -> bool:
+def erase_comment(database: Database, site: str, desk: str, message_id: str, actor: str, audit: AuditLog) -> bool:
     """Erase the text of one comment on the citizen's request (its sentiment stays); audited. Whether it had
     a text to erase. A comment is named by its unit, desk and message id (ids are unique per device only)."""
-    conn = _connect(path)
+    conn = _connect(database)
     try:
         erased = (
             _erase_texts(
@@ -180,11 +177,11 @@ def erase_comment(path: Path, site: str, desk: str, message_id: str, actor: str,
     return erased
 
 
-def comment_texts(path: Path, site: str, day: str, limit: int = 200) -> list[dict[str, Any]]:
+def comment_texts(database: Database, site: str, day: str, limit: int = 200) -> list[dict[str, Any]]:
     """The consented comment texts of a unit on a day (for an admin answering a request), newest first."""
-    conn = _connect(path)
+    conn = _connect(database)
     try:
-        if not _has_table(conn, "feedback"):
+        if not conn.has_table("feedback"):
             return []
         rows = conn.execute(
             "SELECT substr(id, length(site) + length(desk) + 3), desk, ts, sentiment, ticket, text FROM feedback "
@@ -198,11 +195,11 @@ def comment_texts(path: Path, site: str, day: str, limit: int = 200) -> list[dic
     return [dict(zip(keys, row, strict=True)) for row in rows]
 
 
-def kept_day_figures(path: Path, site: str, day: str) -> dict[str, Any] | None:
+def kept_day_figures(database: Database, site: str, day: str) -> dict[str, Any] | None:
     """The figures of a unit's day kept by the purge when its per-ticket records went, if any."""
-    conn = sqlite3.connect(path, timeout=30)
+    conn = connect(database)
     try:
-        if not _has_table(conn, "daily_figures"):
+        if not conn.has_table("daily_figures"):
             return None
         row = conn.execute("SELECT figures FROM daily_figures WHERE site = ? AND day = ?", (site, day)).fetchone()
     finally:

@@ -15,7 +15,6 @@ from typing import Any
 
 from hub.audit import AuditLog
 from hub.config import HubSettings, TargetMetric, UnitLevel, targets_in_force, wait_target
-from hub.database import NotOnThisEngine
 from hub.events import Broadcaster
 from hub.figures import compute_figures
 from hub.hall import Call, RecentCalls, SpeechCache, call_text
@@ -215,7 +214,7 @@ class HubRuntime:
         day_text = day.isoformat()
         visits = self.store.visits(site, day_text)
         if not visits and day.year <= self.local_today().year - self.settings.retention.ticket_records_years:
-            kept = kept_day_figures(self.store.path, site, day_text)  # the purge kept the day's figures
+            kept = kept_day_figures(self.record, site, day_text)  # the purge kept the day's figures
             if kept is not None:
                 return kept
         figures = compute_figures(
@@ -309,20 +308,16 @@ class HubRuntime:
     def purge(self, now: datetime | None = None) -> PurgeOutcome:
         """Apply the retention settings to the record now (the daily purge and ``onestop-hub purge``)."""
         retention = self.settings.retention
-        path = self.record_file("the retention purge")
-        return purge(path, retention, self.settings.zone, now or self.clock(), self.site_stats, self.audit)
+        return purge(self.record, retention, self.settings.zone, now or self.clock(), self.site_stats, self.audit)
 
-    def record_file(self, purpose: str) -> Path:
-        """The record's SQLite file, for a part that still reads and writes it directly (retention, comments).
-
-        Raises:
-            NotOnThisEngine: the record is in PostgreSQL, where ``purpose`` does not work yet; it fails loudly
-                rather than answer as if there were nothing to purge or erase.
-        """
+    @property
+    def record(self) -> str | Path:
+        """The record, for the parts that open connections of their own to it (retention, a comment's erasure):
+        the PostgreSQL database's URL, or the SQLite file."""
         from hub.postgres_store import PostgresStore
 
         if isinstance(self.store, PostgresStore):
-            raise NotOnThisEngine(f"database: {purpose}: SQLite record only for now (docs/scaling.md)")
+            return self.store.dsn
         return self.store.path
 
 

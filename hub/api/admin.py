@@ -58,7 +58,7 @@ def feedback_texts(
     unit = checked_site(site)
     chosen = bounded_day(day, "date")
     assert chosen is not None
-    texts = comment_texts(runtime.record_file("reading comment texts"), unit, chosen.isoformat())
+    texts = comment_texts(runtime.record, unit, chosen.isoformat())
     audit(request, "feedback.text.read", f"{unit}/{chosen.isoformat()}", {"count": len(texts)})
     return texts
 
@@ -76,9 +76,7 @@ def erase_feedback_text(
     """The comment keeps its sentiment; its text is removed from the record and from the stored message.
     Message ids are unique per device, so the comment is named by its unit, desk and id (as listed by
     ``GET /feedback/texts``)."""
-    erased = erase_comment(
-        runtime.record_file("erasing a comment"), site, desk, feedback_id, actor_of(request), runtime.audit
-    )
+    erased = erase_comment(runtime.record, site, desk, feedback_id, actor_of(request), runtime.audit)
     if not erased:
         raise HTTPException(status_code=404, detail=f"no comment text with id {feedback_id!r} at {site}/{desk}")
     return {"site": site, "desk": desk, "id": feedback_id, "erased": True}

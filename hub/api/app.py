@@ -7,8 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from hub.api import admin, alerts, dashboard, hall, notify, reports, session, sites, stream, system
@@ -16,7 +15,7 @@ from hub.api import evaluation as evaluation_api
 from hub.api import provinces as provinces_api
 from hub.auth import AccessMiddleware, AccessPolicy
 from hub.config import HubSettings, parse_host_port
-from hub.database import NotOnThisEngine, parse_database_url
+from hub.database import parse_database_url
 from hub.events import Broadcaster
 from hub.runtime import HubRuntime
 from hub.sessions import SessionStore
@@ -55,7 +54,6 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
         version="1",
         lifespan=lifespan,
     )
-    app.add_exception_handler(NotOnThisEngine, _not_on_this_engine)
     for module in (sites, alerts, stream, system, reports, notify, admin, evaluation_api):
         app.include_router(module.router)
     # Access: refuses to build a hub that would listen beyond loopback without users (hub.auth).
@@ -70,8 +68,3 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
     else:
         logger.warning("dashboard files not found at %s; serving the API only", DASHBOARD_DIR)
     return app
-
-
-async def _not_on_this_engine(request: Request, error: Exception) -> JSONResponse:
-    # A part not built yet for the record's engine (e.g. the reports on PostgreSQL): said plainly, not a 500.
-    return JSONResponse(status_code=501, content={"detail": str(error)})

@@ -16,7 +16,7 @@ from hub.api.deps import Runtime, SiteId, bounded_day
 from hub.api.session import describe, policy_of, principal_of
 from hub.figures import mean, percentile, share
 from hub.line import line_figures
-from hub.sinks.record import RecordReader, record_path
+from hub.sinks.record import RecordReader
 from protocol.resources import package_dir
 
 router = APIRouter(tags=["dashboard"])
@@ -48,7 +48,7 @@ def record_reader(request: Request) -> RecordReader:
     reader: RecordReader | None = getattr(request.app.state, "record_reader", None)
     if reader is None:
         runtime = request.app.state.runtime
-        reader = request.app.state.record_reader = RecordReader(record_path(runtime.settings.database))
+        reader = request.app.state.record_reader = RecordReader(runtime.settings.database)
     return reader
 
 

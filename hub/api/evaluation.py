@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.api.deps import Runtime
 from hub.api.reports import Reports
 from hub.auth import ANONYMOUS, Principal, Role
+from hub.database import parse_database_url
 from hub.reports.decree335 import decree335_pack
 from hub.reports.evaluation_entries import EntryError, EntryStore
 from hub.reports.periods import year_period
-from hub.reports.record import database_path
 from protocol.errors import OneStopError
 from protocol.topics import is_identifier
 
@@ -45,7 +45,7 @@ def entry_store(request: Request) -> EntryStore:
             if store is None:
                 runtime = request.app.state.runtime
                 store = request.app.state.evaluation_entries = EntryStore(
-                    database_path(runtime.settings.database), clock=runtime.clock
+                    parse_database_url(runtime.settings.database).local_path, clock=runtime.clock
                 )
     return store
 

@@ -21,7 +21,6 @@ transaction of its ticket at its desk that day; to a service field through that 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -34,7 +33,7 @@ from hub.config import HubSettings, UnitLevel
 from hub.reports.decision766 import points_766
 from hub.reports.labels import LEVEL_NAMES
 from hub.reports.periods import Bucket, Period
-from hub.reports.record import Record
+from hub.reports.record import Record, RecordConnection
 from hub.reports.stats import Distribution, FloatArray, values_from_concat, wilson_interval
 from hub.reports.targets import BASIS_TRANSACTION, BASIS_VISIT, LEVEL_ORDER, TargetSchedule, describe_target
 
@@ -267,7 +266,7 @@ def _constant(sql: str) -> float | None | str:
     return sql.strip("'") if sql.startswith("'") else float(sql)
 
 
-Task = Callable[[sqlite3.Connection], Any]
+Task = Callable[[RecordConnection], Any]
 
 
 class PeriodAggregator:

@@ -29,20 +29,20 @@ given as a proposal for the council, never applied silently.
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from hub.config import HubSettings, UnitLevel
+from hub.connection import connect
 from hub.reports.aggregate import satisfied_sql
 from hub.reports.collation import vietnamese_key
 from hub.reports.evaluation import CLASS_NAMES, Classification, officer_ranges
 from hub.reports.evaluation_entries import Entry, EntryKind, read_entries
 from hub.reports.labels import LEVEL_NAMES, fmt_num, fmt_pct
 from hub.reports.periods import Period
-from hub.reports.record import Record
+from hub.reports.record import Record, RecordConnection
 from hub.reports.settings import EvaluationProfile
 from hub.reports.targets import UNKNOWN_LEVEL, TargetSchedule
 
@@ -481,7 +481,7 @@ def _records(record: Record, settings: HubSettings, period: Period) -> tuple[lis
     def transactions(low: str | None, high: str | None) -> Any:
         bounds = (" AND t.staff >= ?" if low is not None else "") + (" AND t.staff < ?" if high is not None else "")
 
-        def task(conn: sqlite3.Connection) -> list[Any]:
+        def task(conn: RecordConnection) -> list[Any]:
             return conn.execute(
                 f"SELECT t.staff, t.day, MIN(t.site), TOTAL({served}), "
                 f"TOTAL({served} AND ((t.wait_s > {wait}) OR (t.service_s > {service}))) "
@@ -491,14 +491,14 @@ def _records(record: Record, settings: HubSettings, period: Period) -> tuple[lis
 
         return task
 
-    def named_ratings(conn: sqlite3.Connection) -> list[Any]:
+    def named_ratings(conn: RecordConnection) -> list[Any]:
         return conn.execute(
             f"SELECT r.staff, substr(r.day, 1, 7), TOTAL(r.counted), TOTAL(r.counted AND {satisfied}) "
             "FROM ratings r WHERE r.day BETWEEN ? AND ? AND r.staff IS NOT NULL GROUP BY 1, 2",
             span,
         ).fetchall()
 
-    def ticket_ratings(conn: sqlite3.Connection) -> list[Any]:
+    def ticket_ratings(conn: RecordConnection) -> list[Any]:
         return conn.execute(
             f"SELECT t.staff, substr(r.day, 1, 7), TOTAL(r.counted), TOTAL(r.counted AND {satisfied}) "
             "FROM ratings r JOIN transactions t ON t.site = r.site AND t.day = r.day AND t.ticket = r.ticket "
@@ -508,8 +508,17 @@ def _records(record: Record, settings: HubSettings, period: Period) -> tuple[lis
             span,
         ).fetchall()
 
-    def entries(conn: sqlite3.Connection) -> list[Entry]:
-        return read_entries(conn, period.first.year)
+    def entries(conn: RecordConnection) -> list[Entry]:
+        if not conn.postgresql:
+            return read_entries(conn, period.first.year)  # type: ignore[arg-type]
+        # On PostgreSQL the entries are kept in the worker's local SQLite file for now (``local=``).
+        if not conn.database.local_path.is_file():
+            return []
+        local = connect(conn.database.local_path, read_only=True)
+        try:
+            return read_entries(local, period.first.year)  # type: ignore[arg-type]
+        finally:
+            local.close()
 
     (ranges,) = record.run(officer_ranges(record.threads))
     parts = [record.submit(transactions(low, high)) for low, high in ranges]

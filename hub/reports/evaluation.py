@@ -28,7 +28,6 @@ Fairness rules, applied by the code rather than left to the reader:
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -40,7 +39,7 @@ from hub.reports.aggregate import Acc, GroupBy, PeriodAggregator, key_columns
 from hub.reports.collation import names_key
 from hub.reports.labels import LEVEL_NAMES, fmt_int, fmt_interval, fmt_minutes, fmt_num, fmt_pct, fmt_ratio
 from hub.reports.periods import Period
-from hub.reports.record import Record
+from hub.reports.record import Record, RecordConnection
 from hub.reports.stats import Distribution, wilson_interval
 from hub.reports.targets import UNKNOWN_LEVEL
 
@@ -268,7 +267,7 @@ def officer_ranges(parts: int) -> Any:
     Found by skipping through the (staff, day) index one officer at a time: a seek per officer, no scan.
     """
 
-    def task(conn: sqlite3.Connection) -> list[tuple[str | None, str | None]]:
+    def task(conn: RecordConnection) -> list[tuple[str | None, str | None]]:
         officers = [
             row[0]
             for row in conn.execute(
@@ -316,7 +315,7 @@ def _officer_transactions(aggregator: PeriodAggregator, low: str | None = None, 
     )
     params = (*span, *(b for b in (low, high) if b is not None))
 
-    def task(conn: sqlite3.Connection) -> _OfficerRows:
+    def task(conn: RecordConnection) -> _OfficerRows:
         rows = conn.execute(sql, params).fetchall()
         mixes = []
         for column, low, high in (("site", 12, 13), ("service", 14, 15)):
@@ -327,7 +326,7 @@ def _officer_transactions(aggregator: PeriodAggregator, low: str | None = None, 
     return task
 
 
-def _officer_mix(conn: sqlite3.Connection, span: tuple[str, str], column: str, officers: Sequence[str]) -> list[Any]:
+def _officer_mix(conn: RecordConnection, span: tuple[str, str], column: str, officers: Sequence[str]) -> list[Any]:
     """Per officer (only those named) and unit or field: served dossiers."""
     marks = ", ".join("?" * len(officers))
     sql = (
@@ -356,9 +355,20 @@ def _by_officer(
     select = ", ".join(columns)
     base = f"FROM {table} {alias} WHERE {alias}.day BETWEEN ? AND ?{where}"
 
-    def task(conn: sqlite3.Connection) -> list[Any]:
-        if table == "emotions":
+    def task(conn: RecordConnection) -> list[Any]:
+        if table == "emotions" and not conn.postgresql:
             return conn.execute(f"SELECT {through_ticket}, {select} {base} GROUP BY 1", span).fetchall()
+        if table == "emotions":
+            # Each emotion to the last transaction of its ticket at its desk that day: on PostgreSQL a hash join
+            # and the last transaction kept per emotion (DISTINCT ON); the lookup per row above runs there as a
+            # sub-plan per row, three times slower. On SQLite the lookup through the primary key is faster.
+            return conn.execute(
+                f"SELECT staff, {select.replace(f'{alias}.', '')} FROM (SELECT DISTINCT ON ({alias}.rowid) t.staff, "
+                f"{alias}.valence FROM {table} {alias} JOIN transactions t ON t.site = {alias}.site "
+                f"AND t.day = {alias}.day AND t.ticket = {alias}.ticket AND t.desk = {alias}.desk "
+                f"WHERE {alias}.day BETWEEN ? AND ?{where} ORDER BY {alias}.rowid, t.seq DESC) last GROUP BY 1",
+                span,
+            ).fetchall()
         found = conn.execute(
             f"SELECT {alias}.staff, {select}, group_concat(CASE WHEN {alias}.staff IS NULL THEN {alias}.rowid END) "
             f"{base} GROUP BY 1",
@@ -379,7 +389,7 @@ def _by_officer(
 def _row_ranges(table: str, parts: int) -> Any:
     """Ranges of row ids that split a table into ``parts`` of about the same size."""
 
-    def task(conn: sqlite3.Connection) -> list[tuple[int, int]]:
+    def task(conn: RecordConnection) -> list[tuple[int, int]]:
         low, high = conn.execute(f"SELECT COALESCE(MIN(rowid), 0) - 1, COALESCE(MAX(rowid), 0) FROM {table}").fetchone()
         edges = [low + (high - low) * k // parts for k in range(parts + 1)]
         return [(edges[k], edges[k + 1]) for k in range(parts)]
@@ -474,12 +484,16 @@ class _NormCalendar:
         self._settings = settings
         self._period = period
         self._year_days = 366 if _leap(period.first.year) else 365
-        self._cache: dict[str | None, tuple[list[float], list[float], list[str]]] = {}
+        self._cache: dict[object, tuple[list[float], list[float], list[str]]] = {}
 
     def _of(self, site: str | None) -> tuple[list[float], list[float], list[str]]:
         found = self._cache.get(site)
         if found is None:
             configured = self._settings.site(site) if site else None
+            fixed = configured.level if configured else UNKNOWN_LEVEL
+            if fixed is not None and ("level", fixed) in self._cache:  # units of one fixed level share theirs
+                found = self._cache[site] = self._cache[("level", fixed)]
+                return found
             norms = self._settings.evaluation.norms
             low, high, levels = [0.0], [0.0], []
             for day in self._period.each_day():
@@ -488,6 +502,8 @@ class _NormCalendar:
                 low.append(low[-1] + norms.for_level(level).min / self._year_days)
                 high.append(high[-1] + norms.for_level(level).max / self._year_days)
             found = self._cache[site] = (low, high, levels)
+            if fixed is not None:
+                self._cache[("level", fixed)] = found
         return found
 
     def over(self, site: str | None, first: date, last: date) -> tuple[float, float, dict[str, int]]:

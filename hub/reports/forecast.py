@@ -18,7 +18,6 @@ Pure code on arrays; ``hourly_arrivals`` reads the record.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -27,6 +26,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import numpy.typing as npt
 
+from hub.connection import RecordConnection
 from protocol.errors import OneStopError
 
 Counts = npt.NDArray[np.float64]  # shape (days, 24): arrivals per local hour
@@ -222,7 +222,7 @@ def forecast_from(
 
 
 def hourly_arrivals(
-    conn: sqlite3.Connection, site: str, first: date, last: date, zone: ZoneInfo
+    conn: RecordConnection, site: str, first: date, last: date, zone: ZoneInfo
 ) -> dict[str | None, Counts]:
     """Tickets issued per local hour at a unit from ``first`` to ``last``, per service field.
 

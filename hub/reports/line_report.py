@@ -7,7 +7,6 @@ or officer shows them for the whole scope.
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 from hub.config import HubSettings
@@ -15,7 +14,7 @@ from hub.figures import mean, percentile
 from hub.reports.aggregate import Filters, GroupBy, GroupFigures, PeriodFigures, group_name
 from hub.reports.document import Cell, Column, Kind, Paragraphs, Section, Table
 from hub.reports.periods import Period
-from hub.reports.record import Record
+from hub.reports.record import Record, RecordConnection
 
 LINE_COLUMNS = [
     Column("Tên", Kind.TEXT, 3.2),
@@ -49,11 +48,11 @@ def line_rows(record: Record, period: Period, by: GroupBy, filters: Filters) -> 
             args.append(value)
     sql = f"SELECT {', '.join([*keys, 'event', 'duration_s'])} FROM line_events WHERE {' AND '.join(terms)}"
 
-    def read(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
-        try:
-            return conn.execute(sql, args).fetchall()
-        except sqlite3.OperationalError:  # a record made before the camera's line was kept
+    def read(conn: RecordConnection) -> list[tuple[Any, ...]]:
+        if not conn.has_table("line_events"):  # a record made before the camera's line was kept
             return []
+        result: list[tuple[Any, ...]] = conn.execute(sql, args).fetchall()
+        return result
 
     groups: dict[tuple[str, ...], dict[str, list[float]]] = {}
     for row in record.run(read)[0]:

@@ -75,20 +75,28 @@ class TargetSchedule:
         self.sites = [s.id for s in settings.sites]
         self.runs: list[TargetRun] = []
         by_level: dict[tuple[UnitLevel, date], DayTargets] = {}
+        # Units of one fixed level share their runs: the days are walked once per level, not once per unit.
+        of_fixed_level: dict[UnitLevel, list[TargetRun]] = {}
         for site in [*self.sites, _UNKNOWN]:
             configured = settings.site(site) if site else None
-            current: TargetRun | None = None
+            fixed = configured.level if configured else UNKNOWN_LEVEL
+            shared = of_fixed_level.get(fixed) if fixed is not None else None
+            if shared is not None:
+                self.runs += [TargetRun(site, run.first, run.last, run.targets) for run in shared]
+                continue
+            runs: list[TargetRun] = []
             for day in period.each_day():
                 level = configured.level_on(day) if configured else UNKNOWN_LEVEL
                 targets = by_level.get((level, day))
                 if targets is None:
                     targets = by_level[(level, day)] = level_targets(settings, level, day)
-                if current is not None and current.targets == targets:
-                    current = TargetRun(site, current.first, day, targets)
-                    self.runs[-1] = current
+                if runs and runs[-1].targets == targets:
+                    runs[-1] = TargetRun(site, runs[-1].first, day, targets)
                 else:
-                    current = TargetRun(site, day, day, targets)
-                    self.runs.append(current)
+                    runs.append(TargetRun(site, day, day, targets))
+            if fixed is not None:
+                of_fixed_level[fixed] = runs
+            self.runs += runs
 
     def on(self, site: str, day: date) -> DayTargets:
         """The targets of a unit on a day of the period."""
@@ -145,7 +153,7 @@ class TargetSchedule:
                 if _UNKNOWN in sites:
                     site_terms.append(f"{prefix}site NOT IN ({configured})")
                 conditions.append("(" + " OR ".join(site_terms) + ")")
-            parts.append(f"WHEN {' AND '.join(conditions) or '1'} THEN {_literal(value)}")
+            parts.append(f"WHEN {' AND '.join(conditions) or '1 = 1'} THEN {_literal(value)}")
         return "(CASE " + " ".join(parts) + " END)" if parts else "NULL"
 
 

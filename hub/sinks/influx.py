@@ -36,7 +36,7 @@ from hub.sinks.points import (
     points_from_message,
     points_from_transactions,
 )
-from hub.sinks.record import RecordReader, as_dicts, record_path
+from hub.sinks.record import RecordReader, as_dicts
 from hub.sinks.settings import InfluxSettings
 from protocol.errors import OneStopError
 
@@ -155,7 +155,7 @@ class InfluxSink:
     ) -> None:
         self._settings = settings
         self._influx = influx
-        self._reader = RecordReader(record_path(settings.database))
+        self._reader = RecordReader(settings.database)
         self._writer_factory: Callable[[], PointWriter] = (lambda: writer) if writer else (lambda: InfluxWriter(influx))
         self._writer: PointWriter | None = None
         self._live_views = live_views

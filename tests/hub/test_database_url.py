@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hub.config import load_settings
-from hub.database import DEFAULT_LOCAL_FILE, Engine, parse_database_url, sqlite_record_path
+from hub.database import DEFAULT_LOCAL_FILE, Engine, parse_database_url
 from protocol.errors import ConfigError
 
 
@@ -19,7 +19,6 @@ def test_sqlite_urls_name_a_relative_or_an_absolute_file() -> None:
         Path("var/onestop.db"),
     )
     assert parse_database_url("sqlite:////srv/hub/record.db").path == Path("/srv/hub/record.db")
-    assert sqlite_record_path("sqlite:////srv/x.db", "the reports") == Path("/srv/x.db")
 
 
 def test_postgresql_urls_keep_the_connection_and_name_the_local_file() -> None:
@@ -45,11 +44,6 @@ def test_a_bad_url_is_refused_with_what_was_expected(url: str, words: str) -> No
         parse_database_url(url)
     assert "secret" not in str(raised.value)  # a password never shows in an error
     assert "sqlite:///path/to/file.db or postgresql://" in str(raised.value)
-
-
-def test_the_reports_refuse_a_postgresql_record_naming_themselves() -> None:
-    with pytest.raises(ConfigError, match="the reports: SQLite record only for now"):
-        sqlite_record_path("postgresql://hub@db/onestop", "the reports")
 
 
 def test_a_bad_database_url_in_the_config_names_the_key(tmp_path: Path) -> None:

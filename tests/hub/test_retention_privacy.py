@@ -1,10 +1,9 @@
 """Retention and personal-data documents: the purge removes what the configuration no longer allows and keeps
 each unit's daily figures; a comment is erased on request; the impact assessment and the notices follow the
-configuration."""
+configuration. The purge and the erasure run on both engines (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from hub.audit import AuditLog
 from hub.cli import main
 from hub.config import HubSettings
+from hub.connection import connect
 from hub.privacy_docs import camera_notice, dpia_markdown, dpia_pdf, kiosk_notice
 from hub.retention import DailyPurge
 from hub.runtime import HubRuntime
@@ -44,8 +44,8 @@ def comment_with_text(builder: RecordBuilder, message_id: str, day: str, text: s
 
 
 @pytest.fixture()
-def record(tmp_path: Path) -> tuple[RecordBuilder, HubSettings]:
-    builder = RecordBuilder(tmp_path / "record.db")
+def record(record_url: str) -> tuple[RecordBuilder, HubSettings]:
+    builder = RecordBuilder(record_url)
     for n, day in enumerate((OLD_DAY, OLD_DAY, KEPT_DAY)):
         builder.minutes("bn-tu-son", day, f"A{n}", wait_min=10 + n, service_min=5, staff="cb01")
         builder.rating("bn-tu-son", day, "09:30", 4, ticket=f"A{n}")
@@ -59,16 +59,19 @@ def record(tmp_path: Path) -> tuple[RecordBuilder, HubSettings]:
     return builder, settings
 
 
-def rows(path: Path, sql: str) -> list[tuple[object, ...]]:
-    with sqlite3.connect(path) as conn:
-        return conn.execute(sql).fetchall()
+def rows(url: str, sql: str) -> list[tuple[object, ...]]:
+    conn = connect(url)
+    try:
+        return [tuple(row) for row in conn.execute(sql).fetchall()]
+    finally:
+        conn.close()
 
 
 def test_the_purge_keeps_what_is_allowed_and_the_daily_figures_of_what_goes(
     record: tuple[RecordBuilder, HubSettings],
 ) -> None:
     builder, settings = record
-    old_audit = AuditLog(builder.path, clock=lambda: datetime(2020, 1, 1, tzinfo=UTC))
+    old_audit = AuditLog(builder.local_path, clock=lambda: datetime(2020, 1, 1, tzinfo=UTC))
     old_audit.record("lan", "report.evaluation.read", "2019")
     old_audit.close()
     runtime = HubRuntime(settings)
@@ -83,7 +86,7 @@ def test_the_purge_keeps_what_is_allowed_and_the_daily_figures_of_what_goes(
     assert (before["transactions"], before["mean_wait_s"]) == (2, 630.0)
     assert (after["transactions"], after["mean_wait_s"]) == (2, 630.0)
 
-    path = builder.path
+    path = builder.url
     assert rows(path, "SELECT DISTINCT day FROM visits ORDER BY day") == [(KEPT_DAY,)]
     assert rows(path, "SELECT DISTINCT day FROM ratings") == [(KEPT_DAY,)]
     # The old day's figures survive the per-ticket rows: two served visits, waits of 10 and 11 minutes.
@@ -96,7 +99,7 @@ def test_the_purge_keeps_what_is_allowed_and_the_daily_figures_of_what_goes(
     (payload,) = rows(path, "SELECT payload FROM messages WHERE id = 'stale-comment'")[0]
     assert "Cán bộ" not in str(payload) and "negative" in str(payload)
     assert rows(path, "SELECT COUNT(*) FROM messages WHERE id = 'old-comment'") == [(0,)]
-    audit = AuditLog(path)
+    audit = AuditLog(builder.local_path)
     assert [e.target for e in audit.entries(action_prefix="report.")] == ["2026"]
     (purge_entry,) = audit.entries(action_prefix="retention.purge")
     assert purge_entry.detail == outcome.as_dict()
@@ -110,17 +113,17 @@ def test_purge_and_erase_from_the_command_line(
     erase = ["privacy", "erase-comment", "bn-tu-son", "q01", "fresh-comment"]
     assert main([*erase, "--by", "lan", "--database", builder.url]) == 0
     assert "erased" in capsys.readouterr().out
-    assert rows(builder.path, "SELECT text FROM feedback WHERE id = 'bn-tu-son/q01/fresh-comment'") == [(None,)]
-    (payload,) = rows(builder.path, "SELECT payload FROM messages WHERE id = 'fresh-comment'")[0]
+    assert rows(builder.url, "SELECT text FROM feedback WHERE id = 'bn-tu-son/q01/fresh-comment'") == [(None,)]
+    (payload,) = rows(builder.url, "SELECT payload FROM messages WHERE id = 'fresh-comment'")[0]
     assert "ghế chờ" not in str(payload)
     assert main([*erase, "--database", builder.url]) == 1
     assert "no comment text" in capsys.readouterr().err
-    entries = AuditLog(builder.path).entries(action_prefix="feedback.text.erase")
+    entries = AuditLog(builder.local_path).entries(action_prefix="feedback.text.erase")
     assert [(e.actor, e.detail["erased"]) for e in entries] == [(entries[0].actor, False), ("lan", True)]
 
     assert main(["purge", "--database", builder.url]) == 0  # the sample config: 180 days of texts, 5 years
     assert "ticket_rows" in capsys.readouterr().out
-    assert rows(builder.path, "SELECT DISTINCT day FROM visits WHERE day = '2019-05-06'") == []
+    assert rows(builder.url, "SELECT DISTINCT day FROM visits WHERE day = '2019-05-06'") == []
 
 
 def test_the_daily_purge_runs_again_and_survives_a_failure() -> None:
@@ -144,7 +147,7 @@ def test_the_daily_purge_runs_again_and_survives_a_failure() -> None:
 def test_the_impact_assessment_and_notices_follow_the_configuration(tmp_path: Path) -> None:
     settings = HubSettings.model_validate(
         {
-            **RecordBuilder(tmp_path / "r.db").settings.model_dump(),
+            **RecordBuilder(f"sqlite:///{tmp_path / 'r.db'}").settings.model_dump(),
             "retention": {"comment_text_days": 45, "ticket_records_years": 3, "audit_years": 7},
             "privacy": {"controller": "UBND tỉnh Bắc Ninh", "contact": "Hotline 1022, email mot-cua@bacninh.gov.vn"},
         }

@@ -117,7 +117,7 @@ def as_samples(points: list[SinkPoint]) -> set[Sample]:
     }
 
 
-def expected_from_record(settings: HubSettings, database: Path) -> set[Sample]:
+def expected_from_record(settings: HubSettings, database: str) -> set[Sample]:
     with RecordReader(database) as reader:
         points = record_points(settings, reader, reader.messages_after(0, 1_000_000))
         points += [point_from_alert(row["seq"], row["payload"]) for row in reader.alerts_after(0, 1_000_000)]
@@ -229,9 +229,9 @@ def influx(tmp_path: Path) -> Iterator[VictoriaMetrics]:
 
 
 def test_points_written_equal_points_read_and_the_sink_catches_up_after_an_outage(
-    broker: MosquittoBroker, influx: VictoriaMetrics, tmp_path: Path
+    broker: MosquittoBroker, influx: VictoriaMetrics, record_url: str
 ) -> None:
-    database = tmp_path / "hub.db"
+    database = record_url  # on SQLite and on PostgreSQL: the sink follows the record by position on both
     data = load_settings().model_dump()
     data["influxdb"] = {
         "url": influx.url,

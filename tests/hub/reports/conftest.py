@@ -1,5 +1,6 @@
 """A small record written the way the hub writes it (visits rebuilt from ticket events by ``build_visit``,
-ratings, comments and emotions as protocol messages), for reports computed by hand."""
+ratings, comments and emotions as protocol messages), for reports computed by hand: on SQLite (``builder``)
+or once on each engine (``engine_builder``: SQLite and PostgreSQL, the same figures expected)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from hub.config import HubSettings, load_settings
+from hub.database import parse_database_url
 from hub.reports.record import Record
-from hub.sqlite_store import SqliteStore
+from hub.store import open_store
 from hub.visits import TicketEventRecord, build_visit
 from protocol.messages import (
     EmotionMessage,
@@ -36,15 +38,15 @@ def at(day: str, clock: str) -> datetime:
 
 @dataclass
 class RecordBuilder:
-    """Writes visits, ratings, comments and emotions into a real SQLite record."""
+    """Writes visits, ratings, comments and emotions into a real record (SQLite or PostgreSQL)."""
 
-    path: Path
+    url: str
     settings: HubSettings = field(default_factory=load_settings)
     _events: dict[tuple[str, str, str], list[TicketEventRecord]] = field(default_factory=dict)
     _n: int = 0
 
     def __post_init__(self) -> None:
-        self.store = SqliteStore(self.path)
+        self.store = open_store(self.url)
 
     def _id(self) -> str:
         self._n += 1
@@ -185,9 +187,9 @@ class RecordBuilder:
                 self.store.save_visit(site, day, build_visit(ticket, events))
 
     @property
-    def url(self) -> str:
-        """The record's database URL."""
-        return f"sqlite:///{self.path}"
+    def local_path(self) -> Path:
+        """The SQLite file of the hub's local tables (the evaluation entries): the record itself on SQLite."""
+        return parse_database_url(self.url).local_path
 
     def open(self) -> Record:
         """The record opened for reports (read-only)."""
@@ -198,7 +200,15 @@ class RecordBuilder:
 @pytest.fixture()
 def builder(tmp_path: Path) -> Iterator[RecordBuilder]:
     """An empty record with the sample province's configuration."""
-    made = RecordBuilder(tmp_path / "record.db")
+    made = RecordBuilder(f"sqlite:///{tmp_path / 'record.db'}")
+    yield made
+    made.store.close()
+
+
+@pytest.fixture()
+def engine_builder(record_url: str) -> Iterator[RecordBuilder]:
+    """An empty record with the sample province's configuration, once on SQLite and once on PostgreSQL."""
+    made = RecordBuilder(record_url)
     yield made
     made.store.close()
 

@@ -93,14 +93,14 @@ def scripted_year(builder: RecordBuilder, entries: EntryStore) -> None:
 
 
 @pytest.fixture()
-def year_pack(builder: RecordBuilder) -> dict[str, object]:
-    decree_settings(builder)
+def year_pack(engine_builder: RecordBuilder) -> dict[str, object]:
+    decree_settings(engine_builder)
     clock = iter(datetime(2026, 12, 31, 9, 0, s, tzinfo=UTC) for s in range(60))
-    entries = EntryStore(builder.path, clock=lambda: next(clock))
-    scripted_year(builder, entries)
+    entries = EntryStore(engine_builder.local_path, clock=lambda: next(clock))
+    scripted_year(engine_builder, entries)
     entries.close()
-    with builder.open() as record:
-        rendered = evaluation(record, builder.settings, parse_period("2026"), None, ReportFormat.JSON, NOW)
+    with engine_builder.open() as record:
+        rendered = evaluation(record, engine_builder.settings, parse_period("2026"), None, ReportFormat.JSON, NOW)
     data: dict[str, object] = json.loads(rendered.content)
     return data
 
@@ -283,7 +283,7 @@ def test_a_bad_entry_is_refused_with_its_field_and_nothing_is_written(
 @pytest.mark.usefixtures("poppler")
 def test_the_pdf_pack_renders_the_monthly_series_and_the_quota(builder: RecordBuilder, tmp_path: Path) -> None:
     decree_settings(builder)
-    entries = EntryStore(builder.path, clock=lambda: datetime(2026, 12, 31, 9, 0, tzinfo=UTC))
+    entries = EntryStore(builder.local_path, clock=lambda: datetime(2026, 12, 31, 9, 0, tzinfo=UTC))
     scripted_year(builder, entries)
     entries.close()
     with builder.open() as record:

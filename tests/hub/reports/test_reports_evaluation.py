@@ -46,11 +46,11 @@ def score(o: OfficerEvaluation, name: str) -> float | None:
     return next(c.score for c in o.components if c.name == name)
 
 
-def test_officers_average_in_their_own_field_score_the_same(builder: RecordBuilder) -> None:
-    settings_for(builder)
-    two_fields(builder)
-    with builder.open() as record:
-        pack = by_staff(evaluation_pack(record, builder.settings, YEAR).officers)
+def test_officers_average_in_their_own_field_score_the_same(engine_builder: RecordBuilder) -> None:
+    settings_for(engine_builder)
+    two_fields(engine_builder)
+    with engine_builder.open() as record:
+        pack = by_staff(evaluation_pack(record, engine_builder.settings, YEAR).officers)
     a1, n1, y1 = pack["a1"], pack["n1"], pack["y1"]
     assert (a1.service, n1.service, y1.service) == ("dat-dai", "chung-thuc", "xay-dung")
     assert (a1.handling.within, a1.handling.judged) == (1, 2)
@@ -116,13 +116,13 @@ def test_excellent_needs_a_confident_satisfaction(builder: RecordBuilder) -> Non
     assert any("cận dưới khoảng tin cậy" in reason for reason in a1.reasons)
 
 
-def test_emotion_weighs_nothing_by_default_and_says_why(builder: RecordBuilder) -> None:
-    settings_for(builder)
-    two_fields(builder)
-    builder.emotion("bn-kinh-bac", DAY, "08:30", -0.9, ticket="a1-0")
-    builder.rating("bn-kinh-bac", DAY, "10:30", 4, ticket="a2-0")  # a kiosk that does not know the officer
-    with builder.open() as record:
-        pack = evaluation_pack(record, builder.settings, YEAR)
+def test_emotion_weighs_nothing_by_default_and_says_why(engine_builder: RecordBuilder) -> None:
+    settings_for(engine_builder)
+    two_fields(engine_builder)
+    engine_builder.emotion("bn-kinh-bac", DAY, "08:30", -0.9, ticket="a1-0")
+    engine_builder.rating("bn-kinh-bac", DAY, "10:30", 4, ticket="a2-0")  # a kiosk that does not know the officer
+    with engine_builder.open() as record:
+        pack = evaluation_pack(record, engine_builder.settings, YEAR)
     a1, a2 = by_staff(pack.officers)["a1"], by_staff(pack.officers)["a2"]
     assert (a1.emotions, a1.mean_valence) == (1, -0.9)
     assert (a2.ratings, a2.satisfied) == (4, 4)  # attributed through its ticket

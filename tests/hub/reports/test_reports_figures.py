@@ -58,10 +58,10 @@ def fill(b: RecordBuilder) -> None:
 PERIOD = parse_period("2022-12-30..2023-01-03")
 
 
-def test_unit_figures_judge_each_day_against_its_own_target(builder: RecordBuilder) -> None:
-    fill(builder)
-    with builder.open() as record:
-        report = period_figures(record, builder.settings, PERIOD, GroupBy.UNIT, Filters(site=SITE))
+def test_unit_figures_judge_each_day_against_its_own_target(engine_builder: RecordBuilder) -> None:
+    fill(engine_builder)
+    with engine_builder.open() as record:
+        report = period_figures(record, engine_builder.settings, PERIOD, GroupBy.UNIT, Filters(site=SITE))
     unit = report.total
     assert (unit.visits, unit.transactions, unit.no_shows, unit.waiting) == (4, 5, 1, 1)
     # Waits that count: per visit on 2022-12-30 (40, 20), per transaction on 2023-01-03 (12, 20).
@@ -102,12 +102,12 @@ def test_series_by_day_follow_the_same_rules(builder: RecordBuilder) -> None:
     assert by_day["2023-01-01"].transactions == 0
 
 
-def test_desks_officers_and_fields_count_transactions(builder: RecordBuilder) -> None:
-    fill(builder)
-    with builder.open() as record:
-        desks = period_figures(record, builder.settings, PERIOD, GroupBy.DESK, Filters(site=SITE))
-        officers = period_figures(record, builder.settings, PERIOD, GroupBy.OFFICER)
-        fields = period_figures(record, builder.settings, PERIOD, GroupBy.SERVICE)
+def test_desks_officers_and_fields_count_transactions(engine_builder: RecordBuilder) -> None:
+    fill(engine_builder)
+    with engine_builder.open() as record:
+        desks = period_figures(record, engine_builder.settings, PERIOD, GroupBy.DESK, Filters(site=SITE))
+        officers = period_figures(record, engine_builder.settings, PERIOD, GroupBy.OFFICER)
+        fields = period_figures(record, engine_builder.settings, PERIOD, GroupBy.SERVICE)
     q01, q02 = desks.groups
     assert q01.key == (SITE, "q01") and q01.name == "Quầy 1 – Trung tâm Phục vụ hành chính công phường Kinh Bắc"
     # q01: waits 10, 20 (30-minute target that day), 12, 20 (15-minute target): 3 of 4 within.
@@ -131,18 +131,20 @@ def test_desks_officers_and_fields_count_transactions(builder: RecordBuilder) ->
     assert (by_field["tu-phap-ho-tich"].ratings, by_field["tu-phap-ho-tich"].satisfied) == (1, 0)
 
 
-def test_one_day_matches_the_hubs_own_day_figures(builder: RecordBuilder) -> None:
-    fill(builder)
+def test_one_day_matches_the_hubs_own_day_figures(engine_builder: RecordBuilder) -> None:
+    fill(engine_builder)
     day = date(2023, 1, 3)
-    with builder.open() as record:
-        report = period_figures(record, builder.settings, parse_period(day.isoformat()), GroupBy.UNIT, Filters(SITE))
-    rules = targets_in_force(builder.settings, day, UnitLevel.COMMUNE)
+    with engine_builder.open() as record:
+        report = period_figures(
+            record, engine_builder.settings, parse_period(day.isoformat()), GroupBy.UNIT, Filters(SITE)
+        )
+    rules = targets_in_force(engine_builder.settings, day, UnitLevel.COMMUNE)
     expected = compute_figures(
-        builder.store.visits(SITE, day.isoformat()),
-        builder.store.ratings(SITE, day.isoformat()),
-        wait_target(builder.settings, day, UnitLevel.COMMUNE),
+        engine_builder.store.visits(SITE, day.isoformat()),
+        engine_builder.store.ratings(SITE, day.isoformat()),
+        wait_target(engine_builder.settings, day, UnitLevel.COMMUNE),
         rules.get(TargetMetric.HANDLING_PER_DOSSIER),
-        builder.settings.rating,
+        engine_builder.settings.rating,
     )
     got = report.total
     assert (got.visits, got.transactions, got.no_shows, got.waiting) == (

@@ -1,0 +1,126 @@
+"""Connections to the record apart from the hub's writer, on either engine: the reports, the sinks' cursors,
+the dashboard's charts, the retention purge and a comment's erasure.
+
+Each speaks the store's SQLite dialect on both engines: on PostgreSQL every statement goes through
+``hub.postgres_store.translate`` (the same translation as the store's own), so a query is written once.
+On SQLite (WAL) a connection reads committed data only and never holds up ingest; on PostgreSQL it is a
+connection of its own in autocommit, read-only when asked (``default_transaction_read_only``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from hub.database import DatabaseUrl, Engine, parse_database_url
+from protocol.errors import ConfigError, OneStopError
+
+
+class RecordError(OneStopError, OSError):
+    """The record cannot be opened."""
+
+
+class RecordConnection:
+    """One connection to the record (SQLite or PostgreSQL) taking the store's SQLite statements."""
+
+    def __init__(self, database: DatabaseUrl, *, read_only: bool = False, tuned: bool = False) -> None:
+        self.engine = database.engine
+        self.database = database
+        if database.engine is Engine.POSTGRESQL:
+            self._raw: Any = _connect_postgresql(database, read_only)
+            if tuned:  # a year's waits per officer are kept in memory for the percentiles, not spilled to disk
+                self._raw.execute("SET work_mem = '64MB'")
+            return
+        path = database.path
+        assert path is not None
+        if read_only:
+            if not path.is_file():
+                raise RecordError(f"no record at {path}: run the hub first or give --database")
+            self._raw = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False, timeout=30
+            )
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            self._raw.execute("PRAGMA journal_mode=WAL")
+        if tuned:  # sorting for GROUP BY in memory, with a page cache large enough for a province's year
+            self._raw.execute("PRAGMA temp_store=MEMORY")
+            self._raw.execute("PRAGMA cache_size=-131072")
+
+    @property
+    def postgresql(self) -> bool:
+        """Whether the record is in PostgreSQL."""
+        return self.engine is Engine.POSTGRESQL
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """Run one SQLite-dialect statement; a cursor (``fetchone``, ``fetchall``, iteration, ``rowcount``)."""
+        if self.engine is Engine.POSTGRESQL:
+            from hub.postgres_store import translate
+
+            return self._raw.execute(translate(sql), tuple(args))  # always parameters: "%%" stands for "%"
+        return self._raw.execute(sql, tuple(args))
+
+    def execute_script(self, script: str) -> None:
+        """Run a schema script of ``CREATE … IF NOT EXISTS`` statements (in each engine's types)."""
+        if self.engine is Engine.POSTGRESQL:
+            from hub.sqlite_store import schema_statements
+
+            for statement in schema_statements(script, "postgresql"):
+                self._raw.execute(statement)
+        else:
+            self._raw.executescript(script)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything inside commits together or not at all."""
+        if self.engine is Engine.POSTGRESQL:
+            with self._raw.transaction():
+                yield
+            return
+        self._raw.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._raw.execute("ROLLBACK")
+            raise
+        self._raw.execute("COMMIT")
+
+    def has_table(self, name: str) -> bool:
+        """Whether the record has this table (an SQLite record made by an older release may lack some)."""
+        if self.engine is Engine.POSTGRESQL:
+            sql = "SELECT 1 FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = ?"
+        else:
+            sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+        return self.execute(sql, (name,)).fetchone() is not None
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self._raw.close()
+
+
+def _connect_postgresql(database: DatabaseUrl, read_only: bool) -> Any:
+    try:
+        import psycopg
+    except ImportError as error:  # pragma: no cover - the hub extra installs it
+        raise ConfigError("database URL postgresql://…: psycopg is not installed (pip install psycopg)") from error
+    try:
+        conn = psycopg.connect(database.dsn or "", autocommit=True)
+    except psycopg.OperationalError as error:
+        raise RecordError(f"database: cannot connect to PostgreSQL: {error}".strip()) from error
+    if read_only:
+        conn.execute("SET default_transaction_read_only = on")
+    return conn
+
+
+def connect(url: str | Path, *, read_only: bool = False, tuned: bool = False) -> RecordConnection:
+    """A connection to the record a database URL names (a ``Path``: an SQLite file).
+
+    Raises:
+        ConfigError: the URL is not valid.
+        RecordError: read-only, there is no SQLite record at that path; or PostgreSQL cannot be reached.
+    """
+    database = parse_database_url(f"sqlite:///{url}" if isinstance(url, Path) else url)
+    return RecordConnection(database, read_only=read_only, tuned=tuned)
