@@ -16,7 +16,7 @@ from hub.api import evaluation as evaluation_api
 from hub.api import provinces as provinces_api
 from hub.auth import AccessMiddleware, AccessPolicy
 from hub.config import HubSettings, parse_host_port
-from hub.database import NotOnThisEngine, parse_database_url
+from hub.database import NotOnThisEngine
 from hub.events import Broadcaster
 from hub.runtime import HubRuntime
 from hub.sessions import SessionStore
@@ -48,6 +48,8 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
             entries = getattr(app.state, "evaluation_entries", None)
             if entries is not None:
                 entries.close()
+                app.state.evaluation_entries = None
+            sessions.close()
 
     app = FastAPI(
         title="One-Stop Monitor hub",
@@ -58,8 +60,9 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
     app.add_exception_handler(NotOnThisEngine, _not_on_this_engine)
     for module in (sites, alerts, stream, system, reports, notify, admin, evaluation_api):
         app.include_router(module.router)
-    # Access: refuses to build a hub that would listen beyond loopback without users (hub.auth).
-    sessions = SessionStore(parse_database_url(settings.database).local_path)
+    # Access: refuses to build a hub that would listen beyond loopback without users (hub.auth). Sessions are
+    # in the record, shared by every worker; the connection opens at the first login, after the lifespan's store.
+    sessions = SessionStore(lambda: app.state.runtime.store.connect())
     policy = AccessPolicy(settings.access, parse_host_port(settings.listen)[0], sessions=sessions)
     app.state.access_policy = policy
     app.add_middleware(AccessMiddleware, policy=policy, tile_url=settings.map.tile_url)

@@ -28,7 +28,6 @@ from hub.auth import ANONYMOUS, Principal, Role
 from hub.reports.decree335 import decree335_pack
 from hub.reports.evaluation_entries import EntryError, EntryStore
 from hub.reports.periods import year_period
-from hub.reports.record import database_path
 from protocol.errors import OneStopError
 from protocol.topics import is_identifier
 
@@ -37,16 +36,14 @@ _opening = threading.Lock()
 
 
 def entry_store(request: Request) -> EntryStore:
-    """The entries' writer (opened on first use beside the record, closed with the process)."""
+    """The entries' writer (opened on first use with a connection of its own to the record, closed with the app)."""
     store: EntryStore | None = getattr(request.app.state, "evaluation_entries", None)
     if store is None:
         with _opening:
             store = getattr(request.app.state, "evaluation_entries", None)
             if store is None:
                 runtime = request.app.state.runtime
-                store = request.app.state.evaluation_entries = EntryStore(
-                    database_path(runtime.settings.database), clock=runtime.clock
-                )
+                store = request.app.state.evaluation_entries = EntryStore(runtime.store.connect(), clock=runtime.clock)
     return store
 
 

@@ -6,7 +6,8 @@ that the sinks follow, kept). Revisions live in ``versions/``:
 
 - ``0001`` baseline: the tables of ``hub.sqlite_store.SCHEMA`` (created if absent, in each engine's types);
 - ``0002``: the rating verdict columns (``flags``, ``counted``, ``hub_flags``) on records made before them;
-- ``0003``: messages keyed per device and kind (site, desk, kind, id) on records keyed by the id alone.
+- ``0003``: messages keyed per device and kind (site, desk, kind, id) on records keyed by the id alone;
+- ``0004``: the alert outbox's claim columns (``claimed_by``, ``claimed_until``: one worker sends a delivery).
 
 A new change of the schema is a new revision here, never an edit of an old one.
 """
@@ -17,7 +18,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-HEAD = "0003"
+HEAD = "0004"
 ADVISORY_LOCK = 4242001  # PostgreSQL: one worker migrates at a time
 _lock = threading.Lock()
 

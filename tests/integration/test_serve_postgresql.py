@@ -51,7 +51,7 @@ def stop(hub: subprocess.Popen[str]) -> str:
 def test_serve_keeps_the_record_in_postgresql(
     broker: MosquittoBroker, postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
-    database = f"{postgres_server.create_database()}?local={tmp_path / 'local.db'}"
+    database = postgres_server.create_database()
     port = free_port()
     issued = datetime.now(UTC) - timedelta(minutes=3)
     tickets = [
@@ -85,7 +85,7 @@ def test_retention_and_erasure_refuse_a_postgresql_record_rather_than_pretend(
     postgres_server: PostgresServer, tmp_path: Path, capsys: Any
 ) -> None:
     # Not built yet on PostgreSQL: the purge and a citizen's erasure must say so, never "nothing to erase".
-    database = f"{postgres_server.create_database()}?local={tmp_path / 'local.db'}"
+    database = postgres_server.create_database()
     assert main(["purge", "--database", database]) == 2
     assert "the retention purge: SQLite record only for now" in capsys.readouterr().err
     assert main(["privacy", "erase-comment", "bn-tu-son", "q01", "some-id", "--by", "lan", "--database", database]) == 2
