@@ -81,6 +81,10 @@ SMTP = {"host": "127.0.0.1", "sender": "canhbao@bn.vn"}
         ),
         ({"smtp": SMTP, "recipients": [{**RECIPIENT, "kinds": ["mat_dien"]}]}, "notify.recipients.0.kinds.0"),
         ({"smtp": {**SMTP, "secruity": "none"}, "recipients": [RECIPIENT]}, "notify.smtp.secruity"),
+        (
+            {"smtp": {**SMTP, "timeout_s": 100}, "lease_s": 150, "recipients": [RECIPIENT]},
+            "lease_s 150 is below twice the longest channel timeout (100 s)",
+        ),
     ],
 )
 def test_config_errors_name_their_key(tmp_path: Path, notify: dict[str, Any], expected: str) -> None:
