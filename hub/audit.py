@@ -67,12 +67,11 @@ class AuditLog:
         at = self._clock().astimezone(UTC)
         text = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
         with self._lock:
-            # fetchall: SQLite commits a RETURNING statement once every row is read
-            ((seq,),) = self._conn.execute(
-                "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?) RETURNING seq",
+            seq = self._conn.insert(
+                "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
                 (at.isoformat(), actor, action, target, text),
-            ).fetchall()
-        return AuditEntry(int(seq), at, actor, action, target, detail or {})
+            )
+        return AuditEntry(seq, at, actor, action, target, detail or {})
 
     def entries(
         self,

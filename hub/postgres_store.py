@@ -78,6 +78,10 @@ class _Connection:
         with self.raw.cursor() as cursor:
             cursor.executemany(translate(sql), rows)
 
+    def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run an INSERT of one row keyed by ``seq``; its ``seq``."""
+        return int(self.execute(sql + " RETURNING seq", args).fetchone()[0])
+
     def close(self) -> None:
         self.raw.close()
 

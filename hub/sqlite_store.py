@@ -743,6 +743,10 @@ class SqliteConnection:
         """Run one statement for each row."""
         self.raw.executemany(sql, rows)
 
+    def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run an INSERT of one row keyed by ``seq``; its ``seq`` (the rowid: no RETURNING before SQLite 3.35)."""
+        return int(self.raw.execute(sql, tuple(args)).lastrowid or 0)
+
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Commit everything inside together (the writer's lock taken at the start); roll back on error."""

@@ -99,6 +99,10 @@ class RecordConnection(Protocol):
         """Run one statement for each row."""
         ...
 
+    def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run an INSERT of one row into a table keyed by ``seq`` (an identity); the new row's ``seq``."""
+        ...
+
     def transaction(self) -> AbstractContextManager[None]:
         """Everything inside commits together or not at all (SQLite: the one writer's lock, taken at once)."""
         ...

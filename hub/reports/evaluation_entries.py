@@ -178,10 +178,9 @@ class EntryStore:
         chosen, checked_month, checked_value = check_entry(kind, month, value, day, site, general_max)
         at = self._clock().astimezone(UTC)
         with self._lock:
-            # fetchall: SQLite commits a RETURNING statement once every row is read
-            ((seq,),) = self._conn.execute(
+            seq = self._conn.insert(
                 "INSERT INTO evaluation_entries (at, actor, staff, kind, month, day, value, site, note) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING seq",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     at.isoformat(),
                     actor,
@@ -193,8 +192,8 @@ class EntryStore:
                     site,
                     note,
                 ),
-            ).fetchall()
-        return Entry(int(seq), at, actor, staff, chosen, checked_month, day, checked_value, site, note)
+            )
+        return Entry(seq, at, actor, staff, chosen, checked_month, day, checked_value, site, note)
 
     def entries(self, year: int | None = None, staff: str | None = None) -> list[Entry]:
         """Entries in the order they were made, optionally of one year and one officer."""
