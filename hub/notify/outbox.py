@@ -253,6 +253,12 @@ class Outbox:
         )
         return None if row is None or row[0] is None else datetime.fromisoformat(row[0])
 
+    def release_claims(self, worker: str) -> int:
+        """End the claims ``worker`` held on pending deliveries (it restarted: they died with it); how many."""
+        return self._write(
+            f"UPDATE notify_outbox SET {CLAIM_ENDS} WHERE claimed_by = ? AND status = 'pending'", (worker,)
+        )
+
     def record_attempt(
         self, seq: int, now: datetime, ok: bool, detail: str, duration_ms: float, retry_at: datetime | None
     ) -> None:

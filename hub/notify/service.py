@@ -13,9 +13,7 @@ first dies before it is done.
 from __future__ import annotations
 
 import logging
-import os
 import queue
-import secrets
 import socket
 import threading
 import time
@@ -55,8 +53,9 @@ class Notifier:
         self._store = store
         self._alert_json = alert_json
         self._clock = clock
-        # Who holds a claimed delivery: this process on this machine (a restarted worker is another one).
-        self.worker = worker or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+        # Who holds a claimed delivery: this worker (machine and MQTT client id, unique per worker and the same
+        # after a restart, so that a restarted worker takes back at once what it held when it died).
+        self.worker = worker or f"{socket.gethostname()}/{settings.mqtt.client_id}"
         self.outbox = Outbox(store.connect())
         self._queue: queue.Queue[AlertMessage | None] = queue.Queue()
         self._wake = {channel: threading.Event() for channel in CHANNELS}
@@ -69,6 +68,9 @@ class Notifier:
 
     def start(self) -> None:
         """Start the routing thread, and a sending thread for each channel a recipient uses."""
+        released = self.outbox.release_claims(self.worker)
+        if released:
+            logger.warning("%d deliveries claimed by this worker before a restart are sent again", released)
         self._threads = [threading.Thread(target=self._route_loop, name="hub-notify", daemon=True)]
         used = {channel for recipient in self.settings.recipients for channel in recipient.channels}
         self._threads += [

@@ -168,6 +168,29 @@ def test_a_delivery_claimed_by_a_worker_that_died_is_sent_by_another_after_the_l
             dead.close()
 
 
+def test_a_restarted_worker_sends_at_once_what_it_held_when_it_died(two_workers: tuple[Store, Store]) -> None:
+    with WebhookReceiver() as receiver:
+        settings = webhook_settings(receiver)
+        before = Outbox(two_workers[0].connect())  # the worker, before it was killed mid-send
+        raised = wait_alert("q01", T0)
+        before.take_alert(raised, "2026-11-30")
+        before.add_delivery(raised.id, "ioc", "webhook", "first", T0, T0)
+        assert before.claim_due("webhook", T0, "may-1/hub-a", T0 + timedelta(seconds=300)) is not None
+        before.close()
+        restarted = Notifier(
+            settings, two_workers[1], alert_json, clock=Clock(T0 + timedelta(seconds=5)), worker="may-1/hub-a"
+        )
+        other = Outbox(two_workers[1].connect())
+        try:
+            restarted.start()
+            wait_for(lambda: receiver.bodies(id=raised.id), 10, "the held delivery sent by the restarted worker")
+            wait_for(lambda: other.counts()["sent"] == 1, 10, "the delivery logged as sent")
+            assert len(receiver.bodies()) == 1
+        finally:
+            restarted.close()
+            other.close()
+
+
 def test_an_acknowledgement_through_one_worker_stops_the_escalation_of_the_other(
     two_workers: tuple[Store, Store],
 ) -> None:
