@@ -20,6 +20,7 @@ from protocol.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
+_WARNED: set[str] = set()
 SQLITE_PREFIX = "sqlite:///"
 EXPECTED = "expected sqlite:///path/to/file.db or postgresql://user@host:port/dbname"
 
@@ -73,7 +74,8 @@ def parse_database_url(url: str) -> DatabaseUrl:
         if not parts.path.strip("/"):
             raise ConfigError(f"database URL {_masked(url)!r} names no database: {EXPECTED}")
         query = parse_qsl(parts.query, keep_blank_values=True)
-        if any(key == "local" for key, _ in query):
+        if any(key == "local" for key, _ in query) and url not in _WARNED:
+            _WARNED.add(url)  # once per URL, not at each of the parts that parse it
             logger.warning(
                 "database URL %r: the key 'local' is ignored: the audit log, alert outbox, sessions and "
                 "evaluation entries are in the PostgreSQL record now (docs/scaling.md)",

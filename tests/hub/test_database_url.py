@@ -18,13 +18,18 @@ def test_sqlite_urls_name_a_relative_or_an_absolute_file() -> None:
     assert sqlite_record_path("sqlite:////srv/x.db", "the reports") == Path("/srv/x.db")
 
 
-def test_postgresql_urls_keep_the_connection_and_ignore_local_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+def test_postgresql_urls_keep_the_connection_and_ignore_local_with_a_warning(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("hub.database._WARNED", set())
     url = parse_database_url("postgresql://hub:secret@db.tinh.gov.vn:5433/onestop?sslmode=require&local=/srv/local.db")
     assert url.engine is Engine.POSTGRESQL and url.path is None
     assert url.dsn == "postgresql://hub:secret@db.tinh.gov.vn:5433/onestop?sslmode=require"
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warned) == 1 and "the key 'local' is ignored" in warned[0] and "secret" not in warned[0]
     caplog.clear()
+    parse_database_url("postgresql://hub:secret@db.tinh.gov.vn:5433/onestop?sslmode=require&local=/srv/local.db")
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []  # said once, not at every part
     plain = parse_database_url("postgres://hub@localhost/onestop")
     assert plain.dsn == "postgresql://hub@localhost/onestop"
     assert [r for r in caplog.records if r.levelname == "WARNING"] == []
