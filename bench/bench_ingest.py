@@ -161,7 +161,7 @@ def main() -> int:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         broker = stack.enter_context(MosquittoBroker(workdir=tmp / "broker"))
         if args.engine == "postgresql":  # a private PostgreSQL on loopback (durability off, as in the tests)
-            database = f"{stack.enter_context(PostgresServer()).create_database()}?local={tmp / 'local.db'}"
+            database = stack.enter_context(PostgresServer()).create_database()
         else:
             database = f"sqlite:///{tmp / 'bench.db'}"
         bare = bare_rate(broker, messages)

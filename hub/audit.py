@@ -1,7 +1,9 @@
 """The audit log: who read or exported personnel data and comment texts, who changed users or entered points.
 
-Entries are append-only and kept in the record's own database file (table ``audit_log``), written from any
-thread through a connection of their own, so that an API request never waits on the ingest writer for long.
+Entries are append-only and kept in the record (table ``audit_log`` of ``hub.sqlite_store.SCHEMA``, on SQLite
+or PostgreSQL), written from any thread through a connection of their own, so that an API request never waits
+on the ingest writer for long. With several hub workers on one PostgreSQL record every worker writes into the
+one log, and any worker's API shows every worker's entries.
 Every entry names the actor (a user name, an API key's name, or ``system``), what was done, on what, and
 when (UTC). Nothing is ever updated or deleted here except by the retention purge.
 """
@@ -9,20 +11,15 @@ when (UTC). Nothing is ever updated or deleted here except by the retention purg
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS audit_log (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
-    target TEXT NOT NULL, detail TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (at);
-"""
+if TYPE_CHECKING:  # hub.store imports hub.config, which imports the notifier
+    from hub.store import RecordConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,31 +46,31 @@ class AuditEntry:
 
 
 class AuditLog:
-    """Append-only log in the record's SQLite file.
+    """Append-only log in the record, through a connection of its own (``Store.connect()``; a path: an SQLite
+    record file).
 
     Actions are short dotted names, e.g. ``report.evaluation.export``, ``feedback.text.read``,
     ``user.password.change``, ``evaluation.entry.add``. ``target`` names the unit, officer, user or period.
     """
 
-    def __init__(self, path: Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = path
+    def __init__(
+        self, record: RecordConnection | Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(SCHEMA)
+        from hub.store import record_connection
+
+        self._conn = record_connection(record)
 
     def record(self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> AuditEntry:
         """Append an entry and return it (committed before this returns)."""
         at = self._clock().astimezone(UTC)
         text = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
         with self._lock:
-            cursor = self._conn.execute(
+            seq = self._conn.insert(
                 "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
                 (at.isoformat(), actor, action, target, text),
             )
-            seq = int(cursor.lastrowid or 0)
         return AuditEntry(seq, at, actor, action, target, detail or {})
 
     def entries(

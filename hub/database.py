@@ -4,13 +4,13 @@ Two engines are known:
 
 - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``: the embedded default, one file;
 - ``postgresql://user:password@host:port/dbname`` (also ``postgres://``): a PostgreSQL server, for several
-  hub workers. The hub's local tables that have not moved to PostgreSQL yet (audit log, alert outbox,
-  sessions) stay in a local SQLite file, named by the ``local`` query parameter
-  (``postgresql://…/onestop?local=/var/lib/onestop/local.db``; default ``var/onestop-local.db``).
+  hub workers; every table is in it. The ``local`` query parameter of earlier development builds (a worker's
+  own SQLite file for the audit log, alert outbox and sessions) is accepted and ignored, with a warning.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -18,8 +18,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from protocol.errors import ConfigError
 
+logger = logging.getLogger(__name__)
+
+_WARNED: set[str] = set()
 SQLITE_PREFIX = "sqlite:///"
-DEFAULT_LOCAL_FILE = Path("var/onestop-local.db")
 EXPECTED = "expected sqlite:///path/to/file.db or postgresql://user@host:port/dbname"
 
 
@@ -38,7 +40,6 @@ class DatabaseUrl:
     url: str
     path: Path | None  # the SQLite file (SQLite only)
     dsn: str | None  # the connection string given to psycopg (PostgreSQL only)
-    local_path: Path  # the SQLite file of the hub's local tables (the record itself on SQLite)
 
 
 def parse_database_url(url: str) -> DatabaseUrl:
@@ -51,16 +52,22 @@ def parse_database_url(url: str) -> DatabaseUrl:
         path = Path(url.removeprefix(SQLITE_PREFIX))
         if not str(path) or str(path) == ".":
             raise ConfigError(f"database URL {url!r} names no file: {EXPECTED}")
-        return DatabaseUrl(Engine.SQLITE, url, path, None, path)
+        return DatabaseUrl(Engine.SQLITE, url, path, None)
     parts = urlsplit(url)
     if parts.scheme in ("postgresql", "postgres"):
         if not parts.path.strip("/"):
             raise ConfigError(f"database URL {_masked(url)!r} names no database: {EXPECTED}")
         query = parse_qsl(parts.query, keep_blank_values=True)
-        local = [value for key, value in query if key == "local"]
+        if any(key == "local" for key, _ in query) and url not in _WARNED:
+            _WARNED.add(url)  # once per URL, not at each of the parts that parse it
+            logger.warning(
+                "database URL %r: the key 'local' is ignored: the audit log, alert outbox, sessions and "
+                "evaluation entries are in the PostgreSQL record now (docs/scaling.md)",
+                _masked(url),
+            )
         rest = [(key, value) for key, value in query if key != "local"]
         dsn = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(rest), ""))
-        return DatabaseUrl(Engine.POSTGRESQL, url, None, dsn, Path(local[-1]) if local else DEFAULT_LOCAL_FILE)
+        return DatabaseUrl(Engine.POSTGRESQL, url, None, dsn)
     raise ConfigError(f"database URL {_masked(url)!r} is not supported: {EXPECTED}")
 
 

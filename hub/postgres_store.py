@@ -20,16 +20,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from hub.database import Engine
 from hub.migrations import ADVISORY_LOCK, HEAD, current_revision, upgrade
 from hub.sqlite_store import SCHEMA, MessageKey, SqliteStore, _utc_text, queue_sample, schema_statements
 from hub.store import QueueSample
 from protocol.errors import ConfigError
 
 # The primary key of each table written with INSERT OR REPLACE (the conflict target in PostgreSQL).
-REPLACE_KEYS = {"visits": ("site", "day", "ticket")}
+REPLACE_KEYS = {"visits": ("site", "day", "ticket"), "evaluation_months": ("staff", "month")}
 
 _INSERT_OR_REPLACE = re.compile(r"^\s*INSERT OR REPLACE INTO (\w+) \(([^)]*)\)", re.IGNORECASE)
 _TWO_ARGUMENT_MAX = re.compile(r"\bMAX\(([\w.]+), ([\w.]+)\)")
+_TWO_ARGUMENT_MIN = re.compile(r"\bMIN\(([\w.]+), ([\w.]+)\)")
 # An insert of one row whose conflicts are ignored (or that has no conflict clause): rows buffered for it are
 # sent as one multi-row INSERT, a round trip and a statement for many rows. (DO UPDATE cannot take two rows
 # of one key in one statement: those stay one row per statement.)
@@ -64,6 +66,7 @@ def translate(sql: str) -> str:
         sql = _COUNTED_AND.sub(lambda m: f"{m.group(0)[: -len(' AND')]} <> 0 AND", sql)
     if _AGGREGATE_CALL.search(sql):
         sql = _rewrite_calls(sql)
+    sql = _TWO_ARGUMENT_MIN.sub(r"LEAST(\1, \2)", sql)
     return sql.replace("?", "%s")
 
 
@@ -127,10 +130,18 @@ def _is_truth(argument: str) -> bool:
 
 
 class _Connection:
-    """A psycopg connection that takes the store's SQLite statements."""
+    """A psycopg connection that takes the store's SQLite statements (also ``hub.store.RecordConnection``)."""
+
+    engine = Engine.POSTGRESQL
 
     def __init__(self, conn: Any) -> None:
         self.raw = conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit everything inside together; roll back on error."""
+        with self.raw.transaction():
+            yield
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
         return self.raw.execute(translate(sql), tuple(args))  # always parameters: "%%" stands for "%"
@@ -139,22 +150,24 @@ class _Connection:
         with self.raw.cursor() as cursor:
             cursor.executemany(translate(sql), rows)
 
+    def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run an INSERT of one row keyed by ``seq``; its ``seq``."""
+        return int(self.execute(sql + " RETURNING seq", args).fetchone()[0])
+
     def close(self) -> None:
         self.raw.close()
 
 
 class PostgresStore(SqliteStore):
-    """The record in a PostgreSQL database; the hub's local tables in an SQLite file at ``local_path``."""
+    """The record in a PostgreSQL database, every table of it shared by the hub's workers."""
 
-    def __init__(self, dsn: str, local_path: Path) -> None:  # noqa: D107 -- SqliteStore's set-up, another engine
+    def __init__(self, dsn: str) -> None:  # noqa: D107 -- SqliteStore's set-up, another engine
         try:
             import psycopg
         except ImportError as error:  # pragma: no cover - the hub extra installs it
             raise ConfigError("database URL postgresql://…: psycopg is not installed (pip install psycopg)") from error
         self._psycopg = psycopg
         self._dsn = dsn
-        local_path.parent.mkdir(parents=True, exist_ok=True)
-        self._path = local_path
         self._local = threading.local()
         self._connections: list[Any] = []
         self._lock = threading.Lock()
@@ -175,14 +188,26 @@ class PostgresStore(SqliteStore):
         return self._dsn
 
     @property
+    def path(self) -> Path:
+        """No file: the record is in PostgreSQL (every part reaches it through the store or hub.connection).
+
+        Raises:
+            ConfigError: always.
+        """
+        raise ConfigError("database: the record is in PostgreSQL, not in an SQLite file (docs/scaling.md)")
+
+    def connect(self) -> _Connection:  # type: ignore[override]
+        """A new connection to the record, owned (and closed) by the caller."""
+        try:
+            return _Connection(self._psycopg.connect(self._dsn, autocommit=True))
+        except self._psycopg.OperationalError as error:
+            raise ConfigError(f"database: cannot connect to PostgreSQL: {error}".strip()) from error
+
+    @property
     def _conn(self) -> _Connection:  # type: ignore[override]
         conn: _Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            try:
-                raw = self._psycopg.connect(self._dsn, autocommit=True)
-            except self._psycopg.OperationalError as error:
-                raise ConfigError(f"database: cannot connect to PostgreSQL: {error}".strip()) from error
-            conn = _Connection(raw)
+            conn = self.connect()
             self._local.conn = conn
             with self._lock:
                 self._connections.append(conn)

@@ -45,8 +45,8 @@ class HubRuntime:
     ) -> None:
         self.settings = settings
         self.store = store or open_store(settings.database)
-        # Who read or exported personnel data and comment texts, who changed users: beside the record.
-        self.audit = AuditLog(self.store.path, clock=clock)
+        # Who read or exported personnel data and comment texts, who changed users: in the record, every worker's.
+        self.audit = AuditLog(self.store.connect(), clock=clock)
         self.board = LiveBoard(settings)
         self.processor = Processor(settings, self.store, self.board)
         self.lock = threading.Lock()
@@ -65,7 +65,7 @@ class HubRuntime:
         # The hall display: numbers called lately, and their spoken form made once by espeak-ng.
         self.calls = RecentCalls()
         self.speech = SpeechCache(settings.hall)
-        # Alert delivery by e-mail and webhook, on threads of its own, with its outbox beside the record.
+        # Alert delivery by e-mail and webhook, on threads of its own, with its outbox in the record.
         self.notifier = Notifier(settings, self.store, alert_json, clock=clock)
         self.sink: InfluxSink | None = None
         self.daily_purge: DailyPurge | None = None

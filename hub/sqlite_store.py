@@ -6,12 +6,13 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from hub.database import Engine
 from hub.figures import RatingFact
 from hub.loss import StreamLoss
 from hub.migrations import HEAD, current_revision, upgrade
@@ -28,6 +29,47 @@ from protocol.messages import (
     RatingMessage,
     TicketEvent,
 )
+
+# The tables every hub worker of a record shares, written beside the ingest through a connection of their own
+# (hub.store.RecordConnection): the audit log (hub/audit.py), the dashboard sessions (hub/sessions.py), alert
+# delivery (hub/notify/outbox.py: a delivery is claimed by one worker for a lease) and the evaluation entries
+# (hub/reports/evaluation_entries.py). ``"user"`` is quoted: a reserved word in PostgreSQL.
+SHARED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+    target TEXT NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (at);
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY, "user" TEXT NOT NULL, issued_at REAL NOT NULL, expires_at REAL NOT NULL,
+    revoked_at REAL);
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions ("user");
+CREATE TABLE IF NOT EXISTS notify_alerts (
+    alert_id TEXT PRIMARY KEY, root_id TEXT NOT NULL, site TEXT NOT NULL, desk TEXT NOT NULL, kind TEXT NOT NULL,
+    state TEXT NOT NULL, ts TEXT NOT NULL, day TEXT NOT NULL, payload TEXT NOT NULL, cleared_at TEXT);
+CREATE INDEX IF NOT EXISTS notify_alerts_open ON notify_alerts (site, desk, kind, cleared_at);
+CREATE TABLE IF NOT EXISTS notify_outbox (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, recipient TEXT NOT NULL,
+    channel TEXT NOT NULL, stage TEXT NOT NULL, created_at TEXT NOT NULL, due_at TEXT NOT NULL,
+    held INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT, sent_at TEXT, claimed_by TEXT, claimed_until TEXT, UNIQUE (alert_id, recipient, channel, stage));
+CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox (status, channel, due_at);
+CREATE TABLE IF NOT EXISTS notify_attempts (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, outbox_seq INTEGER NOT NULL, at TEXT NOT NULL, ok INTEGER NOT NULL,
+    duration_ms REAL NOT NULL, detail TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS notify_attempts_by_delivery ON notify_attempts (outbox_seq);
+CREATE TABLE IF NOT EXISTS notify_escalations (
+    root_id TEXT NOT NULL, to_recipient TEXT NOT NULL, from_recipient TEXT NOT NULL, due_at TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'waiting', decided_at TEXT, PRIMARY KEY (root_id, to_recipient));
+CREATE TABLE IF NOT EXISTS notify_acks (
+    root_id TEXT PRIMARY KEY, alert_id TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS evaluation_entries (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, staff TEXT NOT NULL,
+    kind TEXT NOT NULL, month TEXT NOT NULL, day TEXT, value REAL NOT NULL, site TEXT, note TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS evaluation_entries_by_staff ON evaluation_entries (staff, month);
+CREATE TABLE IF NOT EXISTS evaluation_months (
+    staff TEXT NOT NULL, month TEXT NOT NULL, profile TEXT NOT NULL, computed_at TEXT NOT NULL,
+    result TEXT NOT NULL, PRIMARY KEY (staff, month));
+"""
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -83,6 +125,7 @@ CREATE TABLE IF NOT EXISTS seq_streams (
     missing INTEGER NOT NULL, written_off INTEGER NOT NULL, gaps TEXT NOT NULL, updated_at TEXT NOT NULL,
     PRIMARY KEY (site, desk, stream));
 """
+SCHEMA += SHARED_SCHEMA
 
 # SQLite's column types as PostgreSQL spells them (SQLite's integers are 64-bit; REAL is a double).
 POSTGRESQL_TYPES = (
@@ -140,6 +183,10 @@ class SqliteStore:
     def path(self) -> Path:
         """The database file."""
         return self._path
+
+    def connect(self) -> SqliteConnection:
+        """A new connection to the record file, owned (and closed) by the caller."""
+        return SqliteConnection(self._path)
 
     def _migrate(self) -> None:
         # Versioned migrations (hub/migrations) bring an empty or older record to the head revision; tables
@@ -671,6 +718,49 @@ class SqliteStore:
                 _utc_text(updated_at),
             ),
         )
+
+
+class SqliteConnection:
+    """A connection of its own to an SQLite record (``hub.store.RecordConnection``); ``tables``: a script run
+    at once (the in-memory sessions of an open hub, a bare file in a tool or a test)."""
+
+    engine = Engine.SQLITE
+
+    def __init__(self, path: Path | str, tables: str = "") -> None:
+        if isinstance(path, Path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        if path != ":memory:":
+            self.raw.execute("PRAGMA journal_mode=WAL")
+        if tables:
+            self.raw.executescript(tables)
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
+        """Run one statement."""
+        return self.raw.execute(sql, tuple(args))
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run one statement for each row."""
+        self.raw.executemany(sql, rows)
+
+    def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run an INSERT of one row keyed by ``seq``; its ``seq`` (the rowid: no RETURNING before SQLite 3.35)."""
+        return int(self.raw.execute(sql, tuple(args)).lastrowid or 0)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Commit everything inside together (the writer's lock taken at the start); roll back on error."""
+        self.raw.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self.raw.execute("ROLLBACK")
+            raise
+        self.raw.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close the connection (idempotent)."""
+        self.raw.close()
 
 
 def schema_statements(schema: str, dialect: str) -> list[str]:

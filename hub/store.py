@@ -1,12 +1,14 @@
 """The system of record: what the hub keeps, behind a small interface.
 
-SQLite (WAL) is the embedded default; the interface is kept narrow and the SQL portable so that a
-PostgreSQL implementation can follow for several hub workers. Times are stored as UTC ISO 8601 text;
-``day`` columns hold the local day (YYYY-MM-DD) in the hub's time zone.
+SQLite (WAL) is the embedded default, PostgreSQL the record shared by several hub workers; the interface is kept
+narrow and the SQL portable. Parts that write beside the ingest (audit log, alert outbox, sessions, evaluation
+entries) take a :class:`RecordConnection` of their own from :meth:`Store.connect`. Times are stored as UTC
+ISO 8601 text; ``day`` columns hold the local day (YYYY-MM-DD) in the hub's time zone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -76,12 +78,50 @@ class LineFact:
     duration_s: float
 
 
+class RecordConnection(Protocol):
+    """A connection of its own to the record, for a part that writes beside the ingest: the audit log, the alert
+    outbox, the dashboard sessions and the evaluation entries (their tables are in ``hub.sqlite_store.SCHEMA``).
+
+    Statements are written in SQLite's dialect and translated on PostgreSQL (``hub.postgres_store.translate``);
+    outside :meth:`transaction` each statement commits by itself. One thread at a time (its owner holds a lock).
+    """
+
+    @property
+    def engine(self) -> Engine:
+        """The record's engine (a statement that differs, e.g. ``FOR UPDATE SKIP LOCKED``, asks it)."""
+        ...
+
+    def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        """Run one statement; the cursor has ``fetchone``, ``fetchall`` and ``rowcount``."""
+        ...
+
+    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """Run one statement for each row."""
+        ...
+
+    def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
+        """Run an INSERT of one row into a table keyed by ``seq`` (an identity); the new row's ``seq``."""
+        ...
+
+    def transaction(self) -> AbstractContextManager[None]:
+        """Everything inside commits together or not at all (SQLite: the one writer's lock, taken at once)."""
+        ...
+
+    def close(self) -> None:
+        """Close the connection."""
+        ...
+
+
 class Store(Protocol):
     """What the hub needs from its database. Writes happen on one thread; reads on any."""
 
     @property
     def path(self) -> Path:
-        """The SQLite file of the hub's local tables (audit log, alert outbox): the record itself on SQLite."""
+        """The record's SQLite file (raises ``ConfigError`` on PostgreSQL)."""
+        ...
+
+    def connect(self) -> RecordConnection:
+        """A new connection to the record, owned (and closed) by the caller."""
         ...
 
     def transaction(self) -> AbstractContextManager[None]:
@@ -235,8 +275,18 @@ def open_store(url: str) -> Store:
         from hub.postgres_store import PostgresStore
 
         assert database.dsn is not None
-        return PostgresStore(database.dsn, database.local_path)
+        return PostgresStore(database.dsn)
     from hub.sqlite_store import SqliteStore
 
     assert database.path is not None
     return SqliteStore(database.path)
+
+
+def record_connection(record: RecordConnection | Path) -> RecordConnection:
+    """``record`` itself, or a new connection to the SQLite record file at that path (for tools and tests that
+    hold a file, not a store: the shared tables are created there where absent)."""
+    if isinstance(record, Path):
+        from hub.sqlite_store import SHARED_SCHEMA, SqliteConnection
+
+        return SqliteConnection(record, SHARED_SCHEMA)
+    return record

@@ -85,4 +85,4 @@ def record_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'hub.db'}"
     server: PostgresServer = request.getfixturevalue("postgres_server")
-    return f"{server.create_database()}?local={tmp_path / 'local.db'}"
+    return server.create_database()

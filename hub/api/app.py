@@ -15,7 +15,6 @@ from hub.api import evaluation as evaluation_api
 from hub.api import provinces as provinces_api
 from hub.auth import AccessMiddleware, AccessPolicy
 from hub.config import HubSettings, parse_host_port
-from hub.database import parse_database_url
 from hub.events import Broadcaster
 from hub.runtime import HubRuntime
 from hub.sessions import SessionStore
@@ -47,6 +46,8 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
             entries = getattr(app.state, "evaluation_entries", None)
             if entries is not None:
                 entries.close()
+                app.state.evaluation_entries = None
+            sessions.close()
 
     app = FastAPI(
         title="One-Stop Monitor hub",
@@ -56,8 +57,9 @@ def create_app(settings: HubSettings, runtime_factory: Callable[[HubSettings], H
     )
     for module in (sites, alerts, stream, system, reports, notify, admin, evaluation_api):
         app.include_router(module.router)
-    # Access: refuses to build a hub that would listen beyond loopback without users (hub.auth).
-    sessions = SessionStore(parse_database_url(settings.database).local_path)
+    # Access: refuses to build a hub that would listen beyond loopback without users (hub.auth). Sessions are
+    # in the record, shared by every worker; the connection opens at the first login, after the lifespan's store.
+    sessions = SessionStore(lambda: app.state.runtime.store.connect())
     policy = AccessPolicy(settings.access, parse_host_port(settings.listen)[0], sessions=sessions)
     app.state.access_policy = policy
     app.add_middleware(AccessMiddleware, policy=policy, tile_url=settings.map.tile_url)

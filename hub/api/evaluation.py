@@ -25,7 +25,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from hub.api.deps import Runtime
 from hub.api.reports import Reports
 from hub.auth import ANONYMOUS, Principal, Role
-from hub.database import parse_database_url
 from hub.reports.decree335 import decree335_pack
 from hub.reports.evaluation_entries import EntryError, EntryStore
 from hub.reports.periods import year_period
@@ -37,16 +36,14 @@ _opening = threading.Lock()
 
 
 def entry_store(request: Request) -> EntryStore:
-    """The entries' writer (opened on first use beside the record, closed with the process)."""
+    """The entries' writer (opened on first use with a connection of its own to the record, closed with the app)."""
     store: EntryStore | None = getattr(request.app.state, "evaluation_entries", None)
     if store is None:
         with _opening:
             store = getattr(request.app.state, "evaluation_entries", None)
             if store is None:
                 runtime = request.app.state.runtime
-                store = request.app.state.evaluation_entries = EntryStore(
-                    parse_database_url(runtime.settings.database).local_path, clock=runtime.clock
-                )
+                store = request.app.state.evaluation_entries = EntryStore(runtime.store.connect(), clock=runtime.clock)
     return store
 
 

@@ -9,6 +9,7 @@ that the sinks follow, kept). Revisions live in ``versions/``:
 - ``0003``: messages keyed per device and kind (site, desk, kind, id) on records keyed by the id alone;
 - ``0004``: PostgreSQL only, a ``rowid`` column (identity, unique) on messages, alerts, ratings, comments and
   emotions: the positions the sinks and the reports read by, as SQLite's own.
+- ``0005``: the alert outbox's claim columns (``claimed_by``, ``claimed_until``: one worker sends a delivery).
 
 A new change of the schema is a new revision here, never an edit of an old one.
 """
@@ -19,7 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-HEAD = "0004"
+HEAD = "0005"
 ADVISORY_LOCK = 4242001  # PostgreSQL: one worker migrates at a time
 _lock = threading.Lock()
 

@@ -1,53 +1,42 @@
-"""The persistent side of alert delivery, in the record's own SQLite file.
+"""The persistent side of alert delivery, in the record (SQLite or PostgreSQL), shared by every hub worker.
 
-Tables (all prefixed ``notify_``):
+Tables (all prefixed ``notify_``, in ``hub.sqlite_store.SCHEMA``):
 
 - ``notify_alerts``: every alert the hub raised or cleared, as the deliveries saw it, with the *root* alert it
   continues (a hub restart re-raises a still-open alert under a new id: it is the same alert for people);
 - ``notify_outbox``: one row per alert, recipient, channel and stage (first delivery or escalation), unique,
-  so that an alert goes out once per recipient and channel even across restarts; pending rows survive a
-  restart and are sent then;
+  so that an alert goes out once per recipient and channel even across restarts and workers; pending rows
+  survive a restart and are sent then. A worker *claims* a due row before sending it (``claimed_by``,
+  ``claimed_until``: ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, the one writer's transaction on
+  SQLite); no other worker takes it until the claim's lease runs out, so a worker that dies mid-send leaves
+  the delivery to another one after the lease;
 - ``notify_attempts``: every attempt of every delivery, with its outcome (the delivery log);
 - ``notify_escalations``: the second person's turn, due at a time unless someone acknowledges first;
 - ``notify_acks``: who acknowledged an alert, and when.
 
-Each thread gets its own connection; writes are small and short, so the ingest writer never waits long.
+One connection of its own (``Store.connect()``) behind a lock; writes are small and short, so the ingest writer
+never waits long. An acknowledgement made through any worker stops the escalation every worker would make.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from hub.database import Engine
 from protocol.messages import AlertMessage, AlertState
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS notify_alerts (
-    alert_id TEXT PRIMARY KEY, root_id TEXT NOT NULL, site TEXT NOT NULL, desk TEXT NOT NULL, kind TEXT NOT NULL,
-    state TEXT NOT NULL, ts TEXT NOT NULL, day TEXT NOT NULL, payload TEXT NOT NULL, cleared_at TEXT);
-CREATE INDEX IF NOT EXISTS notify_alerts_open ON notify_alerts (site, desk, kind, cleared_at);
-CREATE TABLE IF NOT EXISTS notify_outbox (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, recipient TEXT NOT NULL,
-    channel TEXT NOT NULL, stage TEXT NOT NULL, created_at TEXT NOT NULL, due_at TEXT NOT NULL,
-    held INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT, sent_at TEXT, UNIQUE (alert_id, recipient, channel, stage));
-CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox (status, channel, due_at);
-CREATE TABLE IF NOT EXISTS notify_attempts (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, outbox_seq INTEGER NOT NULL, at TEXT NOT NULL, ok INTEGER NOT NULL,
-    duration_ms REAL NOT NULL, detail TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS notify_attempts_by_delivery ON notify_attempts (outbox_seq);
-CREATE TABLE IF NOT EXISTS notify_escalations (
-    root_id TEXT NOT NULL, to_recipient TEXT NOT NULL, from_recipient TEXT NOT NULL, due_at TEXT NOT NULL,
-    status TEXT NOT NULL DEFAULT 'waiting', decided_at TEXT, PRIMARY KEY (root_id, to_recipient));
-CREATE TABLE IF NOT EXISTS notify_acks (
-    root_id TEXT PRIMARY KEY, alert_id TEXT NOT NULL, by TEXT NOT NULL, at TEXT NOT NULL);
-"""
+if TYPE_CHECKING:  # hub.store imports hub.config, which imports the notifier
+    from hub.store import RecordConnection
+
+# PostgreSQL: the intake of alerts (which alert continues which) runs one worker at a time.
+INTAKE_LOCK = 4242010
+CLAIM_ENDS = "claimed_by = NULL, claimed_until = NULL"
 
 
 DELIVERY_COLUMNS = (
@@ -116,15 +105,15 @@ class Acknowledgement:
 
 
 class Outbox:
-    """The delivery tables in the record's SQLite file."""
+    """The delivery tables in the record (a connection of its own; a path: an SQLite record file)."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(self, record: RecordConnection | Path) -> None:
         # One connection behind a lock (as the audit log): every statement here is short.
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        from hub.store import record_connection
+
+        self._db = record_connection(record)
+        self._postgresql = self._db.engine is Engine.POSTGRESQL
         self._closed = False
 
     def _execute(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -141,15 +130,9 @@ class Outbox:
             return self._db.execute(sql, args).rowcount
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+    def _transaction(self) -> Iterator[RecordConnection]:
+        with self._lock, self._db.transaction():
+            yield self._db
 
     def close(self) -> None:
         """Close the connection (idempotent)."""
@@ -172,6 +155,8 @@ class Outbox:
         restart forgets which alerts are open and raises them again). A cleared alert closes the open one.
         """
         with self._transaction() as conn:
+            if self._postgresql:  # two workers taking alerts of one desk at once would both open it
+                conn.execute("SELECT pg_advisory_xact_lock(?)", (INTAKE_LOCK,))
             if conn.execute("SELECT 1 FROM notify_alerts WHERE alert_id = ?", (alert.id,)).fetchone():
                 return None
             open_row = conn.execute(
@@ -223,6 +208,9 @@ class Outbox:
         self, alert_id: str, recipient: str, channel: str, stage: str, now: datetime, due_at: datetime
     ) -> bool:
         """Queue a delivery; False when this alert already went (or goes) to this recipient and channel."""
+        return self._queue(alert_id, recipient, channel, stage, now, due_at)
+
+    def _queue(self, alert_id: str, recipient: str, channel: str, stage: str, now: datetime, due_at: datetime) -> bool:
         return (
             self._write(
                 "INSERT OR IGNORE INTO notify_outbox (alert_id, recipient, channel, stage, created_at, due_at, held) "
@@ -232,25 +220,49 @@ class Outbox:
             == 1
         )
 
-    def due_deliveries(self, channel: str, now: datetime, limit: int = 50) -> list[Delivery]:
-        """Pending deliveries on a channel whose time has come, oldest due first."""
-        rows = self._execute(
-            "SELECT o.seq, o.alert_id, o.recipient, o.channel, o.stage, o.attempts, a.payload "
-            "FROM notify_outbox o JOIN notify_alerts a ON a.alert_id = o.alert_id "
-            "WHERE o.status = 'pending' AND o.channel = ? AND o.due_at <= ? ORDER BY o.due_at, o.seq LIMIT ?",
-            (channel, utc_text(now), limit),
-        )
-        return [Delivery(*row) for row in rows]
+    def claim_due(self, channel: str, now: datetime, worker: str, lease_until: datetime) -> Delivery | None:
+        """Claim the pending delivery on a channel due first, for ``worker`` until ``lease_until``; None when
+        none is due, or every due one is claimed by a worker whose lease has not run out."""
+        skip_locked = " FOR UPDATE SKIP LOCKED" if self._postgresql else ""  # SQLite: the one writer's lock
+        at = utc_text(now)
+        with self._transaction() as conn:
+            row = conn.execute(
+                "SELECT seq FROM notify_outbox WHERE status = 'pending' AND channel = ? AND due_at <= ? "
+                f"AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY due_at, seq LIMIT 1{skip_locked}",
+                (channel, at, at),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE notify_outbox SET claimed_by = ?, claimed_until = ? WHERE seq = ?",
+                (worker, utc_text(lease_until), row[0]),
+            )
+            claimed = conn.execute(
+                "SELECT o.seq, o.alert_id, o.recipient, o.channel, o.stage, o.attempts, a.payload "
+                "FROM notify_outbox o JOIN notify_alerts a ON a.alert_id = o.alert_id WHERE o.seq = ?",
+                (row[0],),
+            ).fetchone()
+        return None if claimed is None else Delivery(*claimed)
 
     def next_due(self, channel: str) -> datetime | None:
-        """When the next pending delivery on a channel is due."""
-        row = self._one("SELECT MIN(due_at) FROM notify_outbox WHERE status = 'pending' AND channel = ?", (channel,))
+        """When the next pending delivery on a channel may be sent (a claimed one: when its lease runs out)."""
+        row = self._one(
+            "SELECT MIN(CASE WHEN claimed_until > due_at THEN claimed_until ELSE due_at END) FROM notify_outbox "
+            "WHERE status = 'pending' AND channel = ?",
+            (channel,),
+        )
         return None if row is None or row[0] is None else datetime.fromisoformat(row[0])
+
+    def release_claims(self, worker: str) -> int:
+        """End the claims ``worker`` held on pending deliveries (it restarted: they died with it); how many."""
+        return self._write(
+            f"UPDATE notify_outbox SET {CLAIM_ENDS} WHERE claimed_by = ? AND status = 'pending'", (worker,)
+        )
 
     def record_attempt(
         self, seq: int, now: datetime, ok: bool, detail: str, duration_ms: float, retry_at: datetime | None
     ) -> None:
-        """Log an attempt; mark the delivery sent, due again at ``retry_at``, or failed for good."""
+        """Log an attempt; mark the delivery sent, due again at ``retry_at``, or failed for good (its claim ends)."""
         with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO notify_attempts (outbox_seq, at, ok, duration_ms, detail) VALUES (?, ?, ?, ?, ?)",
@@ -258,18 +270,20 @@ class Outbox:
             )
             if ok:
                 conn.execute(
-                    "UPDATE notify_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, last_error = NULL "
-                    "WHERE seq = ?",
+                    "UPDATE notify_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
+                    f"last_error = NULL, {CLAIM_ENDS} WHERE seq = ?",
                     (utc_text(now), seq),
                 )
             elif retry_at is not None:
                 conn.execute(
-                    "UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, due_at = ? WHERE seq = ?",
+                    "UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, due_at = ?, "
+                    f"{CLAIM_ENDS} WHERE seq = ?",
                     (detail[:500], utc_text(retry_at), seq),
                 )
             else:
                 conn.execute(
-                    "UPDATE notify_outbox SET status = 'failed', attempts = attempts + 1, last_error = ? WHERE seq = ?",
+                    "UPDATE notify_outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
+                    f"{CLAIM_ENDS} WHERE seq = ?",
                     (detail[:500], seq),
                 )
 
@@ -317,7 +331,8 @@ class Outbox:
         """Schedule the second person's turn (the earliest due time wins when several lead to one person)."""
         self._write(
             "INSERT INTO notify_escalations (root_id, to_recipient, from_recipient, due_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (root_id, to_recipient) DO UPDATE SET due_at = MIN(due_at, excluded.due_at)",
+            "ON CONFLICT (root_id, to_recipient) DO UPDATE SET "
+            "due_at = MIN(notify_escalations.due_at, excluded.due_at)",
             (root_id, to_recipient, from_recipient, utc_text(due_at)),
         )
 
@@ -338,12 +353,29 @@ class Outbox:
         row = self._one("SELECT MIN(due_at) FROM notify_escalations WHERE status = 'waiting'")
         return None if row is None or row[0] is None else datetime.fromisoformat(row[0])
 
-    def decide_escalation(self, root_id: str, to_recipient: str, status: str, now: datetime) -> None:
-        """Close an escalation: ``sent``, ``acknowledged`` or ``cleared``."""
-        self._write(
-            "UPDATE notify_escalations SET status = ?, decided_at = ? WHERE root_id = ? AND to_recipient = ?",
-            (status, utc_text(now), root_id, to_recipient),
-        )
+    def decide_escalation(
+        self,
+        root_id: str,
+        to_recipient: str,
+        status: str,
+        now: datetime,
+        deliveries: Sequence[tuple[str, str, str, datetime]] = (),
+    ) -> bool:
+        """Close a waiting escalation (``sent``, ``acknowledged``, ``cleared``, ``no_recipient``) and queue its
+        deliveries (recipient, channel, stage, due) with it; False when another worker decided it first, or, for
+        ``sent``, when the alert was acknowledged meanwhile (nothing is queued then)."""
+        guard = " AND NOT EXISTS (SELECT 1 FROM notify_acks k WHERE k.root_id = ?)" if status == "sent" else ""
+        with self._transaction() as conn:
+            decided = conn.execute(
+                "UPDATE notify_escalations SET status = ?, decided_at = ? WHERE root_id = ? AND to_recipient = ? "
+                f"AND status = 'waiting'{guard}",
+                (status, utc_text(now), root_id, to_recipient, *((root_id,) if guard else ())),
+            ).rowcount
+            if decided != 1:
+                return False
+            for recipient, channel, stage, due_at in deliveries:
+                self._queue(root_id, recipient, channel, stage, now, due_at)
+        return True
 
     def escalations(self, root_id: str) -> list[dict[str, Any]]:
         """The escalations of an alert, for the API."""

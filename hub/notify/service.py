@@ -4,13 +4,17 @@ and webhook with retries, and escalates what nobody acknowledged.
 Ingest only hands alerts over (:meth:`Notifier.submit` puts them on a queue and returns), so a mail server
 that hangs or a webhook that is down never slows ingest. One thread routes alerts and escalations; each
 channel has its own sending thread, so a webhook that times out does not hold back the e-mails.
-Everything pending is in the record's file (:mod:`hub.notify.outbox`) and is sent after a restart.
+Everything pending is in the record (:mod:`hub.notify.outbox`) and is sent after a restart. With several hub
+workers on one record each worker runs a notifier on the shared outbox: a sending thread claims a due delivery
+for ``notify.lease_s`` before it sends it, so each delivery is made by one worker, and by another one if the
+first dies before it is done.
 """
 
 from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -42,13 +46,17 @@ class Notifier:
         store: Store,
         alert_json: Callable[[AlertMessage], dict[str, Any]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        worker: str | None = None,
     ) -> None:
         self._hub = settings
         self.settings = settings.notify
         self._store = store
         self._alert_json = alert_json
         self._clock = clock
-        self.outbox = Outbox(store.path)
+        # Who holds a claimed delivery: this worker (machine and MQTT client id, unique per worker and the same
+        # after a restart, so that a restarted worker takes back at once what it held when it died).
+        self.worker = worker or f"{socket.gethostname()}/{settings.mqtt.client_id}"
+        self.outbox = Outbox(store.connect())
         self._queue: queue.Queue[AlertMessage | None] = queue.Queue()
         self._wake = {channel: threading.Event() for channel in CHANNELS}
         self._stopping = threading.Event()
@@ -60,6 +68,9 @@ class Notifier:
 
     def start(self) -> None:
         """Start the routing thread, and a sending thread for each channel a recipient uses."""
+        released = self.outbox.release_claims(self.worker)
+        if released:
+            logger.warning("%d deliveries claimed by this worker before a restart are sent again", released)
         self._threads = [threading.Thread(target=self._route_loop, name="hub-notify", daemon=True)]
         used = {channel for recipient in self.settings.recipients for channel in recipient.channels}
         self._threads += [
@@ -201,9 +212,10 @@ class Notifier:
                 continue
             alert = AlertMessage.model_validate_json(due.payload)
             when = self._due(target, alert, now)
-            for channel in target.channels:
-                self.outbox.add_delivery(due.root_id, target.id, channel, STAGE_ESCALATION, now, when)
-            self.outbox.decide_escalation(due.root_id, due.to_recipient, "sent", now)
+            deliveries = [(target.id, channel, STAGE_ESCALATION, when) for channel in target.channels]
+            # One worker decides (and queues) it; an acknowledgement made meanwhile, through any worker, stops it.
+            if not self.outbox.decide_escalation(due.root_id, due.to_recipient, "sent", now, deliveries):
+                continue
             logger.info("alert %s unacknowledged: escalated to %s", due.root_id, target.id)
             for event in self._wake.values():
                 event.set()
@@ -215,9 +227,12 @@ class Notifier:
         while not self._stopping.is_set():
             wake.clear()
             try:
-                for delivery in self.outbox.due_deliveries(channel, self._clock()):
-                    if self._stopping.is_set():
-                        return
+                while not self._stopping.is_set():
+                    now = self._clock()
+                    lease_until = now + timedelta(seconds=self.settings.lease_s)
+                    delivery = self.outbox.claim_due(channel, now, self.worker, lease_until)
+                    if delivery is None:
+                        break
                     self._deliver(delivery)
                 upcoming = self.outbox.next_due(channel)
             except Exception:

@@ -169,6 +169,13 @@ class NotifySettings(_Strict):
     dashboard_url: str | None = Field(
         None, pattern=r"^https?://\S+$", description="The dashboard's address, linked from each e-mail."
     )
+    lease_s: float = Field(
+        300,
+        gt=0,
+        le=24 * 3600,
+        description="How long a hub worker holds a delivery it is sending; a worker that dies mid-send leaves it "
+        "to another after this. At least twice the longest channel timeout.",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> NotifySettings:
@@ -187,6 +194,12 @@ class NotifySettings(_Strict):
                 raise ValueError(f"recipient {recipient.id}: escalation.to names the recipient itself")
         if self.smtp is None and any(r.email for r in self.recipients):
             raise ValueError("a recipient has an email address but there is no smtp section")
+        longest = max(self.webhook.timeout_s, self.smtp.timeout_s if self.smtp else 0)
+        if self.lease_s < 2 * longest:
+            raise ValueError(
+                f"lease_s {self.lease_s:g} is below twice the longest channel timeout ({longest:g} s): a slow attempt "
+                "could be taken over and sent twice by another hub worker"
+            )
         return self
 
     def recipient(self, recipient_id: str) -> Recipient | None:

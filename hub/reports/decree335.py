@@ -35,7 +35,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from hub.config import HubSettings, UnitLevel
-from hub.connection import connect
 from hub.reports.aggregate import satisfied_sql
 from hub.reports.collation import vietnamese_key
 from hub.reports.evaluation import CLASS_NAMES, Classification, officer_ranges
@@ -509,16 +508,7 @@ def _records(record: Record, settings: HubSettings, period: Period) -> tuple[lis
         ).fetchall()
 
     def entries(conn: RecordConnection) -> list[Entry]:
-        if not conn.postgresql:
-            return read_entries(conn, period.first.year)  # type: ignore[arg-type]
-        # On PostgreSQL the entries are kept in the worker's local SQLite file for now (``local=``).
-        if not conn.database.local_path.is_file():
-            return []
-        local = connect(conn.database.local_path, read_only=True)
-        try:
-            return read_entries(local, period.first.year)  # type: ignore[arg-type]
-        finally:
-            local.close()
+        return read_entries(conn, period.first.year)  # type: ignore[arg-type]
 
     (ranges,) = record.run(officer_ranges(record.threads))
     parts = [record.submit(transactions(low, high)) for low, high in ranges]

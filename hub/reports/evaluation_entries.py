@@ -1,4 +1,4 @@
-"""What people enter for the staff evaluation under Decree 335/2025/NĐ-CP, signed, in the record's file.
+"""What people enter for the staff evaluation under Decree 335/2025/NĐ-CP, signed, in the record.
 
 A supervisor (or the personnel department) enters, per officer:
 
@@ -15,6 +15,8 @@ Entries are append-only (table ``evaluation_entries``): a later entry for the sa
 supersedes an earlier one, which stays visible with its signature. Every entry carries who made it and when;
 the API also writes each one to the audit log. The monthly results computed from the record and these
 entries are kept in ``evaluation_months`` so that the officer and the supervisor see them as the year goes.
+Both tables are in the record (``hub.sqlite_store.SCHEMA``, SQLite or PostgreSQL): an entry made through one
+hub worker is read by the reports of every other.
 """
 
 from __future__ import annotations
@@ -27,19 +29,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from protocol.errors import OneStopError
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS evaluation_entries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, staff TEXT NOT NULL,
-    kind TEXT NOT NULL, month TEXT NOT NULL, day TEXT, value REAL NOT NULL, site TEXT, note TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS evaluation_entries_by_staff ON evaluation_entries (staff, month);
-CREATE TABLE IF NOT EXISTS evaluation_months (
-    staff TEXT NOT NULL, month TEXT NOT NULL, profile TEXT NOT NULL, computed_at TEXT NOT NULL,
-    result TEXT NOT NULL, PRIMARY KEY (staff, month));
-"""
+if TYPE_CHECKING:  # hub.store imports hub.config, which imports the notifier
+    from hub.store import RecordConnection
 
 
 class EntryError(OneStopError, ValueError):
@@ -147,15 +142,17 @@ def check_entry(
 
 
 class EntryStore:
-    """Append-only entries and the stored monthly results, in the record's SQLite file."""
+    """Append-only entries and the stored monthly results, in the record, through a connection of its own
+    (``Store.connect()``; a path: an SQLite record file)."""
 
-    def __init__(self, path: Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    def __init__(
+        self, record: RecordConnection | Path, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.executescript(SCHEMA)
+        from hub.store import record_connection
+
+        self._conn = record_connection(record)
 
     def add(
         self,
@@ -181,7 +178,7 @@ class EntryStore:
         chosen, checked_month, checked_value = check_entry(kind, month, value, day, site, general_max)
         at = self._clock().astimezone(UTC)
         with self._lock:
-            cursor = self._conn.execute(
+            seq = self._conn.insert(
                 "INSERT INTO evaluation_entries (at, actor, staff, kind, month, day, value, site, note) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
@@ -196,7 +193,6 @@ class EntryStore:
                     note,
                 ),
             )
-            seq = int(cursor.lastrowid or 0)
         return Entry(seq, at, actor, staff, chosen, checked_month, day, checked_value, site, note)
 
     def entries(self, year: int | None = None, staff: str | None = None) -> list[Entry]:
@@ -207,8 +203,7 @@ class EntryStore:
     def store_months(self, rows: Iterable[tuple[str, str, str, dict[str, Any]]]) -> None:
         """Keep the latest monthly results: (staff, month, profile, result)."""
         at = self._clock().astimezone(UTC).isoformat()
-        with self._lock:
-            self._conn.execute("BEGIN")
+        with self._lock, self._conn.transaction():
             self._conn.executemany(
                 "INSERT OR REPLACE INTO evaluation_months (staff, month, profile, computed_at, result) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -217,7 +212,6 @@ class EntryStore:
                     for staff, month, profile, result in rows
                 ],
             )
-            self._conn.execute("COMMIT")
 
     def stored_months(self, staff: str, year: int) -> list[dict[str, Any]]:
         """The stored monthly results of an officer in a year, by month."""
@@ -238,8 +232,10 @@ class EntryStore:
             self._conn.close()
 
 
-def read_entries(conn: sqlite3.Connection, year: int | None = None, staff: str | None = None) -> list[Entry]:
-    """Entries from any connection to the record (an empty list when none was ever made)."""
+def read_entries(
+    conn: RecordConnection | sqlite3.Connection, year: int | None = None, staff: str | None = None
+) -> list[Entry]:
+    """Entries from any connection to the record taking SQLite's dialect (an empty list when none was ever made)."""
     clauses: list[str] = []
     args: list[Any] = []
     if year is not None:

@@ -7,27 +7,31 @@ from pathlib import Path
 import pytest
 
 from hub.config import load_settings
-from hub.database import DEFAULT_LOCAL_FILE, Engine, parse_database_url
+from hub.database import Engine, parse_database_url
 from protocol.errors import ConfigError
 
 
 def test_sqlite_urls_name_a_relative_or_an_absolute_file() -> None:
     relative = parse_database_url("sqlite:///var/onestop.db")
-    assert (relative.engine, relative.path, relative.local_path) == (
-        Engine.SQLITE,
-        Path("var/onestop.db"),
-        Path("var/onestop.db"),
-    )
+    assert (relative.engine, relative.path) == (Engine.SQLITE, Path("var/onestop.db"))
     assert parse_database_url("sqlite:////srv/hub/record.db").path == Path("/srv/hub/record.db")
 
 
-def test_postgresql_urls_keep_the_connection_and_name_the_local_file() -> None:
+def test_postgresql_urls_keep_the_connection_and_ignore_local_with_a_warning(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("hub.database._WARNED", set())
     url = parse_database_url("postgresql://hub:secret@db.tinh.gov.vn:5433/onestop?sslmode=require&local=/srv/local.db")
     assert url.engine is Engine.POSTGRESQL and url.path is None
     assert url.dsn == "postgresql://hub:secret@db.tinh.gov.vn:5433/onestop?sslmode=require"
-    assert url.local_path == Path("/srv/local.db")
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "the key 'local' is ignored" in warned[0] and "secret" not in warned[0]
+    caplog.clear()
+    parse_database_url("postgresql://hub:secret@db.tinh.gov.vn:5433/onestop?sslmode=require&local=/srv/local.db")
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []  # said once, not at every part
     plain = parse_database_url("postgres://hub@localhost/onestop")
-    assert (plain.dsn, plain.local_path) == ("postgresql://hub@localhost/onestop", DEFAULT_LOCAL_FILE)
+    assert plain.dsn == "postgresql://hub@localhost/onestop"
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []
 
 
 @pytest.mark.parametrize(

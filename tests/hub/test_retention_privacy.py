@@ -71,7 +71,7 @@ def test_the_purge_keeps_what_is_allowed_and_the_daily_figures_of_what_goes(
     record: tuple[RecordBuilder, HubSettings],
 ) -> None:
     builder, settings = record
-    old_audit = AuditLog(builder.local_path, clock=lambda: datetime(2020, 1, 1, tzinfo=UTC))
+    old_audit = AuditLog(builder.connect(), clock=lambda: datetime(2020, 1, 1, tzinfo=UTC))
     old_audit.record("lan", "report.evaluation.read", "2019")
     old_audit.close()
     runtime = HubRuntime(settings)
@@ -99,7 +99,7 @@ def test_the_purge_keeps_what_is_allowed_and_the_daily_figures_of_what_goes(
     (payload,) = rows(path, "SELECT payload FROM messages WHERE id = 'stale-comment'")[0]
     assert "Cán bộ" not in str(payload) and "negative" in str(payload)
     assert rows(path, "SELECT COUNT(*) FROM messages WHERE id = 'old-comment'") == [(0,)]
-    audit = AuditLog(builder.local_path)
+    audit = AuditLog(builder.connect())
     assert [e.target for e in audit.entries(action_prefix="report.")] == ["2026"]
     (purge_entry,) = audit.entries(action_prefix="retention.purge")
     assert purge_entry.detail == outcome.as_dict()
@@ -118,7 +118,7 @@ def test_purge_and_erase_from_the_command_line(
     assert "ghế chờ" not in str(payload)
     assert main([*erase, "--database", builder.url]) == 1
     assert "no comment text" in capsys.readouterr().err
-    entries = AuditLog(builder.local_path).entries(action_prefix="feedback.text.erase")
+    entries = AuditLog(builder.connect()).entries(action_prefix="feedback.text.erase")
     assert [(e.actor, e.detail["erased"]) for e in entries] == [(entries[0].actor, False), ("lan", True)]
 
     assert main(["purge", "--database", builder.url]) == 0  # the sample config: 180 days of texts, 5 years

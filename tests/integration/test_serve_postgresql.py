@@ -50,7 +50,7 @@ def stop(hub: subprocess.Popen[str]) -> str:
 def test_serve_keeps_the_record_in_postgresql(
     broker: MosquittoBroker, postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
-    database = f"{postgres_server.create_database()}?local={tmp_path / 'local.db'}"
+    database = postgres_server.create_database()
     port = free_port()
     issued = datetime.now(UTC) - timedelta(minutes=3)
     tickets = [

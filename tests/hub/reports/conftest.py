@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 
 from hub.config import HubSettings, load_settings
-from hub.database import parse_database_url
 from hub.reports.record import Record
-from hub.store import open_store
+from hub.store import RecordConnection, open_store
 from hub.visits import TicketEventRecord, build_visit
 from protocol.messages import (
     EmotionMessage,
@@ -186,10 +185,9 @@ class RecordBuilder:
                     self.store.add_ticket_event(site, day, ticket, e)
                 self.store.save_visit(site, day, build_visit(ticket, events))
 
-    @property
-    def local_path(self) -> Path:
-        """The SQLite file of the hub's local tables (the evaluation entries): the record itself on SQLite."""
-        return parse_database_url(self.url).local_path
+    def connect(self) -> RecordConnection:
+        """A connection of its own to the record (the audit log, the evaluation entries), on either engine."""
+        return self.store.connect()
 
     def open(self) -> Record:
         """The record opened for reports (read-only)."""

@@ -96,7 +96,7 @@ def scripted_year(builder: RecordBuilder, entries: EntryStore) -> None:
 def year_pack(engine_builder: RecordBuilder) -> dict[str, object]:
     decree_settings(engine_builder)
     clock = iter(datetime(2026, 12, 31, 9, 0, s, tzinfo=UTC) for s in range(60))
-    entries = EntryStore(engine_builder.local_path, clock=lambda: next(clock))
+    entries = EntryStore(engine_builder.connect(), clock=lambda: next(clock))
     scripted_year(engine_builder, entries)
     entries.close()
     with engine_builder.open() as record:
@@ -283,7 +283,7 @@ def test_a_bad_entry_is_refused_with_its_field_and_nothing_is_written(
 @pytest.mark.usefixtures("poppler")
 def test_the_pdf_pack_renders_the_monthly_series_and_the_quota(builder: RecordBuilder, tmp_path: Path) -> None:
     decree_settings(builder)
-    entries = EntryStore(builder.local_path, clock=lambda: datetime(2026, 12, 31, 9, 0, tzinfo=UTC))
+    entries = EntryStore(builder.connect(), clock=lambda: datetime(2026, 12, 31, 9, 0, tzinfo=UTC))
     scripted_year(builder, entries)
     entries.close()
     with builder.open() as record:
