@@ -6,7 +6,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +15,7 @@ from typing import Any
 from hub.figures import RatingFact
 from hub.loss import StreamLoss
 from hub.migrations import HEAD, current_revision, upgrade
+from hub.rollups import ROLLUP_SCHEMA
 from hub.store import LineFact, NodeHealth, QueueSample, RejectedMessage
 from hub.visits import TicketEventRecord, Transaction, TransactionEnd, Visit, VisitStatus
 from protocol.messages import (
@@ -82,7 +83,7 @@ CREATE TABLE IF NOT EXISTS seq_streams (
     site TEXT NOT NULL, desk TEXT NOT NULL, stream TEXT NOT NULL, highest INTEGER NOT NULL,
     missing INTEGER NOT NULL, written_off INTEGER NOT NULL, gaps TEXT NOT NULL, updated_at TEXT NOT NULL,
     PRIMARY KEY (site, desk, stream));
-"""
+""" + ROLLUP_SCHEMA
 
 # SQLite's column types as PostgreSQL spells them (SQLite's integers are 64-bit; REAL is a double).
 POSTGRESQL_TYPES = (
@@ -639,6 +640,19 @@ class SqliteStore:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+    # -- other modules' own tables (hub/rollups.py) -------------------------------------------------------
+
+    def query(self, sql: str, args: Sequence[Any] = (), *, flush: bool = False) -> list[Any]:
+        """Rows of a read written in SQLite's dialect (translated on PostgreSQL); with ``flush``, on the
+        writing thread, after the writes buffered in the current unit of work."""
+        if flush:
+            self._flush()
+        return list(self._conn.execute(sql, tuple(args)).fetchall())
+
+    def write(self, sql: str, row: tuple[Any, ...]) -> None:
+        """Buffer a write of the current unit of work (run at commit, statements in order of first use)."""
+        self._write(sql, row)
 
     # -- numbering and loss (hub/loss.py) -----------------------------------------------------------------
 

@@ -7,6 +7,7 @@ PostgreSQL implementation can follow for several hub workers. Times are stored a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -221,6 +222,15 @@ class Store(Protocol):
 
     def save_stream_loss(self, loss: StreamLoss, updated_at: datetime) -> None:
         """Keep what the hub knows of a stream now (inside the batch's transaction)."""
+        ...
+
+
+    def query(self, sql: str, args: Sequence[Any] = (), *, flush: bool = False) -> list[Any]:
+        """Rows of a read in SQLite's dialect; with ``flush``, after the unit of work's buffered writes."""
+        ...
+
+    def write(self, sql: str, row: tuple[Any, ...]) -> None:
+        """Buffer a write of the current unit of work (hub/rollups.py)."""
         ...
 
 
