@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.migrations import ADVISORY_LOCK, HEAD, current_revision, upgrade
+from hub.rollups import fill_new_rollups
 from hub.sqlite_store import SCHEMA, MessageKey, SqliteStore, _utc_text, queue_sample, schema_statements
 from hub.store import QueueSample
 from protocol.errors import ConfigError
@@ -96,6 +97,9 @@ class PostgresStore(SqliteStore):
                 self._conn.raw.execute(statement)
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
         self._units_filled = False
+        with self._conn.raw.transaction():
+            self._conn.raw.execute(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})")  # one worker fills them
+            fill_new_rollups(self)
 
     @property
     def _conn(self) -> _Connection:  # type: ignore[override]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 import time
@@ -38,6 +39,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from protocol.errors import OneStopError
+
+logger = logging.getLogger(__name__)
 
 ROLLUP_SCHEMA = """
 CREATE TABLE IF NOT EXISTS rollup_unit_days (
@@ -332,6 +335,19 @@ def recorded_span(store: RollupStore) -> tuple[date, date] | None:
     if not found:
         return None
     return date.fromisoformat(min(a for a, _ in found)), date.fromisoformat(max(b for _, b in found))
+
+
+def fill_new_rollups(store: Any) -> RebuildOutcome | None:
+    """Build the roll-ups of a record that has raw events but no roll-up yet (a record made before them),
+    once, when the store opens it: the readers may then trust that every day with events has its rows."""
+    if store.query("SELECT 1 FROM rollup_unit_days LIMIT 1") or store.query("SELECT 1 FROM rollup_desk_days LIMIT 1"):
+        return None
+    span = recorded_span(store)
+    if span is None:
+        return None
+    outcome = rebuild(store, *span)
+    logger.info("daily roll-ups built from the record's events: %s", outcome)
+    return outcome
 
 
 # -- reading -----------------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import Any
 from hub.figures import RatingFact
 from hub.loss import StreamLoss
 from hub.migrations import HEAD, current_revision, upgrade
-from hub.rollups import ROLLUP_SCHEMA
+from hub.rollups import ROLLUP_SCHEMA, fill_new_rollups
 from hub.store import LineFact, NodeHealth, QueueSample, RejectedMessage
 from hub.visits import TicketEventRecord, Transaction, TransactionEnd, Visit, VisitStatus
 from protocol.messages import (
@@ -136,6 +136,7 @@ class SqliteStore:
         # (or before a read on the writing thread): far fewer round trips into SQLite per message.
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
         self._units_filled = False
+        fill_new_rollups(self)
 
     @property
     def path(self) -> Path:

@@ -320,3 +320,19 @@ def test_rollups_rebuild_on_the_command_line_recomputes_a_range_and_keeps_purged
     store.close()
     assert main(["rollups", "rebuild", "--database", url, "--from", "2025-12-31", "--to", "2025-01-01"]) == 2
     assert "--from 2025-12-31 is after --to 2025-01-01" in capsys.readouterr().err
+
+
+def test_a_record_from_before_the_rollups_gets_them_when_the_hub_opens_it(record_url: str, traffic: Traffic) -> None:
+    store = open_store(record_url)
+    deliver(store, settings(), Traffic(traffic.days[:2]))
+    kept = rollup_rows(store)
+    assert len(kept[0]) == 6
+    with store.transaction():
+        store.write("DELETE FROM rollup_unit_days WHERE site <> ?", ("",))
+        store.write("DELETE FROM rollup_desk_days WHERE site <> ?", ("",))
+    store.close()
+    store = open_store(record_url)
+    try:
+        assert rollup_rows(store) == kept
+    finally:
+        store.close()
