@@ -83,7 +83,8 @@ CREATE TABLE IF NOT EXISTS seq_streams (
     site TEXT NOT NULL, desk TEXT NOT NULL, stream TEXT NOT NULL, highest INTEGER NOT NULL,
     missing INTEGER NOT NULL, written_off INTEGER NOT NULL, gaps TEXT NOT NULL, updated_at TEXT NOT NULL,
     PRIMARY KEY (site, desk, stream));
-""" + ROLLUP_SCHEMA
+"""
+SCHEMA += ROLLUP_SCHEMA  # the daily roll-ups and the indexes they read by (hub/rollups.py)
 
 # SQLite's column types as PostgreSQL spells them (SQLite's integers are 64-bit; REAL is a double).
 POSTGRESQL_TYPES = (

@@ -224,7 +224,6 @@ class Store(Protocol):
         """Keep what the hub knows of a stream now (inside the batch's transaction)."""
         ...
 
-
     def query(self, sql: str, args: Sequence[Any] = (), *, flush: bool = False) -> list[Any]:
         """Rows of a read in SQLite's dialect; with ``flush``, after the unit of work's buffered writes."""
         ...
