@@ -259,7 +259,11 @@ def generate(path: Path, visits: int, officers: int, units: int, seed: int = 7) 
             feedback.append((f"f{ticket}", site, desk, day, row[9], mood, 0.9, ticket, officer, None))
         if camera[int(desk[1:])] and draw[k] < 0.9:
             emotions.append((f"e{ticket}", site, desk, day, row[9], ticket, 12, float(score[k] - 2.5) / 2, "{}"))
-    conn.executemany("INSERT INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", ratings)
+    conn.executemany(
+        "INSERT INTO ratings (id, site, desk, day, ts, score, scale, ticket, staff, channel, flags, counted) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ratings,
+    )
     conn.executemany("INSERT INTO feedback VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", feedback)
     conn.executemany("INSERT INTO emotions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", emotions)
     conn.execute("COMMIT")

@@ -75,6 +75,8 @@ class _Connection:
 class PostgresStore(SqliteStore):
     """The record in a PostgreSQL database; the hub's local tables in an SQLite file at ``local_path``."""
 
+    dialect = "postgresql"
+
     def __init__(self, dsn: str, local_path: Path) -> None:  # noqa: D107 -- SqliteStore's set-up, another engine
         try:
             import psycopg

@@ -126,6 +126,8 @@ def _parse(text: str | None) -> datetime | None:
 class SqliteStore:
     """The record in one SQLite file (WAL journal, synchronous=NORMAL: safe against process crashes)."""
 
+    dialect = "sqlite"  # what ``query`` runs on, for the few aggregates spelled differently (hub/rollups.py)
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path

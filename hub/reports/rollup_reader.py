@@ -13,9 +13,12 @@ Both read through the store (``query``), so they work on SQLite and PostgreSQL a
 
 from __future__ import annotations
 
+import json
 import math
-from collections.abc import Iterable
 from datetime import date
+
+import numpy as np
+import numpy.typing as npt
 
 from hub.config import HubSettings, TargetRule
 from hub.figures import Counts, Figures, figures_of
@@ -32,10 +35,10 @@ class _Officer:
 
     def __init__(self) -> None:
         self.rows = self.no_shows = 0
-        self.waits: list[float] = []
+        self.waits: list[float] | npt.NDArray[np.float64] = []
         self.wait_judged = self.wait_within = 0
-        self.handling: list[float] = []
-        self.handling_judged = self.handling_within = 0
+        self.handled = self.handling_judged = self.handling_within = 0
+        self.handling_total = 0.0
         self.days: list[str] = []
         self.sites: dict[str, int] = {}
         self.services: dict[str, int] = {}
@@ -55,12 +58,13 @@ def _targets(schedule: TargetSchedule) -> dict[tuple[str, str], DayTargets]:
     return found
 
 
-def officer_rows(rows: Iterable[DeskDay], schedule: TargetSchedule, settings: HubSettings) -> dict[str, _Officer]:
-    """Per officer, the sums of their desk-day rows, each time judged against the target of its day."""
+def _officers_by_row(store: RollupStore, schedule: TargetSchedule, settings: HubSettings) -> dict[str, _Officer]:
+    """Per officer, the sums of their desk-day rows, each time judged against the target of its own day."""
+    period = schedule.period
     targets = _targets(schedule)
     satisfied_min = settings.rating.satisfied_min_for
     officers: dict[str, _Officer] = {}
-    for row in rows:
+    for row in read_desk_days(store, period.first.isoformat(), period.last.isoformat()):
         if not row.staff:
             continue
         o = officers.get(row.staff)
@@ -84,27 +88,103 @@ def officer_rows(rows: Iterable[DeskDay], schedule: TargetSchedule, settings: Hu
         day = targets.get((row.site if row.site in schedule.sites else "", row.day))
         if day is None:
             day = schedule.on(row.site, date.fromisoformat(row.day))
+        assert isinstance(o.waits, list)
         o.waits += row.wait_values
-        o.handling += row.handling_values
+        o.handled += len(row.handling_values)
+        o.handling_total += math.fsum(row.handling_values)
         if day.wait_limit_s is not None:
             o.wait_judged += len(row.wait_values)
             o.wait_within += sum(1 for w in row.wait_values if w <= day.wait_limit_s)
         if day.service_limit_s is not None:
             o.handling_judged += len(row.handling_values)
-            o.handling_within += sum(1 for s in row.handling_values if s <= day.service_limit_s)
+            o.handling_within += sum(1 for v in row.handling_values if v <= day.service_limit_s)
+    return officers
+
+
+def _concat(store: RollupStore, column: str) -> str:
+    """SQL: the non-empty values of a text column, comma-joined over a group."""
+    if getattr(store, "dialect", "sqlite") == "postgresql":
+        return f"string_agg(NULLIF({column}, ''), ',')"
+    return f"group_concat(NULLIF({column}, ''))"
+
+
+def _values(text: str | None) -> npt.NDArray[np.float64]:
+    return np.array(text.split(","), dtype=np.float64) if text else np.empty(0, dtype=np.float64)
+
+
+def _officers_by_sql(
+    store: RollupStore, period: Period, settings: HubSettings, wait_limit: float | None, service_limit: float | None
+) -> dict[str, _Officer]:
+    """Per officer, the sums of their rows added up by the database, when each target is the same on every
+    day of the period for every unit (the usual case): the times are then judged all at once."""
+    span = (period.first.isoformat(), period.last.isoformat())
+    where = "FROM rollup_desk_days WHERE day BETWEEN ? AND ? AND staff <> ''"
+    worked = "CASE WHEN transactions > 0 THEN {} END"
+    rows = store.query(
+        "SELECT staff, SUM(transactions), SUM(no_shows), SUM(handled), SUM(handling_sum), SUM(ratings), "
+        "SUM(ratings_counted), SUM(comments_negative), SUM(comments_neutral), SUM(comments_positive), "
+        f"SUM(emotions), SUM(valence_sum), MIN({worked.format('day')}), MAX({worked.format('day')}), "
+        f"MIN({worked.format('site')}), MAX({worked.format('site')}), "
+        "MIN(CASE WHEN transactions > 0 AND service <> '' THEN service END), "
+        "MAX(CASE WHEN transactions > 0 AND service <> '' THEN service END), "
+        f"{_concat(store, 'wait_values')}, {_concat(store, 'handling_values') if service_limit is not None else 'NULL'}"
+        f" {where} GROUP BY staff",
+        span,
+    )
+    officers: dict[str, _Officer] = {}
+    several: dict[str, list[str]] = {"site": [], "service": []}
+    for row in rows:
+        o = officers[row[0]] = _Officer()
+        o.rows, o.no_shows, o.handled = int(row[1]), int(row[2]), int(row[3])
+        o.handling_total = float(row[4])
+        o.ratings, o.counted = int(row[5]), int(row[6])
+        o.comments = dict(zip(o.comments, (int(row[7]), int(row[8]), int(row[9])), strict=True))
+        o.emotions, o.valence = int(row[10]), float(row[11])
+        if row[12] is None:
+            continue  # no transaction in the period
+        o.days = [row[12], row[13]]
+        received = o.rows - o.no_shows
+        o.sites = {row[14]: received}
+        o.services = {row[16]: received} if row[16] is not None else {"": received}
+        for column, low, high in (("site", 14, 15), ("service", 16, 17)):
+            if row[low] != row[high]:
+                several[column].append(row[0])
+        o.waits = _values(row[18])
+        if wait_limit is not None:
+            o.wait_judged, o.wait_within = len(o.waits), int(np.count_nonzero(o.waits <= wait_limit))
+        if service_limit is not None:
+            handling = _values(row[19])
+            o.handling_judged, o.handling_within = len(handling), int(np.count_nonzero(handling <= service_limit))
+    for column, names in several.items():  # the units and fields of the officers seen at several
+        if names:
+            marks = ", ".join("?" * len(names))
+            mix = store.query(
+                f"SELECT staff, {column}, SUM(transactions - no_shows) {where} AND transactions > 0 "
+                f"AND staff IN ({marks}) GROUP BY staff, {column}",
+                (*span, *names),
+            )
+            for name in names:
+                setattr(officers[name], f"{column}s", {})
+            for name, key, served in mix:
+                getattr(officers[name], f"{column}s")[key] = int(served)
+    satisfied_min = settings.rating.satisfied_min_for
+    parsed: dict[str, DeskDay] = {}
+    for name, scores, count in store.query(
+        f"SELECT staff, scores, COUNT(*) {where} AND ratings_counted > 0 GROUP BY staff, scores", span
+    ):
+        if scores not in parsed:
+            parsed[scores] = DeskDay("", "", "", "", "", scores=json.loads(scores))
+        officers[name].satisfied += parsed[scores].satisfied(satisfied_min) * int(count)
     return officers
 
 
 def _evaluation_of(staff: str, o: _Officer) -> OfficerEvaluation:
     """An officer's evaluation as far as the record tells, as ``hub.reports.evaluation`` builds it."""
-    import numpy as np
-
     received = o.rows - o.no_shows
     sites = sorted(o.sites)
     named = sorted(s for s in o.services if s)
     # As the raw scan: the first unit and field by name, unless the officer has several (then the mix).
-    service_mix = {s: n for s, n in o.services.items()} if len(named) > 1 else {(named[0] if named else ""): received}
-    handled = len(o.handling)
+    service_mix = dict(o.services) if len(named) > 1 else {(named[0] if named else ""): received}
     return OfficerEvaluation(
         staff=staff,
         site=sites[0] if len(sites) == 1 else max(o.sites, key=lambda s: (o.sites[s], s)),
@@ -120,10 +200,10 @@ def _evaluation_of(staff: str, o: _Officer) -> OfficerEvaluation:
         no_shows=o.no_shows,
         norm=0.0,
         norm_max=0.0,
-        wait=Distribution.of(np.array(o.waits, dtype=np.float64), o.wait_judged, o.wait_within),
+        wait=Distribution.of(np.asarray(o.waits, dtype=np.float64), o.wait_judged, o.wait_within),
         handling=Distribution(
-            count=handled,
-            mean=math.fsum(o.handling) / handled if handled else None,
+            count=o.handled,
+            mean=o.handling_total / o.handled if o.handled else None,
             median=None,
             p90=None,
             judged=o.handling_judged,
@@ -139,12 +219,21 @@ def _evaluation_of(staff: str, o: _Officer) -> OfficerEvaluation:
 
 
 def evaluation_from_rollups(
-    store: RollupStore, settings: HubSettings, period: Period, staff: str | None = None
+    store: RollupStore, settings: HubSettings, period: Period, staff: str | None = None, by_row: bool = False
 ) -> EvaluationPack:
-    """The evaluation pack of every officer (or of one, still compared with all) read from the roll-ups."""
+    """The evaluation pack of every officer (or of one, still compared with all) read from the roll-ups.
+
+    The database adds the rows up when each target is the same over the whole period; otherwise (or with
+    ``by_row``) each row's times are judged in Python against the targets of the row's own unit and day.
+    """
     schedule = TargetSchedule(settings, period)
-    rows = read_desk_days(store, period.first.isoformat(), period.last.isoformat())
-    officers = {name: _evaluation_of(name, o) for name, o in officer_rows(rows, schedule, settings).items() if o.days}
+    waits = {run.targets.wait_limit_s for run in schedule.runs}
+    handling = {run.targets.service_limit_s for run in schedule.runs}
+    if by_row or len(waits) > 1 or len(handling) > 1:
+        found = _officers_by_row(store, schedule, settings)
+    else:
+        found = _officers_by_sql(store, period, settings, waits.pop(), handling.pop())
+    officers = {name: _evaluation_of(name, o) for name, o in found.items() if o.days}
     return finish_pack(officers, settings, period, staff, target_lines(schedule))
 
 

@@ -53,6 +53,11 @@ UNITS = {
 }
 FIELDS = ("dat-dai", "tu-phap-ho-tich", "chung-thuc")
 EMOTIONS = {"happy": 0.5, "neutral": 0.5}
+CHANGING_TARGETS = (
+    {"metric": "wait_per_transaction", "limit_minutes": 15, "valid_until": "2025-06-30"},
+    {"metric": "wait_per_transaction", "limit_minutes": 8, "valid_from": "2025-07-01"},
+    {"metric": "handling_per_dossier", "limit_minutes": 30, "valid_from": "2025-01-01"},
+)
 
 
 def settings() -> HubSettings:
@@ -269,6 +274,14 @@ def test_rollups_kept_on_ingest_equal_a_rebuild_and_the_year_read_from_them_equa
         assert {o["staff"]: o["sites"] for o in raw["officers"]}["cb-lan"] == 2
         assert sum(1 for o in raw["officers"] if o["proposal"]) >= 5
         assert differences(raw, rolled) == []
+        by_row = evaluation_from_rollups(store, chosen, period, by_row=True).as_dict()
+        assert differences(raw, by_row) == []
+        # A wait target that changes on 1 July: each wait judged against its own day's (the per-row path).
+        changing = chosen.with_overrides(targets=[*CHANGING_TARGETS])
+        with Record(reference) as record:
+            raw_changing = evaluation_pack(record, changing, period).as_dict()
+        assert differences(raw_changing, evaluation_from_rollups(store, changing, period).as_dict()) == []
+        assert raw_changing != raw
         one = evaluation_from_rollups(store, chosen, period, staff="cb-lan").as_dict()
         lan = [o for o in raw["officers"] if o["staff"] == "cb-lan"]
         assert differences({"officers": lan}, {"officers": one["officers"]}) == []
