@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,6 +27,7 @@ from hub.figures import Counts, Figures, figures_of
 from hub.reports.aggregate import target_lines
 from hub.reports.evaluation import EvaluationPack, OfficerEvaluation, finish_pack
 from hub.reports.periods import Period
+from hub.reports.record import Record, RecordError
 from hub.reports.stats import Distribution
 from hub.reports.targets import DayTargets, TargetSchedule
 from hub.rollups import DeskDay, RollupStore, read_desk_days, read_unit_days
@@ -265,3 +268,30 @@ def day_figures(
     transaction_waits = sorted(w for d in desks for w in d.wait_values)
     handling = sorted(s for d in desks for s in d.handling_values)
     return figures_of(counts, visit_waits, transaction_waits, handling, wait_rule, service_rule)
+
+
+class _RecordReader:
+    """The reports' read-only record (``hub.reports.record.Record``, SQLite) as the roll-ups read it."""
+
+    dialect = "sqlite"
+
+    def __init__(self, record: Record) -> None:
+        self._record = record
+
+    def query(self, sql: str, args: Sequence[Any] = (), *, flush: bool = False) -> list[Any]:
+        return list(self._record.connection().execute(sql, tuple(args)).fetchall())
+
+    def write(self, sql: str, row: tuple[Any, ...]) -> None:
+        raise RecordError("the reports' record is read-only")
+
+
+def evaluation_from_record(
+    record: Record, settings: HubSettings, period: Period, staff: str | None = None
+) -> EvaluationPack | None:
+    """The pack from the roll-ups of the reports' record; None when it has none (a record not opened by a hub
+    since the roll-ups exist, or written by other means): the caller then scans the raw events."""
+    reader = _RecordReader(record)
+    kept = reader.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_desk_days'")
+    if not kept or not reader.query("SELECT 1 FROM rollup_desk_days LIMIT 1"):
+        return None
+    return evaluation_from_rollups(reader, settings, period, staff)
