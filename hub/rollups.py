@@ -270,6 +270,11 @@ def refresh(store: RollupStore, units: Iterable[tuple[str, str]], desks: Iterabl
     if not units and not by_day:
         return
     store.query("SELECT 1", flush=True)  # the batch's own rows first
+    if getattr(store, "dialect", "sqlite") == "postgresql":
+        # Hub workers sharing one record: the recomputes of one unit's day run one after the other, each
+        # reading what the previous committed (SQLite has one writer at a time already). Taken in one order.
+        for site, day in sorted({*units, *by_day}):
+            store.query("SELECT pg_advisory_xact_lock(hashtext(?), hashtext(?))", (site, day))
     for site, day in units:
         found = unit_day(store, site, day)
         store.write("DELETE FROM rollup_unit_days WHERE site = ? AND day = ?", (site, day))
