@@ -112,7 +112,8 @@ def seven_days(store: Store, settings: HubSettings, site: str, last: date, read:
 
 def reports(args: argparse.Namespace) -> None:
     """The evaluation pack and the 7-day view, raw against roll-ups, on the generated year."""
-    path = Path("var/bench") / f"rollups-{args.visits}-{args.officers}-{args.units}.db"
+    # The year bench_reports.py generates (and caches): the roll-ups are built in it when it is first opened.
+    path = Path("var/bench") / f"reports-{args.visits}-{args.officers}-{args.units}.db"
     if not path.exists():  # generated once (what an interrupted run left is removed first)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".part")

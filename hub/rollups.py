@@ -177,16 +177,41 @@ class DeskDay:
 def _in(column: str, values: Collection[str] | None) -> tuple[str, list[str]]:
     if values is None:
         return "", []
+    if not values:
+        return " AND 1 = 0", []
     return f" AND {column} IN ({', '.join('?' * len(values))})", sorted(values)
 
 
-def unit_day(store: RollupStore, site: str, day: str) -> UnitDay | None:
-    """A unit's day computed from its visits; None when it has none."""
-    rows = store.query("SELECT status, wait_s FROM visits WHERE site = ? AND day = ?", (site, day))
-    if not rows:
+def _raw_rows(
+    store: RollupStore, site: str, day: str, desks: Collection[str] | None, visits: bool
+) -> dict[str, list[Any]]:
+    """The raw rows a unit's day (of some desks) is computed from, by table, in one round trip."""
+    where, desk_args = _in("desk", desks)
+    parts = [
+        "SELECT 't', desk, ticket, seq, staff, service, end_reason, wait_s, service_s FROM transactions",
+        "SELECT 'r', desk, ticket, counted, staff, CAST(scale AS TEXT), CAST(score AS TEXT), NULL, NULL FROM ratings",
+        "SELECT 'f', desk, ticket, NULL, staff, NULL, sentiment, NULL, NULL FROM feedback",
+        "SELECT 'e', desk, ticket, NULL, NULL, NULL, NULL, valence, NULL FROM emotions",
+    ]
+    sql = " UNION ALL ".join(f"{part} WHERE site = ? AND day = ?{where}" for part in parts)
+    args: list[Any] = [site, day, *desk_args] * len(parts)
+    if visits:
+        sql += " UNION ALL SELECT 'v', NULL, NULL, NULL, NULL, NULL, status, wait_s, NULL FROM visits "
+        sql += "WHERE site = ? AND day = ?"
+        args += [site, day]
+    found: dict[str, list[Any]] = {"t": [], "r": [], "f": [], "e": [], "v": []}
+    for row in store.query(sql, args):
+        found[row[0]].append(row[1:])
+    return found
+
+
+def _unit_day(site: str, day: str, visits: list[Any]) -> UnitDay | None:
+    """A unit's day from its visits' rows (status in the 7th column, wait in the 8th); None without any."""
+    if not visits:
         return None
     result = UnitDay(site, day)
-    for status, wait in rows:
+    for row in visits:
+        status, wait = row[5], row[6]
         if status in ("serving", "done"):
             result.visits += 1
             if wait is not None:
@@ -198,22 +223,17 @@ def unit_day(store: RollupStore, site: str, day: str) -> UnitDay | None:
     return result
 
 
-def desk_days(store: RollupStore, site: str, day: str, desks: Collection[str] | None = None) -> list[DeskDay]:
-    """The desk rows of a unit's day (of the given desks only, when given) computed from the raw rows."""
-    where, desk_args = _in("desk", desks)
-    args = (site, day, *desk_args)
-    transactions = store.query(
-        "SELECT desk, ticket, seq, staff, service, end_reason, wait_s, service_s FROM transactions "
-        f"WHERE site = ? AND day = ?{where}",
-        args,
-    )
-    ratings = store.query(
-        f"SELECT desk, ticket, staff, score, scale, counted FROM ratings WHERE site = ? AND day = ?{where}", args
-    )
-    comments = store.query(
-        f"SELECT desk, ticket, staff, sentiment FROM feedback WHERE site = ? AND day = ?{where}", args
-    )
-    emotions = store.query(f"SELECT desk, ticket, valence FROM emotions WHERE site = ? AND day = ?{where}", args)
+def recompute(
+    store: RollupStore, site: str, day: str, desks: Collection[str] | None = None, unit: bool = True
+) -> tuple[UnitDay | None, list[DeskDay]]:
+    """The unit row (when ``unit``) and the desk rows (of the given desks only, when given) of a unit's day,
+    computed from the raw rows."""
+    raw = _raw_rows(store, site, day, desks, unit)
+    return _unit_day(site, day, raw["v"]), _desk_days(site, day, raw)
+
+
+def _desk_days(site: str, day: str, raw: dict[str, list[Any]]) -> list[DeskDay]:
+    """The desk rows of a unit's day from its raw rows (see ``_raw_rows`` for their columns)."""
     rows: dict[tuple[str, str, str], DeskDay] = {}
 
     def row_of(desk: str, staff: str | None, service: str | None) -> DeskDay:
@@ -225,7 +245,7 @@ def desk_days(store: RollupStore, site: str, day: str, desks: Collection[str] | 
 
     # The transaction a rating, comment or emotion refers to: its ticket's latest at its desk that day.
     latest: dict[tuple[str, str], tuple[int, str | None, str | None]] = {}
-    for desk, ticket, seq, staff, service, end_reason, wait, handling in transactions:
+    for desk, ticket, seq, staff, service, end_reason, wait, handling in raw["t"]:
         t = row_of(desk, staff, service)
         t.transactions += 1
         t.no_shows += end_reason == "no_show"
@@ -240,18 +260,18 @@ def desk_days(store: RollupStore, site: str, day: str, desks: Collection[str] | 
         _, staff, service = latest.get((desk, ticket), (0, None, None)) if ticket is not None else (0, None, None)
         return row_of(desk, named if named is not None else staff, service)
 
-    for desk, ticket, staff, score, scale, counted in ratings:
+    for desk, ticket, counted, staff, scale, score, _, _ in raw["r"]:
         r = attributed(desk, ticket, staff)
         r.ratings += 1
         if counted:
             r.ratings_counted += 1
             key = f"{scale or ''}/{score}"
             r.scores[key] = r.scores.get(key, 0) + 1
-    for desk, ticket, staff, sentiment in comments:
+    for desk, ticket, _, staff, _, sentiment, _, _ in raw["f"]:
         c = attributed(desk, ticket, staff)
         c.comments[sentiment] = c.comments.get(sentiment, 0) + 1
     valences: dict[int, tuple[DeskDay, list[float]]] = {}
-    for desk, ticket, valence in emotions:
+    for desk, ticket, _, _, _, _, valence, _ in raw["e"]:
         e = attributed(desk, ticket, None)
         e.emotions += 1
         valences.setdefault(id(e), (e, []))[1].append(float(valence))
@@ -275,13 +295,14 @@ def refresh(store: RollupStore, units: Iterable[tuple[str, str]], desks: Iterabl
         # reading what the previous committed (SQLite has one writer at a time already). Taken in one order.
         for site, day in sorted({*units, *by_day}):
             store.query("SELECT pg_advisory_xact_lock(hashtext(?), hashtext(?))", (site, day))
-    for site, day in units:
-        found = unit_day(store, site, day)
-        store.write("DELETE FROM rollup_unit_days WHERE site = ? AND day = ?", (site, day))
-        if found is not None:
-            store.write(_INSERT_UNIT, found.row())
-    for (site, day), named in sorted(by_day.items()):
-        rows = desk_days(store, site, day, named)
+    dirty_units = set(units)
+    for site, day in sorted(dirty_units | set(by_day)):
+        named = by_day.get((site, day), set())
+        unit_row, rows = recompute(store, site, day, named, (site, day) in dirty_units)
+        if (site, day) in dirty_units:
+            store.write("DELETE FROM rollup_unit_days WHERE site = ? AND day = ?", (site, day))
+            if unit_row is not None:
+                store.write(_INSERT_UNIT, unit_row.row())
         for desk in sorted(named):
             store.write("DELETE FROM rollup_desk_days WHERE site = ? AND day = ? AND desk = ?", (site, day, desk))
         for row in rows:
@@ -323,11 +344,11 @@ def rebuild(store: Any, first: date, last: date) -> RebuildOutcome:
             for site in sites:
                 store.write("DELETE FROM rollup_unit_days WHERE site = ? AND day = ?", (site, day))
                 store.write("DELETE FROM rollup_desk_days WHERE site = ? AND day = ?", (site, day))
-                found = unit_day(store, site, day)
-                if found is not None:
-                    store.write(_INSERT_UNIT, found.row())
+                unit_row, rows = recompute(store, site, day)
+                if unit_row is not None:
+                    store.write(_INSERT_UNIT, unit_row.row())
                     unit_rows += 1
-                for row in desk_days(store, site, day):
+                for row in rows:
                     store.write(_INSERT_DESK, row.row())
                     desk_rows += 1
     return RebuildOutcome(len(by_day), len(pairs), unit_rows, desk_rows)
