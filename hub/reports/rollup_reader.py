@@ -24,13 +24,13 @@ import numpy.typing as npt
 
 from hub.config import HubSettings, TargetRule
 from hub.figures import Counts, Figures, figures_of
-from hub.reports.aggregate import target_lines
+from hub.reports.aggregate import Acc, Filters, GroupBy, PeriodAggregator, SeriesPoint, target_lines
 from hub.reports.evaluation import EvaluationPack, OfficerEvaluation, finish_pack
-from hub.reports.periods import Period
+from hub.reports.periods import Bucket, Period
 from hub.reports.record import Record, RecordError
 from hub.reports.stats import Distribution
-from hub.reports.targets import DayTargets, TargetSchedule
-from hub.rollups import DeskDay, RollupStore, read_desk_days, read_unit_days
+from hub.reports.targets import BASIS_VISIT, DayTargets, TargetSchedule
+from hub.rollups import DeskDay, RollupStore, UnitDay, read_desk_days, read_unit_days, values_text
 
 
 class _Officer:
@@ -296,3 +296,134 @@ def evaluation_from_record(
     if not kept or not reader.query("SELECT 1 FROM rollup_desk_days LIMIT 1"):
         return None
     return evaluation_from_rollups(reader, settings, period, staff)
+
+
+class RollupPeriod:
+    """A period report's aggregates (``PeriodAggregator.collect`` and ``series``) from the roll-ups: the same
+    accumulators, with each row's times judged against the targets of its own unit and day."""
+
+    def __init__(self, reader: RollupStore, aggregator: PeriodAggregator) -> None:
+        self.aggregator = aggregator
+        first, last = aggregator.period.first.isoformat(), aggregator.period.last.isoformat()
+        self.units = read_unit_days(reader, first, last)
+        self.desks = read_desk_days(reader, first, last)
+        self.targets = _targets(aggregator.schedule)
+        self.satisfied_min = aggregator.settings.rating.satisfied_min_for
+
+    def _day(self, site: str, day: str) -> DayTargets:
+        found = self.targets.get((site if site in self.aggregator.schedule.sites else "", day))
+        return found or self.aggregator.schedule.on(site, date.fromisoformat(day))
+
+    @staticmethod
+    def _key(by: GroupBy, row: DeskDay) -> tuple[Any, ...]:
+        if by is GroupBy.PROVINCE:
+            return ()
+        if by is GroupBy.UNIT:
+            return (row.site,)
+        if by is GroupBy.DESK:
+            return (row.site, row.desk)
+        return ((row.service if by is GroupBy.SERVICE else row.staff) or None,)
+
+    def _rows(self, filters: Filters) -> list[DeskDay]:
+        return [
+            r
+            for r in self.desks
+            if (filters.site is None or r.site == filters.site) and (filters.desk is None or r.desk == filters.desk)
+        ]
+
+    def _units(self, filters: Filters) -> list[UnitDay]:
+        if filters.desk is not None:
+            return []  # visits belong to a unit, not to a desk
+        return [u for u in self.units if filters.site is None or u.site == filters.site]
+
+    def collect(self, by: GroupBy, filters: Filters) -> dict[tuple[Any, ...], Acc]:
+        """Every accumulator of the period per ``by`` group, as ``PeriodAggregator.collect`` gives them."""
+        unit_level = by in (GroupBy.PROVINCE, GroupBy.UNIT)
+        accs: dict[tuple[Any, ...], Acc] = {}
+        touched: dict[tuple[Any, ...], set[str]] = {}
+        for row in self._rows(filters):
+            key = self._key(by, row)
+            a = accs.get(key)
+            if a is None:
+                a = accs[key] = Acc()
+            targets = self._day(row.site, row.day)
+            counts = row.transactions or row.wait_values or row.handling_values
+            if counts:
+                touched.setdefault(key, set()).add("t")
+            a.rows += row.transactions
+            a.no_shows += row.no_shows
+            waits = row.wait_values if not unit_level or targets.wait_basis != BASIS_VISIT else []
+            self._judge(a, waits, row.handling_values, targets)
+            if unit_level:
+                a.tx_wait_sum += math.fsum(row.wait_values)
+                a.tx_wait_count += len(row.wait_values)
+            a.ratings += row.ratings_counted
+            a.satisfied += row.satisfied(self.satisfied_min)
+            a.not_counted += row.ratings - row.ratings_counted
+            for name, count in row.comments.items():
+                a.comments[name] = a.comments.get(name, 0) + count
+            a.emotions += row.emotions
+            a.valence_sum += row.valence_sum
+        if unit_level:
+            for unit in self._units(filters):
+                key = () if by is GroupBy.PROVINCE else (unit.site,)
+                a = accs.setdefault(key, Acc())
+                targets = self._day(unit.site, unit.day)
+                a.visits += unit.visits
+                a.visit_no_shows += unit.no_shows
+                a.waiting += unit.waiting
+                a.visit_wait_sum += math.fsum(unit.visit_wait_values)
+                a.visit_wait_count += len(unit.visit_wait_values)
+                self._judge(a, unit.visit_wait_values if targets.wait_basis == BASIS_VISIT else [], [], targets)
+        return accs
+
+    @staticmethod
+    def _judge(a: Acc, waits: list[float], handling: list[float], targets: DayTargets) -> None:
+        a.wait_texts.append(values_text(waits))
+        a.service_texts.append(values_text(handling))
+        if targets.wait_limit_s is not None:
+            a.wait_judged += len(waits)
+            a.wait_within += sum(1 for w in waits if w <= targets.wait_limit_s)
+        if targets.service_limit_s is not None:
+            a.service_judged += len(handling)
+            a.service_within += sum(1 for s in handling if s <= targets.service_limit_s)
+
+    def series(self, filters: Filters, buckets: Sequence[Bucket]) -> list[SeriesPoint]:
+        """Per bucket: served transactions, judged and met waits, counted ratings, satisfied (unit level)."""
+        per_day: dict[str, list[int]] = {}
+        for row in self._rows(filters):
+            cells = per_day.setdefault(row.day, [0] * 5)
+            targets = self._day(row.site, row.day)
+            cells[0] += row.transactions - row.no_shows
+            if targets.wait_basis != BASIS_VISIT and targets.wait_limit_s is not None:
+                cells[1] += len(row.wait_values)
+                cells[2] += sum(1 for w in row.wait_values if w <= targets.wait_limit_s)
+            cells[3] += row.ratings_counted
+            cells[4] += row.satisfied(self.satisfied_min)
+        for unit in self._units(filters):
+            targets = self._day(unit.site, unit.day)
+            if targets.wait_basis == BASIS_VISIT:
+                cells = per_day.setdefault(unit.day, [0] * 5)
+                if targets.wait_limit_s is not None:
+                    cells[1] += len(unit.visit_wait_values)
+                    cells[2] += sum(1 for w in unit.visit_wait_values if w <= targets.wait_limit_s)
+        points = []
+        for b in buckets:
+            sums = [0] * 5
+            for day, cells in per_day.items():
+                if b.first.isoformat() <= day <= b.last.isoformat():
+                    sums = [x + y for x, y in zip(sums, cells, strict=True)]
+            points.append(SeriesPoint(b.key, b.label, *sums))
+        return points
+
+
+def rollup_period(record: Record, aggregator: PeriodAggregator, filters: Filters) -> RollupPeriod | None:
+    """The period's aggregates from the roll-ups of the reports' record; None when it has none, or for a
+    filter by service field or officer (the visits of a unit are not kept per field or officer)."""
+    if filters.service is not None or filters.staff is not None:
+        return None
+    reader = _RecordReader(record)
+    kept = reader.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_desk_days'")
+    if not kept or not reader.query("SELECT 1 FROM rollup_desk_days LIMIT 1"):
+        return None
+    return RollupPeriod(reader, aggregator)
