@@ -4,6 +4,8 @@ Same data, same run, each against its baseline:
 - the yearly evaluation pack of a province (bench_reports.py's generated year, SQLite): the raw scan
   (hub.reports.evaluation, 2 reader threads) against the same pack read from the roll-ups
   (hub.reports.rollup_reader); the packs are compared (they must be equal);
+- the unit report of the year (period figures per unit with their monthly series): the raw aggregates
+  (hub.reports.aggregate) against the same from the roll-ups;
 - the dashboard's 7-day view of the busiest unit: each day's figures from the raw visits and ratings
   (hub.figures.compute_figures, as /stats computes them) against the same figures from the roll-ups;
 - the time to rebuild the year's roll-ups from the raw events (``onestop-hub rollups rebuild``);
@@ -38,10 +40,11 @@ from hub.config import HubSettings, TargetMetric, load_settings, targets_in_forc
 from hub.figures import compute_figures  # noqa: E402
 from hub.live import LiveBoard  # noqa: E402
 from hub.processor import Incoming, Processor  # noqa: E402
+from hub.reports.aggregate import Filters, GroupBy, PeriodAggregator  # noqa: E402
 from hub.reports.evaluation import EvaluationPack, evaluation_pack  # noqa: E402
 from hub.reports.periods import year_period  # noqa: E402
 from hub.reports.record import Record  # noqa: E402
-from hub.reports.rollup_reader import day_figures, evaluation_from_rollups  # noqa: E402
+from hub.reports.rollup_reader import day_figures, evaluation_from_rollups, rollup_period  # noqa: E402
 from hub.rollups import rebuild  # noqa: E402
 from hub.store import Store, open_store  # noqa: E402
 
@@ -84,6 +87,16 @@ def pack_summary(pack: EvaluationPack) -> list[tuple[Any, ...]]:
         )  # fmt: skip
         for o in pack.officers
     ]
+
+
+def unit_summary(aggregator: PeriodAggregator, found: Any) -> list[Any]:
+    """What must be equal between two unit reports: counts, medians, shares and the monthly series."""
+    accs, series = found
+    result: list[Any] = [series]
+    for key in sorted(accs):
+        f = aggregator.figures(key, "", accs[key], GroupBy.UNIT)
+        result.append((key, f.visits, f.transactions, f.no_shows, f.wait, f.service, f.ratings, f.satisfied))
+    return result
 
 
 def seven_days(store: Store, settings: HubSettings, site: str, last: date, read: str) -> list[Any]:
@@ -143,6 +156,25 @@ def reports(args: argparse.Namespace) -> None:
             f"{rolled_s:.2f} s: {raw_s / rolled_s:.1f}x faster; packs equal: {'yes' if same else 'NO'}"
             f"  (runs raw {', '.join(f'{t:.2f}' for t in raw_runs)}; roll-ups"
             f" {', '.join(f'{t:.2f}' for t in rolled_runs)})"
+        )
+        with Record(url) as record:  # the unit report of the year: its aggregates and monthly series
+            aggregator = PeriodAggregator(record, settings, period)
+            rolled = rollup_period(record, aggregator, Filters())
+            assert rolled is not None
+
+            def raw_units() -> Any:
+                return aggregator.collect(GroupBy.UNIT, Filters()), aggregator.series(Filters(), period.buckets(), True)
+
+            def rolled_units() -> Any:
+                return rolled.collect(GroupBy.UNIT, Filters()), rolled.series(Filters(), period.buckets())
+
+            same_units = unit_summary(aggregator, raw_units()) == unit_summary(aggregator, rolled_units())
+            raw_report, _ = best(raw_units, args.runs)
+            rolled_report, _ = best(rolled_units, args.runs)
+        print(
+            f"unit report of the year ({len(settings.sites)} units, monthly series): raw scan {raw_report:.2f} s, "
+            f"roll-ups {rolled_report:.2f} s: {raw_report / rolled_report:.1f}x faster; figures equal: "
+            f"{'yes' if same_units else 'NO'}"
         )
         last = date(YEAR, 11, 28)
         site = settings.sites[0].id

@@ -30,7 +30,7 @@ from hub.reports.periods import Bucket, Period
 from hub.reports.record import Record, RecordError
 from hub.reports.stats import Distribution
 from hub.reports.targets import BASIS_VISIT, DayTargets, TargetSchedule
-from hub.rollups import DeskDay, RollupStore, UnitDay, read_desk_days, read_unit_days, values_text
+from hub.rollups import DeskDay, RollupStore, read_desk_days, read_unit_days
 
 
 class _Officer:
@@ -298,115 +298,135 @@ def evaluation_from_record(
     return evaluation_from_rollups(reader, settings, period, staff)
 
 
+_PERIOD_DESK_COLUMNS = (
+    "site, day, desk, staff, service, transactions, no_shows, waits, wait_sum, wait_values, handled, handling_values, "
+    "ratings, ratings_counted, scores, comments_negative, comments_neutral, comments_positive, emotions, valence_sum"
+)
+
+
 class RollupPeriod:
     """A period report's aggregates (``PeriodAggregator.collect`` and ``series``) from the roll-ups: the same
-    accumulators, with each row's times judged against the targets of its own unit and day."""
+    accumulators, with each row's times judged against the targets of its own unit and day (all the rows'
+    times parsed and compared at once)."""
 
     def __init__(self, reader: RollupStore, aggregator: PeriodAggregator) -> None:
         self.aggregator = aggregator
-        first, last = aggregator.period.first.isoformat(), aggregator.period.last.isoformat()
-        self.units = read_unit_days(reader, first, last)
-        self.desks = read_desk_days(reader, first, last)
-        self.targets = _targets(aggregator.schedule)
-        self.satisfied_min = aggregator.settings.rating.satisfied_min_for
+        span = (aggregator.period.first.isoformat(), aggregator.period.last.isoformat())
+        self.desks = reader.query(
+            f"SELECT {_PERIOD_DESK_COLUMNS} FROM rollup_desk_days WHERE day BETWEEN ? AND ?", span
+        )
+        self.units = reader.query(
+            "SELECT site, day, visits, no_shows, waiting, visit_waits, visit_wait_sum, visit_wait_values "
+            "FROM rollup_unit_days WHERE day BETWEEN ? AND ?",
+            span,
+        )
+        targets = _targets(aggregator.schedule)
+        schedule = aggregator.schedule
 
-    def _day(self, site: str, day: str) -> DayTargets:
-        found = self.targets.get((site if site in self.aggregator.schedule.sites else "", day))
-        return found or self.aggregator.schedule.on(site, date.fromisoformat(day))
+        def day_of(site: str, day: str) -> DayTargets:
+            found = targets.get((site if site in schedule.sites else "", day))
+            return found or schedule.on(site, date.fromisoformat(day))
+
+        self.desk_targets = [day_of(r[0], r[1]) for r in self.desks]
+        self.unit_targets = [day_of(u[0], u[1]) for u in self.units]
+        self.wait_within = _within(self.desks, 7, 9, [t.wait_limit_s for t in self.desk_targets])
+        self.handling_within = _within(self.desks, 10, 11, [t.service_limit_s for t in self.desk_targets])
+        self.visit_within = _within(self.units, 5, 7, [t.wait_limit_s for t in self.unit_targets])
+        satisfied_min = aggregator.settings.rating.satisfied_min_for
+        parsed: dict[str, int] = {}
+        self.satisfied = []
+        for row in self.desks:
+            if row[14] not in parsed:
+                parsed[row[14]] = DeskDay("", "", "", "", "", scores=json.loads(row[14])).satisfied(satisfied_min)
+            self.satisfied.append(parsed[row[14]])
 
     @staticmethod
-    def _key(by: GroupBy, row: DeskDay) -> tuple[Any, ...]:
+    def _key(by: GroupBy, row: Sequence[Any]) -> tuple[Any, ...]:
         if by is GroupBy.PROVINCE:
             return ()
         if by is GroupBy.UNIT:
-            return (row.site,)
+            return (row[0],)
         if by is GroupBy.DESK:
-            return (row.site, row.desk)
-        return ((row.service if by is GroupBy.SERVICE else row.staff) or None,)
+            return (row[0], row[2])
+        return ((row[4] if by is GroupBy.SERVICE else row[3]) or None,)
 
-    def _rows(self, filters: Filters) -> list[DeskDay]:
+    def _desk_rows(self, filters: Filters) -> list[int]:
         return [
-            r
-            for r in self.desks
-            if (filters.site is None or r.site == filters.site) and (filters.desk is None or r.desk == filters.desk)
+            i
+            for i, r in enumerate(self.desks)
+            if (filters.site is None or r[0] == filters.site) and (filters.desk is None or r[2] == filters.desk)
         ]
 
-    def _units(self, filters: Filters) -> list[UnitDay]:
+    def _unit_rows(self, filters: Filters) -> list[int]:
         if filters.desk is not None:
             return []  # visits belong to a unit, not to a desk
-        return [u for u in self.units if filters.site is None or u.site == filters.site]
+        return [i for i, u in enumerate(self.units) if filters.site is None or u[0] == filters.site]
 
     def collect(self, by: GroupBy, filters: Filters) -> dict[tuple[Any, ...], Acc]:
         """Every accumulator of the period per ``by`` group, as ``PeriodAggregator.collect`` gives them."""
         unit_level = by in (GroupBy.PROVINCE, GroupBy.UNIT)
         accs: dict[tuple[Any, ...], Acc] = {}
-        touched: dict[tuple[Any, ...], set[str]] = {}
-        for row in self._rows(filters):
+        for i in self._desk_rows(filters):
+            row, targets = self.desks[i], self.desk_targets[i]
             key = self._key(by, row)
             a = accs.get(key)
             if a is None:
                 a = accs[key] = Acc()
-            targets = self._day(row.site, row.day)
-            counts = row.transactions or row.wait_values or row.handling_values
-            if counts:
-                touched.setdefault(key, set()).add("t")
-            a.rows += row.transactions
-            a.no_shows += row.no_shows
-            waits = row.wait_values if not unit_level or targets.wait_basis != BASIS_VISIT else []
-            self._judge(a, waits, row.handling_values, targets)
+            a.rows += int(row[5])
+            a.no_shows += int(row[6])
+            if not unit_level or targets.wait_basis != BASIS_VISIT:
+                a.wait_texts.append(row[9])
+                if targets.wait_limit_s is not None:
+                    a.wait_judged += int(row[7])
+                    a.wait_within += self.wait_within[i]
+            a.service_texts.append(row[11])
+            if targets.service_limit_s is not None:
+                a.service_judged += int(row[10])
+                a.service_within += self.handling_within[i]
             if unit_level:
-                a.tx_wait_sum += math.fsum(row.wait_values)
-                a.tx_wait_count += len(row.wait_values)
-            a.ratings += row.ratings_counted
-            a.satisfied += row.satisfied(self.satisfied_min)
-            a.not_counted += row.ratings - row.ratings_counted
-            for name, count in row.comments.items():
-                a.comments[name] = a.comments.get(name, 0) + count
-            a.emotions += row.emotions
-            a.valence_sum += row.valence_sum
+                a.tx_wait_sum += float(row[8])
+                a.tx_wait_count += int(row[7])
+            a.ratings += int(row[13])
+            a.satisfied += self.satisfied[i]
+            a.not_counted += int(row[12]) - int(row[13])
+            for name, count in zip(("negative", "neutral", "positive"), row[15:18], strict=True):
+                a.comments[name] = a.comments.get(name, 0) + int(count)
+            a.emotions += int(row[18])
+            a.valence_sum += float(row[19])
         if unit_level:
-            for unit in self._units(filters):
-                key = () if by is GroupBy.PROVINCE else (unit.site,)
-                a = accs.setdefault(key, Acc())
-                targets = self._day(unit.site, unit.day)
-                a.visits += unit.visits
-                a.visit_no_shows += unit.no_shows
-                a.waiting += unit.waiting
-                a.visit_wait_sum += math.fsum(unit.visit_wait_values)
-                a.visit_wait_count += len(unit.visit_wait_values)
-                self._judge(a, unit.visit_wait_values if targets.wait_basis == BASIS_VISIT else [], [], targets)
+            for i in self._unit_rows(filters):
+                unit, targets = self.units[i], self.unit_targets[i]
+                a = accs.setdefault(() if by is GroupBy.PROVINCE else (unit[0],), Acc())
+                a.visits += int(unit[2])
+                a.visit_no_shows += int(unit[3])
+                a.waiting += int(unit[4])
+                a.visit_wait_sum += float(unit[6])
+                a.visit_wait_count += int(unit[5])
+                if targets.wait_basis == BASIS_VISIT:
+                    a.wait_texts.append(unit[7])
+                    if targets.wait_limit_s is not None:
+                        a.wait_judged += int(unit[5])
+                        a.wait_within += self.visit_within[i]
         return accs
-
-    @staticmethod
-    def _judge(a: Acc, waits: list[float], handling: list[float], targets: DayTargets) -> None:
-        a.wait_texts.append(values_text(waits))
-        a.service_texts.append(values_text(handling))
-        if targets.wait_limit_s is not None:
-            a.wait_judged += len(waits)
-            a.wait_within += sum(1 for w in waits if w <= targets.wait_limit_s)
-        if targets.service_limit_s is not None:
-            a.service_judged += len(handling)
-            a.service_within += sum(1 for s in handling if s <= targets.service_limit_s)
 
     def series(self, filters: Filters, buckets: Sequence[Bucket]) -> list[SeriesPoint]:
         """Per bucket: served transactions, judged and met waits, counted ratings, satisfied (unit level)."""
         per_day: dict[str, list[int]] = {}
-        for row in self._rows(filters):
-            cells = per_day.setdefault(row.day, [0] * 5)
-            targets = self._day(row.site, row.day)
-            cells[0] += row.transactions - row.no_shows
+        for i in self._desk_rows(filters):
+            row, targets = self.desks[i], self.desk_targets[i]
+            cells = per_day.setdefault(row[1], [0] * 5)
+            cells[0] += int(row[5]) - int(row[6])
             if targets.wait_basis != BASIS_VISIT and targets.wait_limit_s is not None:
-                cells[1] += len(row.wait_values)
-                cells[2] += sum(1 for w in row.wait_values if w <= targets.wait_limit_s)
-            cells[3] += row.ratings_counted
-            cells[4] += row.satisfied(self.satisfied_min)
-        for unit in self._units(filters):
-            targets = self._day(unit.site, unit.day)
-            if targets.wait_basis == BASIS_VISIT:
-                cells = per_day.setdefault(unit.day, [0] * 5)
-                if targets.wait_limit_s is not None:
-                    cells[1] += len(unit.visit_wait_values)
-                    cells[2] += sum(1 for w in unit.visit_wait_values if w <= targets.wait_limit_s)
+                cells[1] += int(row[7])
+                cells[2] += self.wait_within[i]
+            cells[3] += int(row[13])
+            cells[4] += self.satisfied[i]
+        for i in self._unit_rows(filters):
+            unit, targets = self.units[i], self.unit_targets[i]
+            if targets.wait_basis == BASIS_VISIT and targets.wait_limit_s is not None:
+                cells = per_day.setdefault(unit[1], [0] * 5)
+                cells[1] += int(unit[5])
+                cells[2] += self.visit_within[i]
         points = []
         for b in buckets:
             sums = [0] * 5
@@ -415,6 +435,17 @@ class RollupPeriod:
                     sums = [x + y for x, y in zip(sums, cells, strict=True)]
             points.append(SeriesPoint(b.key, b.label, *sums))
         return points
+
+
+def _within(rows: Sequence[Sequence[Any]], count: int, text: int, limits: Sequence[float | None]) -> list[int]:
+    """Per row: how many of its times (``text`` column, ``count`` of them) are at most its row's limit."""
+    counts = np.array([int(r[count]) for r in rows], dtype=np.int64)
+    if not counts.sum():
+        return [0] * len(rows)
+    values = np.fromstring(",".join(r[text] for r in rows if r[text]), dtype=np.float64, sep=",")
+    bound = np.array([np.nan if limit is None else limit for limit in limits], dtype=np.float64)
+    hits = values <= np.repeat(bound, counts)
+    return [int(n) for n in np.bincount(np.repeat(np.arange(len(rows)), counts), weights=hits, minlength=len(rows))]
 
 
 def rollup_period(record: Record, aggregator: PeriodAggregator, filters: Filters) -> RollupPeriod | None:
