@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     from hub.privacy_cli import add_privacy_parsers
 
     add_privacy_parsers(commands)
+    from hub.rollups import add_rollups_parser
+
+    add_rollups_parser(commands)
 
     provision = commands.add_parser(
         "provision", help="write the broker's password file and ACL, and a password for every desk's node"
@@ -145,6 +148,10 @@ def main(argv: list[str] | None = None) -> int:
         from hub.privacy_cli import run_privacy
 
         return run_privacy(args, settings)
+    if args.command == "rollups":
+        from hub.rollups import run_rollups
+
+        return run_rollups(args, settings.database)
     if args.command == "provision":
         from hub.provision import run_provision
 

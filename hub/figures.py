@@ -108,18 +108,49 @@ def compute_figures(
         waiting = sum(1 for v in visits if v.status is VisitStatus.WAITING and v.waiting_desk == desk)
         visit_waits = _waits_of(served)
 
+    counted = [r for r in ratings if r.counted]
+    satisfied = sum(1 for r in counted if r.score >= scale.satisfied_min_for(r.scale))
+    return figures_of(
+        Counts(len(counted_visits), len(served), no_shows, waiting, len(counted), satisfied, len(ratings)),
+        visit_waits,
+        transaction_waits,
+        service_times,
+        wait_rule,
+        service_rule,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """The counts of a set of visits and ratings that ``figures_of`` reports as they are."""
+
+    visits: int
+    transactions: int
+    no_shows: int
+    waiting: int
+    ratings: int
+    satisfied: int
+    ratings_all: int
+
+
+def figures_of(
+    counts: Counts,
+    visit_waits: Sequence[float],
+    transaction_waits: Sequence[float],
+    service_times: Sequence[float],
+    wait_rule: TargetRule | None,
+    service_rule: TargetRule | None,
+) -> Figures:
+    """Figures from counts and times already gathered (from visits, or from the daily roll-ups)."""
     per_visit = wait_rule is not None and wait_rule.metric is TargetMetric.WAIT_PER_VISIT
     waits = visit_waits if per_visit else transaction_waits
     limit = wait_rule.limit_s if wait_rule else None
     service_limit = service_rule.limit_s if service_rule else None
-    counted = [r for r in ratings if r.counted]
-    satisfied = sum(1 for r in counted if r.score >= scale.satisfied_min_for(r.scale))
-
     return Figures(
-        visits=len(counted_visits),
-        transactions=len(served),
-        no_shows=no_shows,
-        waiting=waiting,
+        visits=counts.visits,
+        transactions=counts.transactions,
+        no_shows=counts.no_shows,
+        waiting=counts.waiting,
         mean_wait_s=mean(waits),
         median_wait_s=percentile(waits, 50),
         p90_wait_s=percentile(waits, 90),
@@ -135,10 +166,10 @@ def compute_figures(
         within_service_target_share=(
             share(sum(1 for s in service_times if s <= service_limit), len(service_times)) if service_limit else None
         ),
-        ratings=len(counted),
-        satisfied=satisfied,
-        satisfaction_share=share(satisfied, len(counted)),
-        ratings_not_counted=len(ratings) - len(counted),
+        ratings=counts.ratings,
+        satisfied=counts.satisfied,
+        satisfaction_share=share(counts.satisfied, counts.ratings),
+        ratings_not_counted=counts.ratings_all - counts.ratings,
     )
 
 

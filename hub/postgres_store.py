@@ -22,6 +22,7 @@ from typing import Any
 
 from hub.database import Engine
 from hub.migrations import ADVISORY_LOCK, HEAD, current_revision, upgrade
+from hub.rollups import fill_new_rollups
 from hub.sqlite_store import SCHEMA, MessageKey, SqliteStore, _utc_text, queue_sample, schema_statements
 from hub.store import QueueSample
 from protocol.errors import ConfigError
@@ -161,6 +162,8 @@ class _Connection:
 class PostgresStore(SqliteStore):
     """The record in a PostgreSQL database, every table of it shared by the hub's workers."""
 
+    dialect = "postgresql"
+
     def __init__(self, dsn: str) -> None:  # noqa: D107 -- SqliteStore's set-up, another engine
         try:
             import psycopg
@@ -181,6 +184,9 @@ class PostgresStore(SqliteStore):
                 self._conn.raw.execute(statement)
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
         self._units_filled = False
+        with self._conn.raw.transaction():
+            self._conn.raw.execute(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})")  # one worker fills them
+            fill_new_rollups(self)
 
     @property
     def dsn(self) -> str:

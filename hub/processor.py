@@ -27,6 +27,7 @@ from hub.config import HubSettings
 from hub.hall import Call
 from hub.live import DeskKey, LiveBoard
 from hub.loss import StreamLoss, missing_by_device
+from hub.rollups import refresh as refresh_rollups
 from hub.store import QueueSample, Store
 from hub.visits import TicketEventRecord, build_visit
 from protocol.errors import ProtocolError
@@ -182,6 +183,7 @@ class Processor:
         attempt = BatchOutcome()
         effects: list[_Effect] = []
         dirty_visits: set[tuple[str, str, str]] = set()
+        dirty_desks: set[tuple[str, str, str]] = set()  # (site, day, desk) rows of the daily roll-ups
         numbered: list[Message] = []
         with self._store.transaction():
             for item, reason in rejections:
@@ -204,10 +206,15 @@ class Processor:
                 attempt.accepted += 1
                 numbered.append(message)
                 self._keep(message, dirty_visits, effects, attempt.calls)
+                if isinstance(message, RatingMessage | FeedbackMessage | EmotionMessage):
+                    dirty_desks.add((message.site, self.local_day(message.ts), message.desk))
             for site, day, ticket in dirty_visits:
-                visit = build_visit(ticket, self._store.ticket_events(site, day, ticket))
+                events = self._store.ticket_events(site, day, ticket)
+                dirty_desks.update((site, day, desk) for e in events for desk in (e.desk, e.to_desk) if desk)
+                visit = build_visit(ticket, events)
                 self._store.save_visit(site, day, visit)
                 effects.append(functools.partial(self._board.apply_visit, site, day, visit))
+            refresh_rollups(self._store, {(site, day) for site, day, _ in dirty_visits}, dirty_desks)
             if any(m.seq is not None for m in numbered) and parsed:
                 self._note_numbers(numbered, parsed[-1][0].received_at, attempt, effects)
         return attempt, effects

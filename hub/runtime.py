@@ -237,16 +237,35 @@ class HubRuntime:
                 desk,
             )
             desks.append({"desk": desk, **desk_figures.as_dict(), "line": line_figures(line, desk)})
+        header = self._day_header(site, day_text, level)
+        return {**header, **figures.as_dict(), "line": line_figures(line), "desks": desks}
+
+    def _day_header(self, site: str, day_text: str, level: UnitLevel) -> dict[str, Any]:
         configured = self.settings.site(site)
-        return {
-            "site": site,
-            "name": configured.name if configured else site,
-            "date": day_text,
-            "level": level.value,
-            **figures.as_dict(),
-            "line": line_figures(line),
-            "desks": desks,
-        }
+        return {"site": site, "name": configured.name if configured else site, "date": day_text, "level": level.value}
+
+    def site_day(self, site: str, day: date) -> dict[str, Any]:
+        """A unit's figures of one day without the per-desk part, read from the daily roll-ups (the raw
+        visits only for a day the roll-ups do not hold: a record older than them, not yet rebuilt)."""
+        from hub.reports.rollup_reader import day_figures
+
+        level = self.level_of(site, day)
+        rules = targets_in_force(self.settings, day, level)
+        day_text = day.isoformat()
+        figures = day_figures(
+            self.store,
+            self.settings,
+            site,
+            day_text,
+            wait_target(self.settings, day, level),
+            rules.get(TargetMetric.HANDLING_PER_DOSSIER),
+        )
+        if figures is None:
+            stats = self.site_stats(site, day)
+            stats.pop("desks", None)
+            return stats
+        line = line_figures(self.store.line_events(site, day_text))
+        return {**self._day_header(site, day_text, level), **figures.as_dict(), "line": line}
 
     def live_desk_views(self) -> list[dict[str, Any]]:
         """Every desk's live view now (for the InfluxDB sink's desk_state samples)."""

@@ -16,6 +16,7 @@ from hub.database import Engine
 from hub.figures import RatingFact
 from hub.loss import StreamLoss
 from hub.migrations import HEAD, current_revision, upgrade
+from hub.rollups import ROLLUP_SCHEMA, fill_new_rollups
 from hub.store import LineFact, NodeHealth, QueueSample, RejectedMessage
 from hub.visits import TicketEventRecord, Transaction, TransactionEnd, Visit, VisitStatus
 from protocol.messages import (
@@ -126,6 +127,7 @@ CREATE TABLE IF NOT EXISTS seq_streams (
     PRIMARY KEY (site, desk, stream));
 """
 SCHEMA += SHARED_SCHEMA
+SCHEMA += ROLLUP_SCHEMA  # the daily roll-ups and the indexes they read by (hub/rollups.py)
 
 # SQLite's column types as PostgreSQL spells them (SQLite's integers are 64-bit; REAL is a double).
 POSTGRESQL_TYPES = (
@@ -167,6 +169,8 @@ def _parse(text: str | None) -> datetime | None:
 class SqliteStore:
     """The record in one SQLite file (WAL journal, synchronous=NORMAL: safe against process crashes)."""
 
+    dialect = "sqlite"  # what ``query`` runs on, for the few aggregates spelled differently (hub/rollups.py)
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._path = path
@@ -178,6 +182,7 @@ class SqliteStore:
         # (or before a read on the writing thread): far fewer round trips into SQLite per message.
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
         self._units_filled = False
+        fill_new_rollups(self)
 
     @property
     def path(self) -> Path:
@@ -686,6 +691,19 @@ class SqliteStore:
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+    # -- other modules' own tables (hub/rollups.py) -------------------------------------------------------
+
+    def query(self, sql: str, args: Sequence[Any] = (), *, flush: bool = False) -> list[Any]:
+        """Rows of a read written in SQLite's dialect (translated on PostgreSQL); with ``flush``, on the
+        writing thread, after the writes buffered in the current unit of work."""
+        if flush:
+            self._flush()
+        return list(self._conn.execute(sql, tuple(args)).fetchall())
+
+    def write(self, sql: str, row: tuple[Any, ...]) -> None:
+        """Buffer a write of the current unit of work (run at commit, statements in order of first use)."""
+        self._write(sql, row)
 
     # -- numbering and loss (hub/loss.py) -----------------------------------------------------------------
 

@@ -263,6 +263,14 @@ class Store(Protocol):
         """Keep what the hub knows of a stream now (inside the batch's transaction)."""
         ...
 
+    def query(self, sql: str, args: Sequence[Any] = (), *, flush: bool = False) -> list[Any]:
+        """Rows of a read in SQLite's dialect; with ``flush``, after the unit of work's buffered writes."""
+        ...
+
+    def write(self, sql: str, row: tuple[Any, ...]) -> None:
+        """Buffer a write of the current unit of work (hub/rollups.py)."""
+        ...
+
 
 def open_store(url: str) -> Store:
     """Open the store a database URL names (``sqlite:///…`` or ``postgresql://…``, see ``hub.database``).

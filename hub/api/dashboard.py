@@ -191,12 +191,9 @@ def site_days(
     until: Annotated[date | None, Query(alias="to", description="Last local day; today if absent.")] = None,
     days: Annotated[int, Query(ge=1, le=MAX_DAYS, description="How many days, ending with `to`.")] = 7,
 ) -> dict[str, Any]:
-    """The day figures of ``/stats`` (without the per-desk part) for each day, oldest first."""
+    """The day figures of ``/stats`` (without the per-desk part) for each day, oldest first, read from the
+    daily roll-ups."""
     last = until or runtime.local_today()
     bounded_day(last, "to")
-    rows = []
-    for offset in range(days - 1, -1, -1):
-        stats = runtime.site_stats(site, last - timedelta(days=offset))
-        stats.pop("desks", None)
-        rows.append(stats)
+    rows = [runtime.site_day(site, last - timedelta(days=offset)) for offset in range(days - 1, -1, -1)]
     return {"site": site, "to": last.isoformat(), "days": rows}

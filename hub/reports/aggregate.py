@@ -607,17 +607,24 @@ def period_figures(
     filters: Filters | None = None,
 ) -> PeriodFigures:
     """The figures of ``period`` with one row per ``by`` group, and the total of the scope with its series."""
+    from hub.reports.rollup_reader import rollup_period  # it builds on this module
+
     filters = filters or Filters()
     aggregator = PeriodAggregator(record, settings, period)
+    rolled = rollup_period(record, aggregator, filters)  # the daily roll-ups, when the record keeps them
+    collect = rolled.collect if rolled is not None else aggregator.collect
     total_by = GroupBy.UNIT if filters.site is not None else GroupBy.PROVINCE
     total_key: tuple[Any, ...] = (filters.site,) if filters.site is not None else ()
     scope = group_name(settings, total_by, total_key)
-    total_acc = aggregator.collect(total_by, filters).get(total_key, Acc())
-    series = aggregator.series(filters, period.buckets(), unit_level=True)
+    total_acc = collect(total_by, filters).get(total_key, Acc())
+    if rolled is not None:
+        series = rolled.series(filters, period.buckets())
+    else:
+        series = aggregator.series(filters, period.buckets(), unit_level=True)
     total = aggregator.figures(total_key, scope, total_acc, total_by, series)
     groups: list[GroupFigures] = []
     if by is not total_by:
-        accs = aggregator.collect(by, filters)
+        accs = collect(by, filters)
         order = _configured_order(settings, by)
         for key in sorted(accs, key=lambda k: (order.get(k, len(order)), tuple(str(p) for p in k))):
             if by in (GroupBy.SERVICE, GroupBy.OFFICER) and key[0] is None and not accs[key].rows:

@@ -453,7 +453,13 @@ def evaluation_pack(record: Record, settings: HubSettings, period: Period, staff
             valence_sums[officer_id] = valence_sums.get(officer_id, 0.0) + valence
     for officer_id, total in valence_sums.items():
         officers[officer_id].mean_valence = total / officers[officer_id].emotions
+    return finish_pack(officers, settings, period, staff, aggregator.target_lines())
 
+
+def finish_pack(
+    officers: dict[str, OfficerEvaluation], settings: HubSettings, period: Period, staff: str | None, targets: list[str]
+) -> EvaluationPack:
+    """The pack from what the record says of each officer: norms, units, scores, proposals, ranks."""
     norms = _NormCalendar(settings, period)
     for o in officers.values():
         _describe_unit(o, settings, period, norms)
@@ -469,7 +475,7 @@ def evaluation_pack(record: Record, settings: HubSettings, period: Period, staff
         thresholds=settings.evaluation.thresholds.model_dump(),
         min_ratings=settings.evaluation.min_ratings,
         min_transactions=settings.evaluation.min_transactions,
-        targets=aggregator.target_lines(),
+        targets=targets,
         rules=list(FAIRNESS_RULES),
         emotion_caveat=EMOTION_CAVEAT,
         sentiment_caveat=SENTIMENT_CAVEAT,

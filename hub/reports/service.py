@@ -27,6 +27,7 @@ from hub.reports.line_report import line_section
 from hub.reports.periods import Period
 from hub.reports.planning import forecasts, staffing_plan
 from hub.reports.record import Record
+from hub.reports.rollup_reader import evaluation_from_record
 from hub.reports.settings import EvaluationProfile
 from hub.reports.targets import UNKNOWN_LEVEL
 from protocol.errors import OneStopError
@@ -191,7 +192,7 @@ def evaluation(
         return decree335_evaluation(record, settings, period, profile, staff, fmt, now)
     if profile is not None and profile.thresholds is not None:
         settings = settings.with_overrides(evaluation={"thresholds": profile.thresholds.model_dump()})
-    pack = evaluation_pack(record, settings, period, staff)
+    pack = evaluation_from_record(record, settings, period, staff) or evaluation_pack(record, settings, period, staff)
     scope = f"Cán bộ {staff}" if staff else f"Tỉnh {settings.province.name}"
     document = evaluation_document(pack, now, scope)
     return render(pack.as_dict(), document, fmt, f"danh-gia-can-bo-{staff or 'tat-ca'}-{period.code}")

@@ -139,6 +139,15 @@ def test_day_figures_match_hand_computation(hub: HubServer, broker: MosquittoBro
     next_day = hub.get(f"/api/v1/sites/{SITE}/stats", date="2026-11-21")
     assert next_day["visits"] == 0 and next_day["waiting"] == 1 and next_day["ratings"] == 1
 
+    # The dashboard's days, read from the daily roll-ups kept by the ingest: the same hand-computed figures.
+    first, second = hub.get(f"/api/v1/sites/{SITE}/days", to="2026-11-21", days=2)["days"]
+    assert (first["date"], first["visits"], first["transactions"], first["no_shows"]) == ("2026-11-20", 4, 5, 1)
+    assert first["mean_wait_s"] == pytest.approx(sum(waits) / 5)
+    assert first["p90_wait_s"] == pytest.approx(1080 + 0.6 * 120)
+    assert first["within_target_share"] == pytest.approx(3 / 5)
+    assert first["ratings"] == 3 and first["satisfaction_share"] == pytest.approx(2 / 3)
+    assert (second["visits"], second["waiting"], second["ratings"]) == (0, 1, 1)
+
     rejected = hub.get("/api/v1/rejected")
     assert len(rejected) == 3
     for topic, _, reason in MALFORMED:
