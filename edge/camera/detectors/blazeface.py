@@ -65,6 +65,9 @@ class BlazeFaceDetector(OnnxDetector):
     model_inputs = {"image": (1, _SIZE, _SIZE, 3)}
     model_outputs = {"regressors": (1, _ANCHORS, 16), "classificators": (1, _ANCHORS, 1)}
 
+    #: Side of the square input, pixels (a subclass for another BlazeFace variant changes it and the anchors).
+    input_size: ClassVar[int] = _SIZE
+
     DEFAULT_SCORE_THRESHOLD: ClassVar[float] = 0.5
     DEFAULT_IOU_THRESHOLD: ClassVar[float] = 0.3
 
@@ -77,8 +80,8 @@ class BlazeFaceDetector(OnnxDetector):
         max_detections: int = 100,
         threads: int = 1,
     ) -> None:
-        self._anchors = _anchor_centres()
-        self._canvas = np.zeros((_SIZE, _SIZE, 3), dtype=np.uint8)
+        self._anchors = self._anchor_centres()
+        self._canvas = np.zeros((self.input_size, self.input_size, 3), dtype=np.uint8)
         super().__init__(
             model_path,
             score_threshold=score_threshold,
@@ -87,11 +90,15 @@ class BlazeFaceDetector(OnnxDetector):
             threads=threads,
         )
 
+    def _anchor_centres(self) -> npt.NDArray[np.float32]:
+        return _anchor_centres()
+
     def _detect(self, session: ort.InferenceSession, frame: npt.NDArray[np.uint8]) -> Detections:
+        size = self.input_size
         height, width = frame.shape[:2]
-        scale = _SIZE / max(height, width)
+        scale = size / max(height, width)
         new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-        left, top = (_SIZE - new_w) // 2, (_SIZE - new_h) // 2
+        left, top = (size - new_w) // 2, (size - new_h) // 2
         canvas = self._canvas
         canvas.fill(0)
         canvas[top : top + new_h, left : left + new_w] = cv2.resize(
@@ -106,11 +113,11 @@ class BlazeFaceDetector(OnnxDetector):
         keep = np.flatnonzero(score >= self.score_threshold)
         if keep.size == 0:
             return Detections.empty()
-        reg = regressors[0, keep, :4] / _SIZE
+        reg = regressors[0, keep, :4] / size
         centre = reg[:, :2] + self._anchors[keep]
         half = reg[:, 2:4] / 2.0
         # Normalised letterbox coordinates -> letterbox pixels -> frame pixels.
-        xyxy = np.concatenate([centre - half, centre + half], axis=1) * _SIZE
+        xyxy = np.concatenate([centre - half, centre + half], axis=1) * size
         xyxy -= np.array([left, top, left, top], dtype=np.float32)
         xyxy = (xyxy / np.array([new_w / width, new_h / height] * 2, dtype=np.float32)).astype(np.float32)
         clip_boxes(xyxy, width, height)

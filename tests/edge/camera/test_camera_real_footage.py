@@ -19,7 +19,7 @@ from edge.camera.detections import Detections
 from edge.camera.detectors import NanoDetPersonDetector, build_detector
 from edge.camera.detectors.people import covered_share, cut_by_edge, suppress_covered
 from edge.camera.emotion import UNCERTAIN, EmotionClassifier, EmotionInputError, outcome
-from edge.camera.pipeline import EmotionSettings
+from edge.camera.pipeline import EmotionSettings, head_region
 from edge.camera.queue_monitor import QueueMonitor
 from edge.camera.tracking import Tracker
 from edge.camera.zones import Zone, ZoneConfig, ZoneKind
@@ -48,6 +48,10 @@ def eval_assets(ultralytics_wheel: Path) -> None:
         f"test assets (Debian's opencv-doc media in {evaluate.OPENCV_DATA})",
         "scripts/fetch_test_assets.sh",
     )
+    missing = evaluate.missing_archives()
+    require(
+        not missing, f"test assets (package archives {missing} in {evaluate.ASSETS})", "scripts/fetch_test_assets.sh"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -72,15 +76,25 @@ def test_held_out_frames_are_as_good(pipeline_figures: dict[str, Any]) -> None:
 
 
 def test_no_person_is_counted_on_animals_objects_or_empty_scenes(pipeline_figures: dict[str, Any]) -> None:
-    assert pipeline_figures["negatives"] == 20
-    # The issue asks for at most 1 false person per 100 negatives; with 20 negatives that means none.
+    """Animals, objects, empty streets and rooms, and pictures: a drawing of a crowd, a cartoon fish, a
+    rendered monkey head, a graffiti of faces."""
+    assert pipeline_figures["negatives"] == 33
+    # The issue asks for at most 1 false person per 100 negatives; with 33 negatives that means none.
     assert pipeline_figures["false_people_per_100_negatives"] <= 1.0, pipeline_figures["false_people_on"]
 
 
 def test_faces_found_where_the_pipeline_looks_meet_the_issue_figures(pipeline_figures: dict[str, Any]) -> None:
     faces = pipeline_figures["faces"]
-    assert faces["labelled_faces"] == 7
+    assert faces["labelled_faces"] == 15
     assert faces["precision"] >= 0.95 and faces["recall"] >= 0.95, faces
+
+
+def test_faces_held_out_from_the_threshold_choice_meet_the_issue_figures(pipeline_figures: dict[str, Any]) -> None:
+    """Six actors round a card table, Grace Hopper's portrait, a close head-and-shoulders portrait: faces
+    added after the face threshold had been chosen on the first seven."""
+    held_out = pipeline_figures["faces"]["held_out"]
+    assert held_out["labelled_faces"] == 8
+    assert held_out["precision"] >= 0.95 and held_out["recall"] >= 0.95, pipeline_figures["faces"]
 
 
 def test_occluded_people_in_a_real_group_are_not_lost_by_the_containment_check(
@@ -109,6 +123,16 @@ def test_a_box_inside_a_better_one_is_dropped_and_a_half_hidden_one_kept() -> No
     kept = suppress_covered(detections, max_covered=0.6)
     assert kept.xyxy.tolist() == [man, behind]
     assert covered_share(np.array(inside, np.float32), np.array([man], np.float32)) == 1.0
+
+
+def test_a_face_close_to_the_camera_is_searched_below_the_top_of_the_box() -> None:
+    """A standing body has its face in the top 45 % of its box; a head-and-shoulders box (the portrait of
+    mahotas' author: chin at 88 % of the box) is searched down to 90 %."""
+    image = np.zeros((1000, 1000, 3), np.uint8)
+    standing = np.array([100, 100, 300, 700], np.float32)
+    close = np.array([0, 60, 980, 1000], np.float32)
+    assert head_region(image, standing) == (100, 100, 300, 370)
+    assert head_region(image, close) == (0, 60, 980, 906)
 
 
 def test_people_cut_by_the_edge_are_recognised_by_shape() -> None:
