@@ -29,6 +29,7 @@ bench: setup
 	$(PY) bench/bench_live_latency.py
 	$(PY) bench/bench_reports.py
 	$(PY) bench/bench_rollups.py
+	$(PY) bench/bench_reports.py --engine postgresql
 	$(PY) bench/bench_bridge.py
 
 # Accuracy of the camera's models and pipeline on the real-footage set (docs/camera-accuracy.md).
