@@ -13,6 +13,7 @@ import json
 import math
 import random
 import sqlite3
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from hub import rollups
 from hub.cli import main
 from hub.config import HubSettings, TargetMetric, load_settings, targets_in_force, wait_target
 from hub.figures import compute_figures
@@ -401,3 +403,57 @@ def test_period_figures_from_the_rollups_equal_the_raw_scan(
             rolled = period_figures(record, chosen, parse_period(period), by, Filters(site=site)).as_dict()
         assert raw["total"]["transactions"] > 5 and raw["total"]["series"]
         assert differences(raw, rolled) == []
+
+
+def test_two_workers_recomputing_one_unit_day_on_postgresql_do_not_lose_each_others_visits(
+    postgres_server: Any, tmp_path: Path, traffic: Traffic, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Worker A reads a unit's day for its roll-ups; worker B commits another visit of that day before A
+    commits. Without a lock A would write roll-ups that miss B's visit; with it B waits for A."""
+    url = f"{postgres_server.create_database()}?local={tmp_path / 'local.db'}"
+    chosen = settings()
+    day, sent = traffic.days[0]
+    now = local(day, 23 * 3600)
+    site = "bn-hcc"
+    tickets = sorted({m.ticket for m in sent if isinstance(m, TicketMessage) and m.site == site})[:2]
+    mine = {t: [m for m in sent if isinstance(m, TicketMessage) and m.site == site and m.ticket == t] for t in tickets}
+    stores = {"A": open_store(url), "B": open_store(url)}
+    racing = [m for ms in mine.values() for m in ms]
+    Processor(chosen, stores["A"], LiveBoard(chosen)).process(
+        [Incoming(m.topic, m.to_payload(), now) for m in sent if m not in racing], now
+    )  # the rest of the day first: the two visits then share nothing but their unit's day
+    a_read, b_done = threading.Event(), threading.Event()
+    original = rollups._raw_rows
+
+    def raw_rows(*args: Any, **kwargs: Any) -> Any:
+        found = original(*args, **kwargs)
+        if threading.current_thread().name == "A":
+            a_read.set()
+            b_done.wait(3)  # B commits now if nothing stops it
+        return found
+
+    monkeypatch.setattr(rollups, "_raw_rows", raw_rows)
+
+    def work(name: str, ticket: str) -> None:
+        if name == "B":
+            assert a_read.wait(30)
+        processor = Processor(chosen, stores[name], LiveBoard(chosen))
+        processor.process([Incoming(m.topic, m.to_payload(), now) for m in mine[ticket]], now)
+        if name == "B":
+            b_done.set()
+
+    try:
+        workers = [threading.Thread(target=work, args=(n, t), name=n) for n, t in zip("AB", tickets, strict=True)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=60)
+        units, _ = rollup_rows(stores["A"])
+        visits = {m.ticket for m in sent if isinstance(m, TicketMessage) and m.site == site}
+        assert [u[2] + u[3] + u[4] for u in units if u[0] == site] == [len(visits)]  # both visits counted
+        kept = rollup_rows(stores["A"])
+        rebuild(stores["A"], day, day)
+        assert rollup_rows(stores["A"]) == kept
+    finally:
+        for store in stores.values():
+            store.close()
