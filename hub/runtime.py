@@ -22,6 +22,7 @@ from hub.hall import Call, RecentCalls, SpeechCache, call_text
 from hub.ingest import Ingest
 from hub.line import line_figures
 from hub.live import UNKNOWN_UNIT_LEVEL, LiveBoard
+from hub.live_feed import Change, LiveFeed, apply_change
 from hub.notify import Notifier
 from hub.processor import BatchOutcome, Processor
 from hub.retention import DailyPurge, PurgeOutcome, kept_day_figures, purge
@@ -53,6 +54,7 @@ class HubRuntime:
         self.lock = threading.Lock()
         self.clock = clock
         self.broadcaster: Broadcaster | None = None
+        self.live_feed: LiveFeed | None = None
         self.ingest = Ingest(
             settings.mqtt,
             self.processor,
@@ -76,8 +78,14 @@ class HubRuntime:
     def start(self, broadcaster: Broadcaster | None = None) -> None:
         """Rebuild today's live state from the record and start listening to the broker."""
         self.broadcaster = broadcaster
-        with self.lock:
-            self.processor.restore(self.clock())
+        listen = getattr(self.store, "listening_connection", None)
+        if listen is not None:  # PostgreSQL: the board follows every worker's commits (hub/live_feed.py)
+            self.processor.announce = True
+            self.live_feed = LiveFeed(listen, self._resync, self._on_live)
+            self.live_feed.start()
+        else:
+            with self.lock:
+                self.processor.restore(self.clock())
         self.notifier.start()
         self.ingest.start()
         if self.sink is not None:
@@ -89,6 +97,8 @@ class HubRuntime:
     def close(self) -> None:
         """Stop ingest and close the store (idempotent)."""
         self.ingest.stop()
+        if self.live_feed is not None:
+            self.live_feed.close()
         if self.daily_purge is not None:
             self.daily_purge.stop()
         if self.sink is not None:
@@ -102,7 +112,33 @@ class HubRuntime:
     def _on_batch(self, outcome: BatchOutcome) -> None:
         if self.sink is not None:
             self.sink.wake()
-        self.notifier.submit(outcome.alerts)
+        self.notifier.submit(outcome.alerts)  # only the alerts this worker raised: each is delivered once
+        if self.live_feed is None:
+            self._fan_out(outcome)
+
+    def _resync(self) -> str:
+        """Rebuild the live board from the record in one snapshot; the snapshot's text (live feed thread)."""
+        with self.lock:
+            self.board.reset()
+            with self.store.snapshot() as snapshot:  # type: ignore[attr-defined]
+                self.processor.restore(self.clock())
+        return str(snapshot)
+
+    def _on_live(self, changes: list[Change]) -> None:
+        """Changes committed by any worker (this one included), in commit order: to the board, then out."""
+        outcome = BatchOutcome()
+        with self.lock:
+            self.board.start_day(self.processor.local_day(self.clock()))
+            for change in changes:
+                outcome.changed_desks |= apply_change(self.board, change)
+                if isinstance(change, AlertMessage):
+                    outcome.alerts.append(change)
+                elif isinstance(change, Call):
+                    outcome.calls.append(change)
+        self._fan_out(outcome)
+
+    def _fan_out(self, outcome: BatchOutcome) -> None:
+        """Send the changed desks, alerts and calls to the live stream's clients."""
         if self.broadcaster is None:
             return
         now = self.clock()
