@@ -131,8 +131,12 @@ class Ingest:
         tick_s: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         limits: IngestSettings | None = None,
+        on_taken_over: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
+        # A worker's session adopted by this one (hub/adoption.py): handed back when the broker says another
+        # client took it over, never fought for.
+        self._on_taken_over = on_taken_over
         self._limits = limits or IngestSettings()
         self._processor = processor
         self._lock = lock
@@ -260,6 +264,10 @@ class Ingest:
         properties: Properties | None,
     ) -> None:
         self._connected.clear()
+        if self._on_taken_over is not None and reason_code == "Session taken over":
+            client.disconnect()  # no reconnection: the session's own worker is back
+            self._on_taken_over()
+            return
         if not self._stopping.is_set():
             self.last_error = f"disconnected: {reason_code}"
             logger.warning("hub lost the MQTT broker (%s); reconnecting with back-off", reason_code)

@@ -547,5 +547,7 @@ class LiveBoard:
         key = (alert.site, alert.desk, alert.alert)
         if alert.state is AlertState.RAISED:
             self._active[key] = alert
+            if alert.desk != UNIT_WIDE_DESK:
+                self._desk((alert.site, alert.desk))  # evaluated from now on, so that it clears when it should
         else:
             self._active.pop(key, None)

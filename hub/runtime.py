@@ -6,6 +6,7 @@ The API reads through this object; it is opened in the web application's lifespa
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -13,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from hub.adoption import Adoption
 from hub.audit import AuditLog
 from hub.config import HubSettings, TargetMetric, UnitLevel, targets_in_force, wait_target
 from hub.database import NotOnThisEngine
@@ -55,6 +57,7 @@ class HubRuntime:
         self.clock = clock
         self.broadcaster: Broadcaster | None = None
         self.live_feed: LiveFeed | None = None
+        self.adoption: Adoption | None = None
         self.ingest = Ingest(
             settings.mqtt,
             self.processor,
@@ -83,10 +86,15 @@ class HubRuntime:
             self.processor.announce = True
             self.live_feed = LiveFeed(listen, self._resync, self._on_live)
             self.live_feed.start()
+            group = self.settings.mqtt.shared_group
+            if group:  # a dead peer's share is taken over by a living worker (hub/adoption.py)
+                self.adoption = Adoption(listen, group, self.settings.mqtt.client_id, self._adopted_ingest)
         else:
             with self.lock:
                 self.processor.restore(self.clock())
         self.notifier.start()
+        if self.adoption is not None:
+            self.adoption.start()
         self.ingest.start()
         if self.sink is not None:
             self.sink.start()
@@ -96,6 +104,8 @@ class HubRuntime:
 
     def close(self) -> None:
         """Stop ingest and close the store (idempotent)."""
+        if self.adoption is not None:
+            self.adoption.close()
         self.ingest.stop()
         if self.live_feed is not None:
             self.live_feed.close()
@@ -115,6 +125,23 @@ class HubRuntime:
         self.notifier.submit(outcome.alerts)  # only the alerts this worker raised: each is delivered once
         if self.live_feed is None:
             self._fan_out(outcome)
+
+    def _adopted_ingest(self, client_id: str, handed_off: Callable[[], None]) -> Ingest:
+        """An ingest connected with a dead peer's client id, into this worker's processor (hub/adoption.py)."""
+        mqtt = self.settings.mqtt
+        update: dict[str, Any] = {"client_id": client_id}
+        if mqtt.username:  # each worker its own account, named as its client id (use_username_as_clientid)
+            update.update(username=client_id, password_env=peer_password_env(mqtt.password_env, client_id))
+        return Ingest(
+            mqtt.model_copy(update=update),
+            self.processor,
+            self.lock,
+            self._on_batch,
+            tick_s=3600.0,  # this worker's own ingest re-evaluates the alerts
+            clock=self.clock,
+            limits=self.settings.ingest,
+            on_taken_over=handed_off,
+        )
 
     def _resync(self) -> str:
         """Rebuild the live board from the record in one snapshot; the snapshot's text (live feed thread)."""
@@ -363,6 +390,12 @@ class HubRuntime:
 
 
 LOSS_GAPS_SHOWN = 100
+
+
+def peer_password_env(password_env: str, client_id: str) -> str:
+    """Where a worker finds another worker's MQTT password, to take its session over:
+    ``ONESTOP_HUB_MQTT_PASSWORD_HUB_2`` for ``hub-2``."""
+    return f"{password_env}_{re.sub(r'[^A-Za-z0-9]', '_', client_id).upper()}"
 
 
 def alert_json(alert: AlertMessage) -> dict[str, Any]:

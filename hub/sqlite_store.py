@@ -85,6 +85,8 @@ CREATE TABLE IF NOT EXISTS seq_streams (
 CREATE TABLE IF NOT EXISTS alert_states (
     site TEXT NOT NULL, desk TEXT NOT NULL, alert TEXT NOT NULL, state TEXT NOT NULL, alert_id TEXT NOT NULL,
     ts TEXT NOT NULL, PRIMARY KEY (site, desk, alert));
+CREATE TABLE IF NOT EXISTS hub_workers (
+    client_id TEXT PRIMARY KEY, shared_group TEXT NOT NULL, started_at TEXT NOT NULL);
 """
 
 # SQLite's column types as PostgreSQL spells them (SQLite's integers are 64-bit; REAL is a double).

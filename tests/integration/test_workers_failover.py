@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,8 +28,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from devtools.mosquitto import MosquittoBroker, free_port
 from devtools.postgres import PostgresServer
-from hub.config import DEFAULT_CONFIG_PATH
+from hub.config import DEFAULT_CONFIG_PATH, load_settings
 from protocol.messages import Envelope, TicketEvent, TicketMessage
+from tests.integration.test_broker_provision import DEVICE, HUB, SECOND_HUB, Province, connected
+from tests.integration.test_broker_provision import province as shipped_broker  # noqa: F401 -- a fixture
+from tests.support.hub_server import HubServer
 from tests.support.require import require_module
 from tests.support.waiting import wait_for
 
@@ -89,13 +92,18 @@ class Worker:
 class Burst(threading.Thread):
     """Publishes messages at QoS 1 in small steps; keeps the ids the broker acknowledged."""
 
-    def __init__(self, broker: MosquittoBroker, messages: list[Envelope]) -> None:
+    def __init__(self, broker: MosquittoBroker, messages: list[Envelope], client_id: str = "failover-desks") -> None:
         super().__init__(daemon=True)
         self.messages = messages
         self.sent = 0
-        self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="failover-desks")
+        self.client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id)
         self.client.connect(broker.host, broker.port)
         self.client.loop_start()
+
+    def publish_all(self) -> int:
+        self.run()
+        self.close()
+        return self.sent
 
     def run(self) -> None:
         for start in range(0, len(self.messages), 30):
@@ -134,19 +142,18 @@ class AlertWatch:
         self.client.loop_stop()
 
 
-def settled(read: Callable[[], int], quiet_s: float, timeout: float) -> int:
-    """The value ``read`` gives once it has not changed for ``quiet_s`` seconds (at most ``timeout``)."""
-    deadline = time.monotonic() + timeout
-    value, since = read(), time.monotonic()
-    while time.monotonic() - since < quiet_s and time.monotonic() < deadline:
-        time.sleep(0.2)
-        now = read()
-        if now != value:
-            value, since = now, time.monotonic()
-    return value
+def adoption_time(logs: Path, peer: str, since: datetime) -> float:
+    """Seconds from ``since`` (local time) to the first worker's log line saying it took ``peer``'s session over."""
+    times = [
+        datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f")
+        for log in logs.glob("hub-*.log")
+        for line in log.read_text().splitlines()
+        if f"hub worker {peer} is gone" in line
+    ]
+    return min((t - since).total_seconds() for t in times if t >= since)
 
 
-def the_burst(now: datetime) -> list[Envelope]:
+def the_burst(now: datetime, tickets: int = TICKETS) -> list[Envelope]:
     """Tickets issued 10 minutes ago, called 4 minutes later, served 5 minutes; a ticket still waiting at every
     unit's first desk; and, first, a ticket waiting for 20 minutes (past the 15-minute target)."""
     late = TicketMessage(
@@ -154,8 +161,9 @@ def the_burst(now: datetime) -> list[Envelope]:
     )
     messages: list[Envelope] = [late]
     issued = now - timedelta(minutes=10)
-    for n in range(TICKETS):
-        site, desk, ticket = SITES[n % len(SITES)], f"q0{1 + n // len(SITES) % 3}", f"{n:04d}"
+    for n in range(tickets):
+        number = n if tickets == TICKETS else 1000 + n  # a later burst: other tickets
+        site, desk, ticket = SITES[n % len(SITES)], f"q0{1 + n // len(SITES) % 3}", f"{number:04d}"
         for event, minutes in ((TicketEvent.ISSUED, 0), (TicketEvent.CALLED, 4), (TicketEvent.FINISHED, 9)):
             staff = None if event is TicketEvent.ISSUED else f"cb-{desk}"
             messages.append(
@@ -196,31 +204,36 @@ def test_a_worker_killed_mid_burst_and_another_restarted_lose_nothing_and_count_
         burst.start()
         wait_for(lambda: burst.sent >= len(messages) // 3, 60, "a third of the burst published")
         b.kill()
-        killed_at, sent_at_kill = time.monotonic(), burst.sent
+        killed_at, killed_wall, sent_at_kill = time.monotonic(), datetime.now(), burst.sent
         wait_for(lambda: burst.sent >= 2 * len(messages) // 3, 60, "two thirds of the burst published")
         c.stop()
         c.launch().ready()
         burst.join(timeout=60)
         assert burst.sent == len(messages)
+        published = time.monotonic()
 
         def recorded() -> int:
             return int(query("SELECT COUNT(*) FROM messages WHERE kind = 'ticket'")[0][0])
 
-        # What stays in the killed worker's session while it is down: the record stops growing short of it.
-        settled(recorded, quiet_s=2, timeout=30)
-        order = {(m.site, m.desk, m.id): n for n, m in enumerate(messages)}
-        stranded = sorted(set(order) - {tuple(row) for row in query("SELECT site, desk, id FROM messages")})
-        in_flight = sum(order[key] < sent_at_kill for key in stranded)
-        restarted = time.monotonic()
-        b.launch()
-        wait_for(lambda: recorded() == len(messages), 60, "every message recorded once the killed worker is back")
-        taken_over = time.monotonic() - restarted
+        # The killed worker's share (in flight when it died, and its turn since) is in its session at the broker:
+        # a living worker takes the session over (hub/adoption.py) without the killed one being restarted.
+        wait_for(lambda: recorded() == len(messages), 60, "every message recorded, the killed worker still down")
+        done = time.monotonic()
+        adopted = adoption_time(tmp_path, "hub-b", killed_wall)
         print(
-            f"\n[failover] {len(messages)} messages, the kill after {sent_at_kill}; {len(stranded)} waited in the "
-            f"killed worker's session {restarted - killed_at:.1f} s after the kill ({in_flight} published before "
-            f"the kill, {len(stranded) - in_flight} after); all recorded {taken_over:.1f} s after its restart "
-            "(process start included)"
+            f"\n[failover] {len(messages)} messages, a worker killed after {sent_at_kill}: its session taken over "
+            f"{adopted:.1f} s after the kill; every message recorded {done - killed_at:.1f} s after the kill, "
+            f"{done - published:.1f} s after the last was published"
         )
+
+        # The killed worker back with its client id: the broker gives it its session, the adopter hands it over,
+        # and it takes its turn of what follows.
+        b.launch().ready()
+        later = the_burst(datetime.now(UTC), tickets=30)[1 : -len(SITES)]
+        assert Burst(own_broker, later, "failover-desks-later").publish_all() == len(later)
+        wait_for(lambda: recorded() == len(messages) + len(later), 30, "the later messages recorded")
+        assert b.get("/api/v1/health")["mqtt_connected"] and b.get("/api/v1/health")["ingest"]["batches"] > 0
+        messages += later
 
         # Lost 0: every message published is in the record, under its own key; kept twice 0.
         kept = {(site, desk, message_id) for site, desk, message_id in query(
@@ -228,7 +241,7 @@ def test_a_worker_killed_mid_burst_and_another_restarted_lose_nothing_and_count_
         assert kept == {(m.site, m.desk, m.id) for m in messages}
         assert query("SELECT COUNT(*) FROM ticket_events")[0][0] == len(messages)
         visits = query("SELECT status, wait_s FROM visits WHERE ticket < '8000' ORDER BY ticket")
-        assert visits == [("done", 240.0)] * TICKETS  # called 4 minutes after issue, every one assembled whole
+        assert visits == [("done", 240.0)] * (TICKETS + 30)  # called 4 minutes after issue, every one assembled whole
 
         # The provoked alert: raised once in the record and on the broker, by whichever worker claimed it.
         rows = query(
@@ -253,3 +266,44 @@ def test_a_worker_killed_mid_burst_and_another_restarted_lose_nothing_and_count_
         watch.close()
         for worker in (a, b, c):
             worker.stop()
+
+
+def test_a_worker_takes_a_stopped_peers_session_over_with_the_peers_account(
+    shipped_broker: Province,  # noqa: F811 -- the fixture imported above
+    postgres_server: PostgresServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The shipped broker: per-account client ids (use_username_as_clientid), so the adopter must log in as its peer.
+    record = postgres_server.create_database()
+    monkeypatch.setenv("TEST_PW_A", shipped_broker.passwords[HUB])
+    monkeypatch.setenv("TEST_PW_B", shipped_broker.passwords[SECOND_HUB])
+    monkeypatch.setenv("TEST_PW_A_ONESTOP_HUB_2", shipped_broker.passwords[SECOND_HUB])  # the peer's password
+    base = load_settings().with_overrides(mqtt={"shared_group": "hubs"})
+
+    def worker(account: str, password_env: str) -> HubServer:
+        settings = base.with_overrides(mqtt={"username": account, "password_env": password_env})
+        return HubServer(
+            shipped_broker.broker, f"{record}?local={tmp_path / account}.db", client_id=account, settings=settings
+        )
+
+    issued = datetime.now(UTC) - timedelta(minutes=2)
+    tickets = [
+        TicketMessage(ts=issued + timedelta(seconds=n), site="bn-kinh-bac", desk="q01", event=TicketEvent.ISSUED,
+                      ticket=f"{700 + n:04d}")
+        for n in range(20)
+    ]  # fmt: skip
+    with worker(HUB, "TEST_PW_A") as first:
+        worker(SECOND_HUB, "TEST_PW_B").start().stop()  # joined the group, then went: its session stays
+        device = connected(shipped_broker, DEVICE, tls=False)
+        try:
+            for message in tickets:  # half of them go to the absent worker's session
+                device.publish(message.topic, message.to_payload())
+        finally:
+            device.close()
+
+        def waiting() -> list[str]:
+            desks = first.get("/api/v1/sites/bn-kinh-bac/live")["desks"]
+            return [t["ticket"] for d in desks if d["desk"] == "q01" for t in d["waiting_tickets"]]
+
+        wait_for(lambda: waiting() == [t.ticket for t in tickets], 30, "every ticket, the absent worker's share too")
