@@ -82,14 +82,15 @@ class HubRuntime:
         """Rebuild today's live state from the record and start listening to the broker."""
         self.broadcaster = broadcaster
         listen = getattr(self.store, "listening_connection", None)
-        if listen is not None:  # PostgreSQL: the board follows every worker's commits (hub/live_feed.py)
+        group = self.settings.mqtt.shared_group
+        if listen is not None and group:
+            # Several workers on PostgreSQL: the board follows every worker's commits (hub/live_feed.py), and a
+            # dead peer's share is taken over by a living worker (hub/adoption.py).
             self.processor.announce = True
             self.live_feed = LiveFeed(listen, self._resync, self._on_live)
             self.live_feed.start()
-            group = self.settings.mqtt.shared_group
-            if group:  # a dead peer's share is taken over by a living worker (hub/adoption.py)
-                self.adoption = Adoption(listen, group, self.settings.mqtt.client_id, self._adopted_ingest)
-        else:
+            self.adoption = Adoption(listen, group, self.settings.mqtt.client_id, self._adopted_ingest)
+        else:  # one worker: it applies its own changes
             with self.lock:
                 self.processor.restore(self.clock())
         self.notifier.start()
