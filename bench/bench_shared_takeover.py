@@ -48,11 +48,15 @@ client.loop_forever()
 """
 
 
+STARTED: list[subprocess.Popen[str]] = []  # killed at the end, whatever happened
+
+
 def member(port: int, expiry: int, ack: bool) -> tuple[subprocess.Popen[str], list[str]]:
     """The member that dies: a process of its own, so that SIGKILL drops its connection as a crash does; and
     the messages it got before its subscription was acknowledged (those its session held)."""
     args = [sys.executable, "-c", MEMBER, str(port), str(expiry), "ack" if ack else "hold"]
     process = subprocess.Popen(args, stdout=subprocess.PIPE, text=True)
+    STARTED.append(process)
     assert process.stdout is not None
     early = []
     while (line := process.stdout.readline().strip()) != "subscribed":
@@ -121,8 +125,13 @@ def run(expiry_s: int, come_back: bool) -> str:
 def main() -> None:
     version = subprocess.run(["mosquitto", "-h"], capture_output=True, text=True).stdout.splitlines()[0]
     print(version)
-    print(run(expiry_s=3600, come_back=True))
-    print(run(expiry_s=3, come_back=False))
+    try:
+        print(run(expiry_s=3600, come_back=True))
+        print(run(expiry_s=3, come_back=False))
+    finally:
+        for process in STARTED:
+            process.kill()
+            process.wait()
 
 
 if __name__ == "__main__":
