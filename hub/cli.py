@@ -33,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--listen", metavar="HOST:PORT", help="address of the API and dashboard")
     serve.add_argument("--client-id", help="MQTT client id (one per hub worker)")
+    serve.add_argument("--username", help="MQTT account (overrides mqtt.username; one per hub worker)")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
     check = commands.add_parser("validate-config", help="check the configuration file and exit")
@@ -104,6 +105,8 @@ def settings_from_args(args: argparse.Namespace) -> HubSettings:
         mqtt.update(host=host, port=port)
     if getattr(args, "client_id", None):
         mqtt["client_id"] = args.client_id
+    if getattr(args, "username", None):
+        mqtt["username"] = args.username
     if mqtt:
         overrides["mqtt"] = mqtt
     if getattr(args, "database", None):

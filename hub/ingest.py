@@ -132,8 +132,12 @@ class Ingest:
         tick_s: float = 5.0,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         limits: IngestSettings | None = None,
+        on_taken_over: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
+        # A worker's session adopted by this one (hub/adoption.py): handed back when the broker says another
+        # client took it over, never fought for.
+        self._on_taken_over = on_taken_over
         self._limits = limits or IngestSettings()
         self._processor = processor
         self._lock = lock
@@ -268,6 +272,10 @@ class Ingest:
     ) -> None:
         self._connected.clear()
         self._disconnected.set()
+        if self._on_taken_over is not None and reason_code == "Session taken over":
+            client.disconnect()  # no reconnection: the session's own worker is back
+            self._on_taken_over()
+            return
         if self._stopping.is_set():
             logger.info("hub disconnected from the MQTT broker (%s)", reason_code)
         else:

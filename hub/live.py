@@ -66,6 +66,15 @@ class LiveBoard:
 
     # -- updates -----------------------------------------------------------------------------------------
 
+    def reset(self) -> None:
+        """Forget everything (before the board is rebuilt from the record)."""
+        self._day = None
+        self._desks.clear()
+        self._placement.clear()
+        self._counted_services.clear()
+        self._active.clear()
+        self._ticketing_sites.clear()
+
     def start_day(self, day: str) -> bool:
         """Forget yesterday's tickets when the local day changes; True when it changed."""
         if day == self._day:
@@ -538,5 +547,7 @@ class LiveBoard:
         key = (alert.site, alert.desk, alert.alert)
         if alert.state is AlertState.RAISED:
             self._active[key] = alert
+            if alert.desk != UNIT_WIDE_DESK:
+                self._desk((alert.site, alert.desk))  # evaluated from now on, so that it clears when it should
         else:
             self._active.pop(key, None)

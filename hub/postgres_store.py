@@ -36,6 +36,11 @@ _TWO_ARGUMENT_MIN = re.compile(r"\bMIN\(([\w.]+), ([\w.]+)\)")
 # An insert of one row whose conflicts are ignored (or that has no conflict clause): rows buffered for it are
 # sent as one multi-row INSERT, a round trip and a statement for many rows. (DO UPDATE cannot take two rows
 # of one key in one statement: those stay one row per statement.)
+# A batch holds at most this many advisory locks (several workers, see lock_keys): more keys are folded onto as
+# many slots, so that three workers' batches of 1,000 messages stay far within the server's lock table
+# (max_locks_per_transaction x max_connections: 6,400 by default).
+MAX_LOCKS = 256
+_LOCK_BASE = 0x0E57_0000_0000_0000  # folded slots: away from the migrations' lock (hub.migrations.ADVISORY_LOCK)
 _ONE_ROW_INSERT = re.compile(r"^(INSERT (?:OR IGNORE )?INTO [^;]*? VALUES )(\([?, ]+\))$", re.DOTALL)
 ROWS_PER_INSERT = 500
 # The reports' SQLite: ``IS NOT 'text'`` (PostgreSQL's ``IS DISTINCT FROM``), a 0/1 ``counted`` column used as a
@@ -263,6 +268,40 @@ class PostgresStore(SqliteStore):
             chunk = rows[start : start + ROWS_PER_INSERT]
             values = ", ".join([one_row.group(2)] * len(chunk))
             self._conn.execute(one_row.group(1) + values, [value for row in chunk for value in row])
+
+    def lock_keys(self, keys: list[int]) -> None:
+        """Hold these 63-bit keys until the transaction ends (advisory locks), taken in ascending order so that
+        two workers' batches never wait on each other in a cycle; another worker's batch that needs one of
+        them waits for this one to commit."""
+        if len(keys) > MAX_LOCKS:
+            keys = sorted({_LOCK_BASE + key % MAX_LOCKS for key in keys})
+        if keys:
+            self._conn.raw.execute(
+                "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (sorted(keys),)
+            ).fetchall()
+
+    def announce(self, changes: list[Any]) -> None:
+        """Announce the live board's changes to every worker (``NOTIFY``, sent when the transaction commits)."""
+        from hub.live_feed import CHANNEL, payloads
+
+        texts = list(payloads(changes))
+        if texts:
+            self._conn.raw.execute(
+                "SELECT pg_notify(%s, pg_current_xact_id()::text || ' ' || p) FROM unnest(%s::text[]) AS p",
+                (CHANNEL, texts),
+            ).fetchall()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[str]:
+        """Read inside one snapshot (REPEATABLE READ) on this thread's connection; yields its text."""
+        with self._conn.raw.transaction():
+            self._conn.raw.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            row = self._conn.raw.execute("SELECT pg_current_snapshot()::text").fetchone()
+            yield str(row[0])
+
+    def listening_connection(self) -> Any:
+        """A new autocommit connection of its own, for the live feed's ``LISTEN``."""
+        return self._psycopg.connect(self._dsn, autocommit=True)
 
     def add_rejected(self, topic: str, payload: bytes, reason: str, received_at: datetime) -> None:
         """Keep a rejected message with its reason (PostgreSQL text cannot hold NUL: shown escaped)."""

@@ -14,18 +14,19 @@ flags the kiosk sent.
 
 from __future__ import annotations
 
-import functools
+import hashlib
 import json
 import logging
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from hub.config import HubSettings
 from hub.hall import Call
 from hub.live import DeskKey, LiveBoard
+from hub.live_feed import Change, LineChange, NodeChange, RatingChange, VisitChange, apply_change
 from hub.loss import StreamLoss, missing_by_device
 from hub.rollups import refresh as refresh_rollups
 from hub.store import QueueSample, Store
@@ -83,7 +84,6 @@ class BatchOutcome:
     isolated: int = 0
 
 
-_Effect = Callable[[], set[DeskKey]]
 _Rejection = tuple[Incoming, str]
 
 
@@ -106,6 +106,9 @@ class Processor:
         self._zone = settings.zone
         self._limits = settings.ingest
         self._pruned_at: datetime | None = None
+        # Several workers (hub/live_feed.py): the changes of a batch are announced in its transaction and
+        # reach this board through the feed, in commit order, rather than being applied here.
+        self.announce = False
 
     def local_day(self, moment: datetime) -> str:
         """The local day (YYYY-MM-DD, hub time zone) of a moment."""
@@ -155,7 +158,7 @@ class Processor:
     ) -> None:
         """Keep a batch in one transaction; isolate the message the database refuses by bisection."""
         try:
-            attempt, effects = self._write(parsed, rejections)
+            attempt, changes = self._write(parsed, rejections)
         except Exception as error:
             if is_transient(error) or not parsed:
                 raise
@@ -167,25 +170,27 @@ class Processor:
             item, message = parsed[0]
             reason = f"the record refused {message.kind.value} {message.id!r}: {type(error).__name__}: {error}"
             logger.error("isolated a message the database refuses (%s); kept as rejected", reason)
-            attempt, effects = self._write([], [*rejections, (item, reason)])
+            attempt, changes = self._write([], [*rejections, (item, reason)])
             outcome.isolated += 1
         outcome.accepted += attempt.accepted
         outcome.duplicates += attempt.duplicates
         outcome.rejected += attempt.rejected
         outcome.calls.extend(attempt.calls)
         outcome.alerts.extend(attempt.alerts)
-        for effect in effects:  # the live board moves only for what was committed
-            outcome.changed_desks |= effect()
+        if not self.announce:
+            for change in changes:  # the live board moves only for what was committed
+                outcome.changed_desks |= apply_change(self._board, change)
 
     def _write(
         self, parsed: list[tuple[Incoming, Message]], rejections: list[_Rejection]
-    ) -> tuple[BatchOutcome, list[_Effect]]:
+    ) -> tuple[BatchOutcome, list[Change]]:
         attempt = BatchOutcome()
-        effects: list[_Effect] = []
+        effects: list[Change] = []
         dirty_visits: set[tuple[str, str, str]] = set()
         dirty_desks: set[tuple[str, str, str]] = set()  # (site, day, desk) rows of the daily roll-ups
         numbered: list[Message] = []
         with self._store.transaction():
+            self._store.lock_keys(self._lock_keys([m for _, m in parsed]))
             for item, reason in rejections:
                 self._reject(item, reason)
                 attempt.rejected += 1
@@ -213,14 +218,27 @@ class Processor:
                 dirty_desks.update((site, day, desk) for e in events for desk in (e.desk, e.to_desk) if desk)
                 visit = build_visit(ticket, events)
                 self._store.save_visit(site, day, visit)
-                effects.append(functools.partial(self._board.apply_visit, site, day, visit))
+                effects.append(VisitChange(site, day, visit))
             refresh_rollups(self._store, {(site, day) for site, day, _ in dirty_visits}, dirty_desks)
             if any(m.seq is not None for m in numbered) and parsed:
                 self._note_numbers(numbered, parsed[-1][0].received_at, attempt, effects)
+            if self.announce:
+                self._store.announce([*effects, *attempt.calls])
         return attempt, effects
 
+    def _lock_keys(self, messages: list[Message]) -> list[int]:
+        """What a batch must hold alone while it commits, when several workers write one record: each device
+        it has messages of (deduplication of an id sent twice, the numbered streams, the ratings' verdicts)
+        and each visit it has ticket events of (events of one visit committed by two workers at once would
+        each rebuild half of it). As 63-bit keys, sorted, so that two batches never wait on each other."""
+        names = {f"d\x1f{m.site}\x1f{m.desk}" for m in messages}
+        names |= {
+            f"v\x1f{m.site}\x1f{self.local_day(m.ts)}\x1f{m.ticket}" for m in messages if isinstance(m, TicketMessage)
+        }
+        return sorted({int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "big") >> 1 for n in names})
+
     def _note_numbers(
-        self, messages: list[Message], now: datetime, attempt: BatchOutcome, effects: list[_Effect]
+        self, messages: list[Message], now: datetime, attempt: BatchOutcome, effects: list[Change]
     ) -> None:
         """Follow each device's numbered stream; raise messages_missing when a device's missing count grows,
         clear it when every gap has filled (hub/loss.py)."""
@@ -242,21 +260,16 @@ class Processor:
                 alert = self._board.missing_alert(*device, now_missing, now)
                 self._store.add_alert(alert)
                 attempt.alerts.append(alert)
-                effects.append(functools.partial(self._board_track, alert))
-
-    def _board_track(self, alert: AlertMessage) -> set[DeskKey]:
-        self._board.track_alert(alert)
-        return set()
+                effects.append(alert)
 
     def _reject(self, item: Incoming, reason: str) -> None:
         payload, note = rejected_payload(item, self._limits.rejected_payload_bytes)
         self._store.add_rejected(_text(item.topic), payload, _text(reason + note)[:2000], item.received_at)
 
     def _keep(
-        self, message: Message, dirty_visits: set[tuple[str, str, str]], effects: list[_Effect], calls: list[Call]
+        self, message: Message, dirty_visits: set[tuple[str, str, str]], effects: list[Change], calls: list[Call]
     ) -> None:
         day = self.local_day(message.ts)
-        board = self._board
         if isinstance(message, TicketMessage):
             record = TicketEventRecord(
                 id=message.id,
@@ -285,29 +298,25 @@ class Processor:
                 message.source.value,
                 message.present,
             )
-            effects.append(lambda: board.apply_queue(sample))
+            effects.append(sample)
         elif isinstance(message, RatingMessage):
             hub_flags = self._judge_rating(message, day)
             counted = message.counted and not any(flag in _HUB_NOT_COUNTED for flag in hub_flags)
             self._store.add_rating(message, day, counted, hub_flags)
-            m = message
-            effects.append(lambda: board.apply_rating(m.site, m.desk, day, m.score, m.scale, counted))
+            effects.append(RatingChange(message.site, message.desk, day, message.score, message.scale, counted))
         elif isinstance(message, FeedbackMessage):
             self._store.add_feedback(message, day)
         elif isinstance(message, EmotionMessage):
             self._store.add_emotion(message, day)
         elif isinstance(message, LineMessage):
             self._store.add_line_event(message, day)
-            line = message
-            effects.append(lambda: board.apply_line(line.site, line.desk, day, line.event.value, line.duration_s))
+            effects.append(LineChange(message.site, message.desk, day, message.event.value, message.duration_s))
         elif isinstance(message, HeartbeatMessage):
-            beat = message
-            self._store.record_node(beat.site, beat.desk, beat.ts, None, beat)
-            effects.append(lambda: board.apply_node(beat.site, beat.desk, beat.ts, None))
+            self._store.record_node(message.site, message.desk, message.ts, None, message)
+            effects.append(NodeChange(message.site, message.desk, message.ts, None))
         elif isinstance(message, StatusMessage):
-            status = message
-            self._store.record_node(status.site, status.desk, status.ts, status.online, None)
-            effects.append(lambda: board.apply_node(status.site, status.desk, status.ts, status.online))
+            self._store.record_node(message.site, message.desk, message.ts, message.online, None)
+            effects.append(NodeChange(message.site, message.desk, message.ts, message.online))
         # config and alert messages are kept in the raw record only.
 
     def _judge_rating(self, message: RatingMessage, day: str) -> tuple[str, ...]:
@@ -355,8 +364,13 @@ class Processor:
         alerts = self._board.evaluate(now)
         if alerts:
             with self._store.transaction():
+                # Every worker's board sees every desk and evaluates the same alerts: the one whose change of
+                # state the record takes first raises (or clears) it; the others' boards follow the record.
+                alerts = [alert for alert in alerts if self._store.claim_alert(alert)]
                 for alert in alerts:
                     self._store.add_alert(alert)
+                if self.announce and alerts:
+                    self._store.announce(list(alerts))
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
             self.prune_rejected(now)
@@ -393,6 +407,8 @@ class Processor:
                     self._board.apply_rating(site, desk, day, rating.score, rating.scale, rating.counted)
             for line in self._store.line_events(site, day):
                 self._board.apply_line(site, line.desk, day, line.event, line.duration_s)
+        for alert in self._store.raised_alerts():  # raised before the restart, or by another worker
+            self._board.track_alert(alert)
         self._restore_missing(now)
 
     def _restore_missing(self, now: datetime) -> None:

@@ -6,6 +6,7 @@ The API reads through this object; it is opened in the web application's lifespa
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -13,6 +14,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from hub.adoption import Adoption
 from hub.audit import AuditLog
 from hub.config import HubSettings, TargetMetric, UnitLevel, targets_in_force, wait_target
 from hub.events import Broadcaster
@@ -21,6 +23,7 @@ from hub.hall import Call, RecentCalls, SpeechCache, call_text
 from hub.ingest import Ingest
 from hub.line import line_figures
 from hub.live import UNKNOWN_UNIT_LEVEL, LiveBoard
+from hub.live_feed import Change, LiveFeed, apply_change
 from hub.notify import Notifier
 from hub.processor import BatchOutcome, Processor
 from hub.retention import DailyPurge, PurgeOutcome, kept_day_figures, purge
@@ -52,6 +55,8 @@ class HubRuntime:
         self.lock = threading.Lock()
         self.clock = clock
         self.broadcaster: Broadcaster | None = None
+        self.live_feed: LiveFeed | None = None
+        self.adoption: Adoption | None = None
         self.ingest = Ingest(
             settings.mqtt,
             self.processor,
@@ -75,9 +80,21 @@ class HubRuntime:
     def start(self, broadcaster: Broadcaster | None = None) -> None:
         """Rebuild today's live state from the record and start listening to the broker."""
         self.broadcaster = broadcaster
-        with self.lock:
-            self.processor.restore(self.clock())
+        listen = getattr(self.store, "listening_connection", None)
+        group = self.settings.mqtt.shared_group
+        if listen is not None and group:
+            # Several workers on PostgreSQL: the board follows every worker's commits (hub/live_feed.py), and a
+            # dead peer's share is taken over by a living worker (hub/adoption.py).
+            self.processor.announce = True
+            self.live_feed = LiveFeed(listen, self._resync, self._on_live)
+            self.live_feed.start()
+            self.adoption = Adoption(listen, group, self.settings.mqtt.client_id, self._adopted_ingest)
+        else:  # one worker: it applies its own changes
+            with self.lock:
+                self.processor.restore(self.clock())
         self.notifier.start()
+        if self.adoption is not None:
+            self.adoption.start()
         self.ingest.start()
         if self.sink is not None:
             self.sink.start()
@@ -87,7 +104,11 @@ class HubRuntime:
 
     def close(self) -> None:
         """Stop ingest and close the store (idempotent)."""
+        if self.adoption is not None:
+            self.adoption.close()
         self.ingest.stop()
+        if self.live_feed is not None:
+            self.live_feed.close()
         if self.daily_purge is not None:
             self.daily_purge.stop()
         if self.sink is not None:
@@ -101,7 +122,50 @@ class HubRuntime:
     def _on_batch(self, outcome: BatchOutcome) -> None:
         if self.sink is not None:
             self.sink.wake()
-        self.notifier.submit(outcome.alerts)
+        self.notifier.submit(outcome.alerts)  # only the alerts this worker raised: each is delivered once
+        if self.live_feed is None:
+            self._fan_out(outcome)
+
+    def _adopted_ingest(self, client_id: str, handed_off: Callable[[], None]) -> Ingest:
+        """An ingest connected with a dead peer's client id, into this worker's processor (hub/adoption.py)."""
+        mqtt = self.settings.mqtt
+        update: dict[str, Any] = {"client_id": client_id}
+        if mqtt.username:  # each worker its own account, named as its client id (use_username_as_clientid)
+            update.update(username=client_id, password_env=peer_password_env(mqtt.password_env, client_id))
+        return Ingest(
+            mqtt.model_copy(update=update),
+            self.processor,
+            self.lock,
+            self._on_batch,
+            tick_s=3600.0,  # this worker's own ingest re-evaluates the alerts
+            clock=self.clock,
+            limits=self.settings.ingest,
+            on_taken_over=handed_off,
+        )
+
+    def _resync(self) -> str:
+        """Rebuild the live board from the record in one snapshot; the snapshot's text (live feed thread)."""
+        with self.lock:
+            self.board.reset()
+            with self.store.snapshot() as snapshot:  # type: ignore[attr-defined]
+                self.processor.restore(self.clock())
+        return str(snapshot)
+
+    def _on_live(self, changes: list[Change]) -> None:
+        """Changes committed by any worker (this one included), in commit order: to the board, then out."""
+        outcome = BatchOutcome()
+        with self.lock:
+            self.board.start_day(self.processor.local_day(self.clock()))
+            for change in changes:
+                outcome.changed_desks |= apply_change(self.board, change)
+                if isinstance(change, AlertMessage):
+                    outcome.alerts.append(change)
+                elif isinstance(change, Call):
+                    outcome.calls.append(change)
+        self._fan_out(outcome)
+
+    def _fan_out(self, outcome: BatchOutcome) -> None:
+        """Send the changed desks, alerts and calls to the live stream's clients."""
         if self.broadcaster is None:
             return
         now = self.clock()
@@ -341,6 +405,12 @@ class HubRuntime:
 
 
 LOSS_GAPS_SHOWN = 100
+
+
+def peer_password_env(password_env: str, client_id: str) -> str:
+    """Where a worker finds another worker's MQTT password, to take its session over:
+    ``ONESTOP_HUB_MQTT_PASSWORD_HUB_2`` for ``hub-2``."""
+    return f"{password_env}_{re.sub(r'[^A-Za-z0-9]', '_', client_id).upper()}"
 
 
 def alert_json(alert: AlertMessage) -> dict[str, Any]:

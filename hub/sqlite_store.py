@@ -125,6 +125,11 @@ CREATE TABLE IF NOT EXISTS seq_streams (
     site TEXT NOT NULL, desk TEXT NOT NULL, stream TEXT NOT NULL, highest INTEGER NOT NULL,
     missing INTEGER NOT NULL, written_off INTEGER NOT NULL, gaps TEXT NOT NULL, updated_at TEXT NOT NULL,
     PRIMARY KEY (site, desk, stream));
+CREATE TABLE IF NOT EXISTS alert_states (
+    site TEXT NOT NULL, desk TEXT NOT NULL, alert TEXT NOT NULL, state TEXT NOT NULL, alert_id TEXT NOT NULL,
+    ts TEXT NOT NULL, PRIMARY KEY (site, desk, alert));
+CREATE TABLE IF NOT EXISTS hub_workers (
+    client_id TEXT PRIMARY KEY, shared_group TEXT NOT NULL, started_at TEXT NOT NULL);
 """
 SCHEMA += SHARED_SCHEMA
 SCHEMA += ROLLUP_SCHEMA  # the daily roll-ups and the indexes they read by (hub/rollups.py)
@@ -144,6 +149,8 @@ INSERT_RATING = (
 )
 
 MessageKey = tuple[str, str, str, str]
+
+INSERT_ALERT = "INSERT OR IGNORE INTO alerts (id, site, desk, ts, payload) VALUES (?, ?, ?, ?, ?)"
 
 
 INSERT_TICKET_EVENT = (
@@ -503,9 +510,37 @@ class SqliteStore:
     def add_alert(self, alert: AlertMessage) -> None:
         """Keep an alert raised or cleared by the hub."""
         self._write(
-            "INSERT OR IGNORE INTO alerts (id, site, desk, ts, payload) VALUES (?, ?, ?, ?, ?)",
+            INSERT_ALERT,
             (alert.id, alert.site, alert.desk, _utc_text(alert.ts), alert.model_dump_json(exclude_none=True)),
         )
+
+    def claim_alert(self, alert: AlertMessage) -> bool:
+        """Record that an alert's state changes (raised or cleared), unless it is in that state already;
+        True when this call changed it. Several workers evaluating the same desks raise each alert once: the
+        first to claim the change announces it."""
+        cursor = self._conn.execute(
+            "INSERT INTO alert_states (site, desk, alert, state, alert_id, ts) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (site, desk, alert) DO UPDATE SET state = excluded.state, alert_id = excluded.alert_id, "
+            "ts = excluded.ts WHERE alert_states.state <> excluded.state",
+            (alert.site, alert.desk, alert.alert.value, alert.state.value, alert.id, _utc_text(alert.ts)),
+        )
+        return bool(cursor.rowcount == 1)
+
+    def raised_alerts(self) -> list[AlertMessage]:
+        """The alerts raised (by :meth:`claim_alert`) and not cleared yet, oldest first."""
+        return [
+            AlertMessage.model_validate_json(row[0])
+            for row in self._conn.execute(
+                "SELECT a.payload FROM alert_states s JOIN alerts a ON a.id = s.alert_id WHERE s.state = 'raised' "
+                "ORDER BY a.ts"
+            )
+        ]
+
+    def lock_keys(self, keys: list[int]) -> None:
+        """Hold these keys until the transaction ends (one SQLite writer: its transaction holds them all)."""
+
+    def announce(self, changes: list[Any]) -> None:
+        """Announce the live board's changes to every worker: one worker on SQLite has no one to tell."""
 
     # -- reads -------------------------------------------------------------------------------------------
 

@@ -199,6 +199,23 @@ class Store(Protocol):
         """Keep an alert raised or cleared by the hub."""
         ...
 
+    def claim_alert(self, alert: AlertMessage) -> bool:
+        """Record an alert's change of state unless it is in that state already; True when this call changed
+        it (several workers: the one that claims a change raises or clears the alert, once)."""
+        ...
+
+    def raised_alerts(self) -> list[AlertMessage]:
+        """The alerts raised and not cleared yet (for a restarted worker's live board)."""
+        ...
+
+    def lock_keys(self, keys: list[int]) -> None:
+        """Hold these keys until the transaction ends, against other workers' transactions (PostgreSQL)."""
+        ...
+
+    def announce(self, changes: list[Any]) -> None:
+        """Announce a transaction's live changes to every worker when it commits (PostgreSQL, hub/live_feed.py)."""
+        ...
+
     def visits(self, site: str, day: str) -> list[Visit]:
         """The visits of a unit on a local day."""
         ...

@@ -5,20 +5,25 @@ on both engines (SQLite and PostgreSQL) with the same literal figures."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
 from devtools.mosquitto import MosquittoBroker
+from devtools.postgres import PostgresServer
+from hub.config import load_settings
 from protocol.messages import Envelope, RatingMessage, TicketEvent, TicketMessage
 from tests.support.hub_server import HubServer, Publisher
+from tests.support.waiting import wait_for
 
 SITE = "bn-kinh-bac"
 
@@ -111,17 +116,27 @@ def hub(broker: MosquittoBroker, record_url: str, request: pytest.FixtureRequest
 
 
 def test_day_figures_match_hand_computation(hub: HubServer, broker: MosquittoBroker) -> None:
-    messages = the_day()
-    duplicates = [messages[i] for i in (1, 4, 10, 19)]
-    shuffled = messages + duplicates
-    random.Random(7).shuffle(shuffled)
+    messages, shuffled = shuffled_day_with_duplicates()
+    duplicates = shuffled[len(messages) :]
     with Publisher(broker) as publisher:
         sent = publisher.send(shuffled)
         for topic, payload, _ in MALFORMED:
             publisher.send_raw(topic, payload)
     counts = hub.wait_until(lambda c: c["accepted"] + c["duplicates"] + c["rejected"] >= sent + len(MALFORMED))
     assert counts == {**counts, "accepted": len(messages), "duplicates": len(duplicates), "rejected": 3}
+    assert_the_days_figures(hub)
 
+
+def shuffled_day_with_duplicates() -> tuple[list[Envelope], list[Envelope]]:
+    """The day's messages, and four of them sent again, all in one shuffled order."""
+    messages = the_day()
+    shuffled = messages + [messages[i] for i in (1, 4, 10, 19)]
+    random.Random(7).shuffle(shuffled)
+    return messages, shuffled
+
+
+def assert_the_days_figures(hub: HubServer) -> None:
+    """The figures of the day, computed by hand, as the hub's API gives them."""
     stats = hub.get(f"/api/v1/sites/{SITE}/stats", date="2026-11-20")
     waits = [360, 600, 600, 1080, 1200]  # 0001, 0003 at q02, 0006, 0002, 0003 at q01
     assert stats["visits"] == 4 and stats["transactions"] == 5 and stats["no_shows"] == 1
@@ -262,3 +277,61 @@ def test_todays_ratings_on_the_desk_cards_survive_a_hub_restart(broker: Mosquitt
         after = next(d for d in hub.get("/api/v1/sites/bn-tien-du/live")["desks"] if d["desk"] == "q02")
     assert before["ratings_today"] == after["ratings_today"] == 3
     assert after["satisfaction_share_today"] == pytest.approx(2 / 3)
+
+
+def test_three_workers_on_a_shared_subscription_give_the_same_figures_and_each_shows_the_whole_province(
+    broker: MosquittoBroker, postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    record = postgres_server.create_database()
+    group = f"e2e{time.monotonic_ns()}"
+    settings = load_settings().with_overrides(ingest={"max_age_days": 36500}, mqtt={"shared_group": group})
+    messages, shuffled = shuffled_day_with_duplicates()
+    now = datetime.now(UTC)
+    # Today, three units: a waiting ticket at each, and one ticket whose issue and call may reach two workers.
+    today = [
+        TicketMessage(ts=now - timedelta(minutes=3), site=site, desk="q01", event=TicketEvent.ISSUED, ticket="0501")
+        for site in ("bn-gia-binh", "bn-luong-tai", "bn-que-vo")
+    ]
+    called = [
+        TicketMessage(ts=now - timedelta(minutes=2, seconds=n), site="bn-que-vo", desk="q02", event=event,
+                      ticket="0502", staff=None if event is TicketEvent.ISSUED else "cb-q02")
+        for n, event in ((30, TicketEvent.ISSUED), (0, TicketEvent.CALLED))
+    ]  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        workers = [
+            stack.enter_context(
+                HubServer(
+                    broker, f"{record}?local={tmp_path / f'w{n}.db'}", client_id=f"{group}-w{n}", settings=settings
+                )
+            )
+            for n in (1, 2, 3)
+        ]
+        with Publisher(broker, client_id=f"{group}-pub") as publisher:
+            sent = publisher.send(shuffled + today + called)
+            for topic, payload, _ in MALFORMED:
+                publisher.send_raw(topic, payload)
+
+        def totals() -> dict[str, int] | None:
+            counts = [w.counts() for w in workers]
+            total = {k: sum(c[k] for c in counts) for k in ("accepted", "duplicates", "rejected")}
+            return total if sum(total.values()) >= sent + len(MALFORMED) else None
+
+        total = wait_for(totals, 20, "every message taken by one of the three workers")
+        assert total == {"accepted": len(messages) + 5, "duplicates": 4, "rejected": 3}
+        assert all(w.counts()["batches"] > 0 for w in workers)  # the broker shared the messages out
+        for worker in workers:
+            assert_the_days_figures(worker)
+
+            def whole_province(worker: HubServer = worker) -> bool:
+                desks = {
+                    (site, d["desk"]): d
+                    for site in ("bn-gia-binh", "bn-luong-tai", "bn-que-vo")
+                    for d in worker.get(f"/api/v1/sites/{site}/live")["desks"]
+                }
+                return (
+                    all([t["ticket"] for t in desks[(s, "q01")]["waiting_tickets"]] == ["0501"]
+                        for s in ("bn-gia-binh", "bn-luong-tai", "bn-que-vo"))
+                    and (desks[("bn-que-vo", "q02")]["serving"] or {}).get("ticket") == "0502"
+                )  # fmt: skip
+
+            wait_for(whole_province, 10, f"the whole province on {worker.url}")
