@@ -16,55 +16,68 @@ from typing import Any
 
 from hub.connection import RecordConnection, connect
 
+READER_CONNECTIONS = 4
 CURSOR_TABLE = "CREATE TABLE IF NOT EXISTS sink_cursors (name TEXT PRIMARY KEY, seq INTEGER NOT NULL)"
 
 
 class RecordReader:
-    """Reads rows of the record by position, and keeps the sinks' cursors; one connection per thread.
+    """Reads rows of the record by position, and keeps the sinks' cursors.
 
-    ``database`` is the record's URL (``sqlite:///…`` or ``postgresql://…``), or an SQLite file.
+    ``database`` is the record's URL (``sqlite:///…`` or ``postgresql://…``), or an SQLite file. Connections
+    are lent to one call at a time, at most ``connections`` at once: the dashboard's requests come from many
+    threads, and a PostgreSQL server shared by several workers has a bounded number of connections.
     """
 
-    def __init__(self, database: str | Path) -> None:
+    def __init__(self, database: str | Path, connections: int = READER_CONNECTIONS) -> None:
         self._database = database
-        self._local = threading.local()
         self._connections: list[RecordConnection] = []
+        self._idle: list[RecordConnection] = []
+        self._slots = threading.BoundedSemaphore(connections)
         self._lock = threading.Lock()
         self._cursor_table = False
 
-    def _conn(self) -> RecordConnection:
-        conn: RecordConnection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = connect(self._database)
-            self._local.conn = conn
+    def _fetch(self, sql: str, args: tuple[Any, ...] = (), *, write: bool = False) -> tuple[list[str], list[Any]]:
+        """Run one statement on a lent connection: the column names and every row."""
+        with self._slots:
             with self._lock:
-                self._connections.append(conn)
-        return conn
+                conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = connect(self._database)
+                with self._lock:
+                    self._connections.append(conn)
+            try:
+                if write and not self._cursor_table:
+                    conn.execute_script(CURSOR_TABLE)
+                    self._cursor_table = True
+                cursor = conn.execute(sql, args)
+                names = [column[0] for column in cursor.description] if cursor.description else []
+                rows = cursor.fetchall() if cursor.description else []
+            except BaseException:
+                with self._lock:  # a connection that failed is not lent again
+                    self._connections.remove(conn)
+                conn.close()
+                raise
+            with self._lock:
+                self._idle.append(conn)
+        return names, rows
 
     def _rows(self, sql: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
-        cursor = self._conn().execute(sql, args)
-        names = [column[0] for column in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-
-    def _cursors(self) -> RecordConnection:
-        conn = self._conn()
-        if not self._cursor_table:
-            conn.execute_script(CURSOR_TABLE)
-            self._cursor_table = True
-        return conn
+        names, rows = self._fetch(sql, args)
+        return [dict(zip(names, row, strict=True)) for row in rows]
 
     # -- cursors -------------------------------------------------------------------------------------------
 
     def cursor(self, name: str) -> int:
         """Position of the last row the sink ``name`` delivered (0: none yet)."""
-        row = self._cursors().execute("SELECT seq FROM sink_cursors WHERE name = ?", (name,)).fetchone()
-        return int(row[0]) if row else 0
+        _, rows = self._fetch("SELECT seq FROM sink_cursors WHERE name = ?", (name,), write=True)
+        return int(rows[0][0]) if rows else 0
 
     def save_cursor(self, name: str, seq: int) -> None:
         """Remember that the sink ``name`` delivered every row up to ``seq``."""
-        self._cursors().execute(
+        self._fetch(
             "INSERT INTO sink_cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
             (name, seq),
+            write=True,
         )
 
     # -- rows by position ----------------------------------------------------------------------------------
@@ -88,10 +101,10 @@ class RecordReader:
 
     def last_positions(self) -> tuple[int, int]:
         """The newest positions of messages and alerts."""
-        conn = self._conn()
-        messages = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM messages").fetchone()[0]
-        alerts = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM alerts").fetchone()[0]
-        return int(messages), int(alerts)
+        _, rows = self._fetch(
+            "SELECT (SELECT COALESCE(MAX(rowid), 0) FROM messages), (SELECT COALESCE(MAX(rowid), 0) FROM alerts)"
+        )
+        return int(rows[0][0]), int(rows[0][1])
 
     def transactions(self, site: str, day: str, ticket: str) -> list[dict[str, Any]]:
         """The transactions of one visit as the hub rebuilt them."""
@@ -105,7 +118,7 @@ class RecordReader:
 
     def rating_times(self, site: str, day: str) -> list[tuple[str, int, int | None, bool]]:
         """Counted and uncounted ratings of a unit on a local day: (UTC time, score, scale, counted)."""
-        rows = self._conn().execute(
+        _, rows = self._fetch(
             "SELECT ts, score, scale, counted FROM ratings WHERE site = ? AND day = ? ORDER BY ts", (site, day)
         )
         return [(row[0], int(row[1]), row[2], bool(row[3])) for row in rows]
@@ -116,7 +129,7 @@ class RecordReader:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
-        self._local = threading.local()
+            self._idle.clear()
 
     def __enter__(self) -> RecordReader:
         return self

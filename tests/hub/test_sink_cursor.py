@@ -4,8 +4,10 @@ again (a restarted hub) resumes exactly after the last row it delivered, never r
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
+from hub.connection import connect
 from hub.sinks.record import RecordReader
 from hub.store import open_store
 from protocol.messages import QueueMessage, QueueSource
@@ -50,3 +52,20 @@ def test_a_restarted_sink_resumes_after_the_last_row_it_delivered(record_url: st
         assert [row["kind"] for row in rest] == ["queue"] * 5
         assert restarted.last_positions()[0] == rest[-1]["seq"]
         assert restarted.messages_after(int(rest[-1]["seq"]), 100) == []  # type: ignore[call-overload]
+
+
+def test_many_dashboard_threads_share_a_few_connections(record_url: str) -> None:
+    keep(record_url, range(3))
+    with RecordReader(record_url, connections=3) as reader, ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda _: reader.last_positions()[0], range(64)))
+        assert len(set(answers)) == 1 and answers[0] > 0  # every thread read the same newest position
+        if record_url.startswith("postgresql"):
+            check = connect(record_url)
+            try:
+                (opened,) = check.execute(
+                    "SELECT COUNT(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                ).fetchone()
+            finally:
+                check.close()
+            assert opened <= 3  # not one per thread: a shared server's connections are bounded

@@ -25,16 +25,16 @@ def test_points_are_six_times_the_share_of_ninety_percent(satisfied: int, rating
     assert points_766(satisfied, ratings) == pytest.approx(points)
 
 
-def test_every_unit_gets_its_points_and_units_without_ratings_are_warned(builder: RecordBuilder) -> None:
+def test_every_unit_gets_its_points_and_units_without_ratings_are_warned(engine_builder: RecordBuilder) -> None:
     day = "2025-05-06"
     for k in range(3):
-        builder.minutes("bn-hcc", day, f"{k}", 5, 5, "cb-1")
-        builder.rating("bn-hcc", day, f"09:0{k}", 4 if k else 1, ticket=f"{k}", staff="cb-1")
-    builder.minutes("bn-kinh-bac", day, "1", 5, 5, "cb-2")
-    builder.minutes("xa-moi", day, "1", 5, 5, "cb-3")  # a unit not in the configuration
-    with builder.open() as record:
-        points = {p.site: p for p in decision766_points(record, builder.settings, parse_period("2025-05"))}
-    assert len(points) == len(builder.settings.sites) + 1
+        engine_builder.minutes("bn-hcc", day, f"{k}", 5, 5, "cb-1")
+        engine_builder.rating("bn-hcc", day, f"09:0{k}", 4 if k else 1, ticket=f"{k}", staff="cb-1")
+    engine_builder.minutes("bn-kinh-bac", day, "1", 5, 5, "cb-2")
+    engine_builder.minutes("xa-moi", day, "1", 5, 5, "cb-3")  # a unit not in the configuration
+    with engine_builder.open() as record:
+        points = {p.site: p for p in decision766_points(record, engine_builder.settings, parse_period("2025-05"))}
+    assert len(points) == len(engine_builder.settings.sites) + 1
     hcc = points["bn-hcc"]
     assert (hcc.ratings, hcc.satisfied, hcc.points, hcc.warning) == (3, 2, pytest.approx(6 * (2 / 3) / 0.9), None)
     kinh_bac = points["bn-kinh-bac"]

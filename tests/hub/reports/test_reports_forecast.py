@@ -49,13 +49,15 @@ def test_less_than_a_week_of_record_is_refused() -> None:
         forecast_from("bn-hcc", None, counts[:3], days[:3], [MONDAY], 1, (7, 17))
 
 
-def test_arrivals_are_counted_in_local_hours(builder: RecordBuilder) -> None:
-    builder.minutes("bn-hcc", "2025-03-04", "1", 5, 5, "cb-1", start="06:30")  # 23:30 UTC the day before
-    builder.minutes("bn-hcc", "2025-03-04", "2", 5, 5, "cb-1", start="08:15")
-    builder.minutes("bn-hcc", "2025-03-04", "3", 5, 5, "cb-1", "xay-dung", start="08:45")
-    with builder.open() as record:
+def test_arrivals_are_counted_in_local_hours(engine_builder: RecordBuilder) -> None:
+    engine_builder.minutes("bn-hcc", "2025-03-04", "1", 5, 5, "cb-1", start="06:30")  # 23:30 UTC the day before
+    engine_builder.minutes("bn-hcc", "2025-03-04", "2", 5, 5, "cb-1", start="08:15")
+    engine_builder.minutes("bn-hcc", "2025-03-04", "3", 5, 5, "cb-1", "xay-dung", start="08:45")
+    with engine_builder.open() as record:
         (counts,) = record.run(
-            lambda conn: hourly_arrivals(conn, "bn-hcc", date(2025, 3, 3), date(2025, 3, 4), builder.settings.zone)
+            lambda conn: hourly_arrivals(
+                conn, "bn-hcc", date(2025, 3, 3), date(2025, 3, 4), engine_builder.settings.zone
+            )
         )
     land = counts["dat-dai"]
     assert land.shape == (2, 24)

@@ -37,14 +37,14 @@ def fill(b: RecordBuilder) -> None:
             b.store.add_line_event(message, DAY)
 
 
-def test_the_report_by_desk_sets_the_cameras_line_beside_the_ticket_waits(builder: RecordBuilder) -> None:
-    fill(builder)
-    with builder.open() as record:
+def test_the_report_by_desk_sets_the_cameras_line_beside_the_ticket_waits(engine_builder: RecordBuilder) -> None:
+    fill(engine_builder)
+    with engine_builder.open() as record:
         rendered = service.figures(
-            record, builder.settings, parse_period(DAY), GroupBy.DESK, Filters(site=SITE), ReportFormat.JSON, NOW
+            record, engine_builder.settings, parse_period(DAY), GroupBy.DESK, Filters(site=SITE), ReportFormat.JSON, NOW
         )
         workbook = service.figures(
-            record, builder.settings, parse_period(DAY), GroupBy.DESK, Filters(site=SITE), ReportFormat.XLSX, NOW
+            record, engine_builder.settings, parse_period(DAY), GroupBy.DESK, Filters(site=SITE), ReportFormat.XLSX, NOW
         )
     rows = {tuple(r["key"]): r for r in json.loads(rendered.content)["line"]}
     assert (rows[()]["walkouts"], rows[()]["pre_ticket_waits"], rows[()]["pre_ticket_wait_mean_s"]) == (1, 3, 140.0)
