@@ -90,7 +90,13 @@ class Filters:
             terms.append(f"{alias}.site = ?")
             args.append(self.site)
         if self.desk is not None:
-            terms.append(f"{alias}.desk = ?")
+            if table == "visits":  # a visit has no desk of its own: the visits with a transaction at this desk
+                terms.append(
+                    f"EXISTS (SELECT 1 FROM transactions t WHERE t.site = {alias}.site AND t.day = "
+                    f"{alias}.day AND t.ticket = {alias}.ticket AND t.desk = ?)"
+                )
+            else:
+                terms.append(f"{alias}.desk = ?")
             args.append(self.desk)
         if self.service is not None:
             terms.append(

@@ -131,6 +131,22 @@ def test_desks_officers_and_fields_count_transactions(engine_builder: RecordBuil
     assert (by_field["tu-phap-ho-tich"].ratings, by_field["tu-phap-ho-tich"].satisfied) == (1, 0)
 
 
+def test_a_desk_and_an_officer_together_count_the_visits_that_reached_that_desk(
+    engine_builder: RecordBuilder,
+) -> None:
+    fill(engine_builder)
+    with engine_builder.open() as record:
+        q02 = period_figures(
+            record, engine_builder.settings, PERIOD, GroupBy.UNIT, Filters(site=SITE, desk="q02", staff="cb-2")
+        ).total
+        q01 = period_figures(
+            record, engine_builder.settings, PERIOD, GroupBy.UNIT, Filters(site=SITE, desk="q01", staff="cb-1")
+        ).total
+    # Visits served: q02 served A1 only, after its transfer (cb-2); q01 served A1, A2, B1, B2 (cb-1); A3 did not come.
+    assert (q02.visits, q02.transactions, q02.no_shows) == (1, 1, 0)
+    assert (q01.visits, q01.transactions, q01.no_shows) == (4, 4, 1)
+
+
 def test_one_day_matches_the_hubs_own_day_figures(engine_builder: RecordBuilder) -> None:
     fill(engine_builder)
     day = date(2023, 1, 3)
