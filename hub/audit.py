@@ -16,10 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:  # hub.store imports hub.config, which imports the notifier
-    from hub.store import RecordConnection
+from hub.connection import RecordConnection, connect
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,9 +57,9 @@ class AuditLog:
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        from hub.store import record_connection
+        from hub.sqlite_store import SHARED_SCHEMA  # here: hub.sqlite_store imports hub.config
 
-        self._conn = record_connection(record)
+        self._conn = connect(record, tables=SHARED_SCHEMA) if isinstance(record, Path) else record
 
     def record(self, actor: str, action: str, target: str, detail: dict[str, Any] | None = None) -> AuditEntry:
         """Append an entry and return it (committed before this returns)."""

@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from hub.database import Engine
+from hub.connection import RecordConnection, RecordError, connect
 from hub.migrations import ADVISORY_LOCK, HEAD, current_revision, upgrade
 from hub.rollups import fill_new_rollups
 from hub.sqlite_store import SCHEMA, MessageKey, SqliteStore, _utc_text, queue_sample, schema_statements
@@ -135,35 +135,6 @@ def _is_truth(argument: str) -> bool:
     return _TRUTH_OPERATOR.search(text) is not None
 
 
-class _Connection:
-    """A psycopg connection that takes the store's SQLite statements (also ``hub.store.RecordConnection``)."""
-
-    engine = Engine.POSTGRESQL
-
-    def __init__(self, conn: Any) -> None:
-        self.raw = conn
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Commit everything inside together; roll back on error."""
-        with self.raw.transaction():
-            yield
-
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        return self.raw.execute(translate(sql), tuple(args))  # always parameters: "%%" stands for "%"
-
-    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        with self.raw.cursor() as cursor:
-            cursor.executemany(translate(sql), rows)
-
-    def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """Run an INSERT of one row keyed by ``seq``; its ``seq``."""
-        return int(self.execute(sql + " RETURNING seq", args).fetchone()[0])
-
-    def close(self) -> None:
-        self.raw.close()
-
-
 class PostgresStore(SqliteStore):
     """The record in a PostgreSQL database, every table of it shared by the hub's workers."""
 
@@ -207,16 +178,16 @@ class PostgresStore(SqliteStore):
         """
         raise ConfigError("database: the record is in PostgreSQL, not in an SQLite file (docs/scaling.md)")
 
-    def connect(self) -> _Connection:  # type: ignore[override]
+    def connect(self) -> RecordConnection:
         """A new connection to the record, owned (and closed) by the caller."""
         try:
-            return _Connection(self._psycopg.connect(self._dsn, autocommit=True))
-        except self._psycopg.OperationalError as error:
-            raise ConfigError(f"database: cannot connect to PostgreSQL: {error}".strip()) from error
+            return connect(self._dsn)
+        except RecordError as error:  # the store's callers are told of a configuration to fix
+            raise ConfigError(str(error)) from error
 
     @property
-    def _conn(self) -> _Connection:  # type: ignore[override]
-        conn: _Connection | None = getattr(self._local, "conn", None)
+    def _conn(self) -> RecordConnection:  # type: ignore[override]
+        conn: RecordConnection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = self.connect()
             self._local.conn = conn

@@ -14,10 +14,8 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # hub.config imports hub.auth, which imports this module: the store comes later
-    from hub.store import RecordConnection
+from hub.connection import RecordConnection, connect
 
 
 class SessionStore:
@@ -34,9 +32,9 @@ class SessionStore:
         # Opened on first use: the hub's store has made the tables by then (the app's lifespan opens it first).
         if self._conn is None:
             if self._connect is None:
-                from hub.sqlite_store import SHARED_SCHEMA, SqliteConnection
+                from hub.sqlite_store import SHARED_SCHEMA  # here: hub.config imports this module
 
-                self._conn = SqliteConnection(":memory:", SHARED_SCHEMA)
+                self._conn = connect("sqlite:///:memory:", tables=SHARED_SCHEMA)
             else:
                 self._conn = self._connect()
         return self._conn

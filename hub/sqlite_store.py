@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from hub.database import Engine
+from hub.connection import RecordConnection, connect
 from hub.figures import RatingFact
 from hub.loss import StreamLoss
 from hub.migrations import HEAD, current_revision, upgrade
@@ -32,7 +32,7 @@ from protocol.messages import (
 )
 
 # The tables every hub worker of a record shares, written beside the ingest through a connection of their own
-# (hub.store.RecordConnection): the audit log (hub/audit.py), the dashboard sessions (hub/sessions.py), alert
+# (hub.connection.RecordConnection): the audit log (hub/audit.py), the dashboard sessions (hub/sessions.py), alert
 # delivery (hub/notify/outbox.py: a delivery is claimed by one worker for a lease) and the evaluation entries
 # (hub/reports/evaluation_entries.py). ``"user"`` is quoted: a reserved word in PostgreSQL.
 SHARED_SCHEMA = """
@@ -196,9 +196,9 @@ class SqliteStore:
         """The database file."""
         return self._path
 
-    def connect(self) -> SqliteConnection:
+    def connect(self) -> RecordConnection:
         """A new connection to the record file, owned (and closed) by the caller."""
-        return SqliteConnection(self._path)
+        return connect(self._path)
 
     def _migrate(self) -> None:
         # Versioned migrations (hub/migrations) bring an empty or older record to the head revision; tables
@@ -771,49 +771,6 @@ class SqliteStore:
                 _utc_text(updated_at),
             ),
         )
-
-
-class SqliteConnection:
-    """A connection of its own to an SQLite record (``hub.store.RecordConnection``); ``tables``: a script run
-    at once (the in-memory sessions of an open hub, a bare file in a tool or a test)."""
-
-    engine = Engine.SQLITE
-
-    def __init__(self, path: Path | str, tables: str = "") -> None:
-        if isinstance(path, Path):
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self.raw = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-        if path != ":memory:":
-            self.raw.execute("PRAGMA journal_mode=WAL")
-        if tables:
-            self.raw.executescript(tables)
-
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> sqlite3.Cursor:
-        """Run one statement."""
-        return self.raw.execute(sql, tuple(args))
-
-    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """Run one statement for each row."""
-        self.raw.executemany(sql, rows)
-
-    def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """Run an INSERT of one row keyed by ``seq``; its ``seq`` (the rowid: no RETURNING before SQLite 3.35)."""
-        return int(self.raw.execute(sql, tuple(args)).lastrowid or 0)
-
-    @contextmanager
-    def transaction(self) -> Iterator[None]:
-        """Commit everything inside together (the writer's lock taken at the start); roll back on error."""
-        self.raw.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self.raw.execute("ROLLBACK")
-            raise
-        self.raw.execute("COMMIT")
-
-    def close(self) -> None:
-        """Close the connection (idempotent)."""
-        self.raw.close()
 
 
 def schema_statements(schema: str, dialect: str) -> list[str]:

@@ -2,7 +2,7 @@
 
 SQLite (WAL) is the embedded default, PostgreSQL the record shared by several hub workers; the interface is kept
 narrow and the SQL portable. Parts that write beside the ingest (audit log, alert outbox, sessions, evaluation
-entries) take a :class:`RecordConnection` of their own from :meth:`Store.connect`. Times are stored as UTC
+entries) take a ``hub.connection.RecordConnection`` of their own from :meth:`Store.connect`. Times are stored as UTC
 ISO 8601 text; ``day`` columns hold the local day (YYYY-MM-DD) in the hub's time zone.
 """
 
@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from hub.connection import RecordConnection
 from hub.database import Engine, parse_database_url
 from hub.figures import RatingFact
 from hub.loss import StreamLoss
@@ -76,40 +77,6 @@ class LineFact:
     ts: datetime
     event: str
     duration_s: float
-
-
-class RecordConnection(Protocol):
-    """A connection of its own to the record, for a part that writes beside the ingest: the audit log, the alert
-    outbox, the dashboard sessions and the evaluation entries (their tables are in ``hub.sqlite_store.SCHEMA``).
-
-    Statements are written in SQLite's dialect and translated on PostgreSQL (``hub.postgres_store.translate``);
-    outside :meth:`transaction` each statement commits by itself. One thread at a time (its owner holds a lock).
-    """
-
-    @property
-    def engine(self) -> Engine:
-        """The record's engine (a statement that differs, e.g. ``FOR UPDATE SKIP LOCKED``, asks it)."""
-        ...
-
-    def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        """Run one statement; the cursor has ``fetchone``, ``fetchall`` and ``rowcount``."""
-        ...
-
-    def executemany(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """Run one statement for each row."""
-        ...
-
-    def insert(self, sql: str, args: Sequence[Any] = ()) -> int:
-        """Run an INSERT of one row into a table keyed by ``seq`` (an identity); the new row's ``seq``."""
-        ...
-
-    def transaction(self) -> AbstractContextManager[None]:
-        """Everything inside commits together or not at all (SQLite: the one writer's lock, taken at once)."""
-        ...
-
-    def close(self) -> None:
-        """Close the connection."""
-        ...
 
 
 class Store(Protocol):
@@ -305,13 +272,3 @@ def open_store(url: str) -> Store:
 
     assert database.path is not None
     return SqliteStore(database.path)
-
-
-def record_connection(record: RecordConnection | Path) -> RecordConnection:
-    """``record`` itself, or a new connection to the SQLite record file at that path (for tools and tests that
-    hold a file, not a store: the shared tables are created there where absent)."""
-    if isinstance(record, Path):
-        from hub.sqlite_store import SHARED_SCHEMA, SqliteConnection
-
-        return SqliteConnection(record, SHARED_SCHEMA)
-    return record

@@ -26,13 +26,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hub.connection import RecordConnection, connect
 from hub.database import Engine
 from protocol.messages import AlertMessage, AlertState
-
-if TYPE_CHECKING:  # hub.store imports hub.config, which imports the notifier
-    from hub.store import RecordConnection
 
 # PostgreSQL: the intake of alerts (which alert continues which) runs one worker at a time.
 INTAKE_LOCK = 4242010
@@ -110,9 +108,9 @@ class Outbox:
     def __init__(self, record: RecordConnection | Path) -> None:
         # One connection behind a lock (as the audit log): every statement here is short.
         self._lock = threading.RLock()
-        from hub.store import record_connection
+        from hub.sqlite_store import SHARED_SCHEMA  # here: hub.sqlite_store imports hub.config
 
-        self._db = record_connection(record)
+        self._db = connect(record, tables=SHARED_SCHEMA) if isinstance(record, Path) else record
         self._postgresql = self._db.engine is Engine.POSTGRESQL
         self._closed = False
 

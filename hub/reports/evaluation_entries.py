@@ -29,12 +29,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from hub.connection import RecordConnection, connect
 from protocol.errors import OneStopError
-
-if TYPE_CHECKING:  # hub.store imports hub.config, which imports the notifier
-    from hub.store import RecordConnection
 
 
 class EntryError(OneStopError, ValueError):
@@ -150,9 +148,9 @@ class EntryStore:
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        from hub.store import record_connection
+        from hub.sqlite_store import SHARED_SCHEMA  # here: hub.sqlite_store imports hub.config
 
-        self._conn = record_connection(record)
+        self._conn = connect(record, tables=SHARED_SCHEMA) if isinstance(record, Path) else record
 
     def add(
         self,

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from hub.config import HubSettings, load_settings
+from hub.connection import RecordConnection
 from hub.reports.record import Record
-from hub.store import RecordConnection, open_store
+from hub.store import open_store
 from hub.visits import TicketEventRecord, build_visit
 from protocol.messages import (
     EmotionMessage,
