@@ -215,7 +215,8 @@ def _run_server(config: uvicorn.Config) -> bool:
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-            runtime = getattr(self.config.app.state, "runtime", None)
+            state = getattr(self.config.app, "state", None)  # the FastAPI app given to uvicorn.Config
+            runtime = getattr(state, "runtime", None)
             if runtime is not None and runtime.broadcaster is not None:
                 runtime.broadcaster.end_streams()
             super().handle_exit(sig, frame)
