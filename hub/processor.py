@@ -204,8 +204,8 @@ class Processor:
                 attempt.accepted += 1
                 numbered.append(message)
                 self._keep(message, dirty_visits, effects, attempt.calls)
-            for site, day, ticket in dirty_visits:
-                visit = build_visit(ticket, self._store.ticket_events(site, day, ticket))
+            for (site, day, ticket), events in self._store.visits_events(list(dirty_visits)).items():
+                visit = build_visit(ticket, events)
                 self._store.save_visit(site, day, visit)
                 effects.append(functools.partial(self._board.apply_visit, site, day, visit))
             if any(m.seq is not None for m in numbered) and parsed:

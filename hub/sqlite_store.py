@@ -99,6 +99,8 @@ INSERT_RATING = (
 )
 
 MessageKey = tuple[str, str, str, str]
+VisitKey = tuple[str, str, str]
+TICKET_EVENT_COLUMNS = "id, ts, desk, event, staff, service, priority, to_desk"
 
 
 INSERT_TICKET_EVENT = (
@@ -257,23 +259,14 @@ class SqliteStore:
         """All events of one visit."""
         self._flush(only=INSERT_TICKET_EVENT)
         rows = self._conn.execute(
-            "SELECT id, ts, desk, event, staff, service, priority, to_desk FROM ticket_events "
-            "WHERE site = ? AND day = ? AND ticket = ?",
+            f"SELECT {TICKET_EVENT_COLUMNS} FROM ticket_events WHERE site = ? AND day = ? AND ticket = ?",
             (site, day, ticket),
         ).fetchall()
-        return [
-            TicketEventRecord(
-                id=row[0],
-                ts=datetime.fromisoformat(row[1]),
-                desk=row[2],
-                event=TicketEvent(row[3]),
-                staff=row[4],
-                service=row[5],
-                priority=bool(row[6]),
-                to_desk=row[7],
-            )
-            for row in rows
-        ]
+        return [ticket_event(row) for row in rows]
+
+    def visits_events(self, visits: list[VisitKey]) -> dict[VisitKey, list[TicketEventRecord]]:
+        """All events of each of these visits (site, day, ticket); on SQLite one indexed read per visit."""
+        return {key: self.ticket_events(*key) for key in visits}
 
     def save_visit(self, site: str, day: str, visit: Visit) -> None:
         """Replace a visit and its transactions."""
@@ -679,6 +672,20 @@ def schema_statements(schema: str, dialect: str) -> list[str]:
         for pattern, replacement in POSTGRESQL_TYPES:
             schema = pattern.sub(replacement, schema)
     return [statement.strip() for statement in schema.split(";") if statement.strip()]
+
+
+def ticket_event(row: Any) -> TicketEventRecord:
+    """A ticket event from its row (the columns of ``TICKET_EVENT_COLUMNS``)."""
+    return TicketEventRecord(
+        id=row[0],
+        ts=datetime.fromisoformat(row[1]),
+        desk=row[2],
+        event=TicketEvent(row[3]),
+        staff=row[4],
+        service=row[5],
+        priority=bool(row[6]),
+        to_desk=row[7],
+    )
 
 
 def queue_sample(row: Any) -> QueueSample:
