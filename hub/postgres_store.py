@@ -21,10 +21,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from hub.loss import StreamLoss
 from hub.migrations import ADVISORY_LOCK, HEAD, current_revision, upgrade
 from hub.sqlite_store import (
     INSERT_TICKET_EVENT,
     SCHEMA,
+    STREAM_LOSS_COLUMNS,
     TICKET_EVENT_COLUMNS,
     MessageKey,
     SqliteStore,
@@ -32,6 +34,7 @@ from hub.sqlite_store import (
     _utc_text,
     queue_sample,
     schema_statements,
+    stream_loss,
     ticket_event,
 )
 from hub.store import QueueSample
@@ -261,6 +264,20 @@ class PostgresStore(SqliteStore):
         for row in rows:
             found[(row[0], row[1], row[2])].append(ticket_event(row[3:]))
         return found
+
+    def stream_losses(self, devices: list[tuple[str, str]] | None = None) -> list[StreamLoss]:
+        """The numbered streams of these (site, desk) devices (one round trip for all), or of every device."""
+        if devices is None:
+            return super().stream_losses()
+        if not devices:
+            return []
+        columns = ", ".join(f"s.{c.strip()}" for c in STREAM_LOSS_COLUMNS.split(","))
+        rows = self._conn.raw.execute(
+            f"SELECT {columns} FROM unnest(%b::text[], %b::text[]) AS d (site, desk) "
+            "JOIN seq_streams s ON s.site = d.site AND s.desk = d.desk",
+            [list(column) for column in zip(*dict.fromkeys(devices), strict=True)],
+        )
+        return [stream_loss(row) for row in rows]
 
     def _flush(self, only: str | None = None) -> None:
         if only is not None:

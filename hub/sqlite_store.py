@@ -101,6 +101,7 @@ INSERT_RATING = (
 MessageKey = tuple[str, str, str, str]
 VisitKey = tuple[str, str, str]
 TICKET_EVENT_COLUMNS = "id, ts, desk, event, staff, service, priority, to_desk"
+STREAM_LOSS_COLUMNS = "site, desk, stream, highest, missing, written_off, gaps"
 
 
 INSERT_TICKET_EVENT = (
@@ -637,14 +638,14 @@ class SqliteStore:
 
     def stream_losses(self, devices: list[tuple[str, str]] | None = None) -> list[StreamLoss]:
         """The numbered streams of these (site, desk) devices, or of every device."""
-        sql = "SELECT site, desk, stream, highest, missing, written_off, gaps FROM seq_streams"
+        sql = f"SELECT {STREAM_LOSS_COLUMNS} FROM seq_streams"
         rows: list[Any] = []
         if devices is None:
             rows = list(self._conn.execute(sql + " ORDER BY site, desk, stream"))
         else:
             for site, desk in dict.fromkeys(devices):
                 rows += self._conn.execute(sql + " WHERE site = ? AND desk = ?", (site, desk))
-        return [StreamLoss(r[0], r[1], r[2], r[3], r[4], [(a, b) for a, b in json.loads(r[6])], r[5]) for r in rows]
+        return [stream_loss(row) for row in rows]
 
     def save_stream_loss(self, loss: StreamLoss, updated_at: datetime) -> None:
         """Keep what the hub knows of a stream now (inside the batch's transaction)."""
@@ -686,6 +687,11 @@ def ticket_event(row: Any) -> TicketEventRecord:
         priority=bool(row[6]),
         to_desk=row[7],
     )
+
+
+def stream_loss(row: Any) -> StreamLoss:
+    """A device's numbered stream from its row (the columns of ``STREAM_LOSS_COLUMNS``)."""
+    return StreamLoss(row[0], row[1], row[2], row[3], row[4], [(a, b) for a, b in json.loads(row[6])], row[5])
 
 
 def queue_sample(row: Any) -> QueueSample:
