@@ -57,6 +57,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 ROOT = Path(__file__).resolve().parents[1]
+RUNNING: list[subprocess.Popen[str]] = []  # worker processes not stopped yet (ended if the bench stops early)
 sys.path.insert(0, str(ROOT))
 
 from devtools.mosquitto import SHIPPED_CONFIG, MosquittoBroker, find_mosquitto  # noqa: E402
@@ -401,6 +402,7 @@ def bare_rate(broker: MosquittoBroker, traffic: Traffic, timeout: float) -> floa
     elapsed = time.perf_counter() - started
     client.disconnect()
     client.loop_stop()
+    forget_sessions(broker, ["bench-bare"])
     return len(traffic.payloads) / elapsed
 
 
@@ -413,10 +415,10 @@ def run_worker(argv: list[str]) -> int:
     from hub.config import load_settings
     from hub.runtime import HubRuntime
 
-    name, database, address, log = argv
+    name, group, database, address, log = argv
     host, port = address.rsplit(":", 1)
     settings = load_settings().with_overrides(
-        mqtt={"host": host, "port": int(port), "client_id": f"hub-{name}", "shared_group": "country"},
+        mqtt={"host": host, "port": int(port), "client_id": f"hub-{name}", "shared_group": group},
         database=database,
     )
     runtime = HubRuntime(settings)
@@ -451,11 +453,12 @@ def run_worker(argv: list[str]) -> int:
 class Worker:
     """A hub worker process and what it reports."""
 
-    def __init__(self, name: str, database: str, broker: MosquittoBroker, log: Path) -> None:
+    def __init__(self, name: str, group: str, database: str, broker: MosquittoBroker, log: Path) -> None:
         self.log = log
         self.handled = 0
+        self.client_id = f"hub-{name}"
         self.process = subprocess.Popen(
-            [sys.executable, __file__, "--worker", name, database, broker.address, str(log)],
+            [sys.executable, __file__, "--worker", name, group, database, broker.address, str(log)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log.with_suffix(".log").open("w"),  # the worker's own log, beside its commit times
@@ -464,6 +467,7 @@ class Worker:
         )
         self._ready = threading.Event()
         threading.Thread(target=self._read, daemon=True).start()
+        RUNNING.append(self.process)
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -482,6 +486,7 @@ class Worker:
         self.process.stdin.write("stop\n")
         self.process.stdin.flush()
         self.process.wait(timeout=120)
+        RUNNING.remove(self.process)
         return dict(json.loads(self.log.read_text()))
 
 
@@ -501,10 +506,27 @@ def start_workers(count: int, url: str, broker: MosquittoBroker, tmp: Path, run:
     workers = []
     for n in range(count):
         name = f"{run}-w{n + 1}"
-        workers.append(Worker(name, f"{url}?local={tmp / f'{name}-local.db'}", broker, tmp / f"{name}.json"))
+        local = f"{url}?local={tmp / f'{name}-local.db'}"
+        workers.append(Worker(name, f"country-{run}", local, broker, tmp / f"{name}.json"))
     for worker in workers:
         worker.wait_ready(120)
     return workers
+
+
+def forget_sessions(broker: MosquittoBroker, client_ids: list[str]) -> None:
+    """End these clients' persistent sessions on the broker. A disconnected member of a shared subscription
+    keeps getting its share of the messages, queued for it (Mosquitto 2.0): a phase's sessions must not
+    take messages of the next."""
+    for client_id in client_ids:
+        client = mqtt.Client(
+            callback_api_version=CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = 0
+        client.connect(broker.host, broker.port, clean_start=True, properties=properties)
+        client.loop_start()
+        client.disconnect()
+        client.loop_stop()
 
 
 def wait_recorded(workers: list[Worker], url: str, total: int, timeout: float) -> None:
@@ -539,6 +561,7 @@ def hub_backlog_rate(
     commits: dict[str, float] = {}
     for worker in workers:
         commits.update(worker.stop())
+    forget_sessions(broker, [w.client_id for w in workers])
     first = min(datetime.fromisoformat(received).timestamp() for received in commits)
     return len(traffic.payloads) / (max(commits.values()) - first), record(url, traffic, commits, times)
 
@@ -576,6 +599,7 @@ def hub_live(
     commits: dict[str, float] = {}
     for worker in workers:
         commits.update(worker.stop())
+    forget_sessions(broker, [w.client_id for w in workers])
     figures = record(url, traffic, commits, times)
     drain = max(commits.values(), default=first) - first
     return figures | {
@@ -670,6 +694,7 @@ def main() -> int:
         f"simulated in {time.perf_counter() - began:.0f} s"
     )
     with ExitStack() as stack:
+        stack.callback(end_workers)
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         broker = stack.enter_context(production_broker(tmp / "broker"))
         server = stack.enter_context(PostgresServer())
@@ -709,6 +734,16 @@ def main() -> int:
     return 0 if ok else 1
 
 
+def end_workers() -> None:
+    """Kill the worker processes still running (the bench stopped early)."""
+    for process in RUNNING:
+        process.kill()
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise SystemExit(f"stopped by signal {signum}")  # unwinds: the broker, PostgreSQL and the workers end
+
+
 if __name__ == "__main__":
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _stop)
     sys.exit(main())
