@@ -13,18 +13,34 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from hub.connection import RecordConnection, RecordError, connect
+from hub.loss import StreamLoss
 from hub.migrations import ADVISORY_LOCK, HEAD, current_revision, upgrade
 from hub.rollups import fill_new_rollups
-from hub.sqlite_store import SCHEMA, MessageKey, SqliteStore, _utc_text, queue_sample, schema_statements
+from hub.sqlite_store import (
+    INSERT_TICKET_EVENT,
+    SCHEMA,
+    STREAM_LOSS_COLUMNS,
+    TICKET_EVENT_COLUMNS,
+    MessageKey,
+    SqliteStore,
+    VisitKey,
+    _utc_text,
+    queue_sample,
+    schema_statements,
+    stream_loss,
+    ticket_event,
+)
 from hub.store import QueueSample
+from hub.visits import TicketEventRecord
 from protocol.errors import ConfigError
 
 # The primary key of each table written with INSERT OR REPLACE (the conflict target in PostgreSQL).
@@ -33,16 +49,11 @@ REPLACE_KEYS = {"visits": ("site", "day", "ticket"), "evaluation_months": ("staf
 _INSERT_OR_REPLACE = re.compile(r"^\s*INSERT OR REPLACE INTO (\w+) \(([^)]*)\)", re.IGNORECASE)
 _TWO_ARGUMENT_MAX = re.compile(r"\bMAX\(([\w.]+), ([\w.]+)\)")
 _TWO_ARGUMENT_MIN = re.compile(r"\bMIN\(([\w.]+), ([\w.]+)\)")
-# An insert of one row whose conflicts are ignored (or that has no conflict clause): rows buffered for it are
-# sent as one multi-row INSERT, a round trip and a statement for many rows. (DO UPDATE cannot take two rows
-# of one key in one statement: those stay one row per statement.)
 # A batch holds at most this many advisory locks (several workers, see lock_keys): more keys are folded onto as
 # many slots, so that three workers' batches of 1,000 messages stay far within the server's lock table
 # (max_locks_per_transaction x max_connections: 6,400 by default).
 MAX_LOCKS = 256
 _LOCK_BASE = 0x0E57_0000_0000_0000  # folded slots: away from the migrations' lock (hub.migrations.ADVISORY_LOCK)
-_ONE_ROW_INSERT = re.compile(r"^(INSERT (?:OR IGNORE )?INTO [^;]*? VALUES )(\([?, ]+\))$", re.DOTALL)
-ROWS_PER_INSERT = 500
 # The reports' SQLite: ``IS NOT 'text'`` (PostgreSQL's ``IS DISTINCT FROM``), a 0/1 ``counted`` column used as a
 # truth value, and the aggregates ``TOTAL`` and ``group_concat`` (rewritten by ``_rewrite_calls``).
 _IS_NOT_TEXT = re.compile(r"\bIS NOT '")
@@ -50,6 +61,72 @@ _COUNTED_AND = re.compile(r"\b(\w+\.)?counted AND\b")
 _AGGREGATE_CALL = re.compile(r"\b(TOTAL|group_concat)\(", re.IGNORECASE)
 # At the top level of an argument: an operator that makes it a truth value (``TOTAL(a = b)`` counts rows).
 _TRUTH_OPERATOR = re.compile(r"[<>=]|\b(IS|IN|AND|OR|NOT|LIKE|BETWEEN)\b", re.IGNORECASE)
+# An insert of one row (translated): the rows buffered for it are sent as one statement whose parameters are
+# one array per column, ``INSERT … SELECT * FROM unnest(%s::text[], %s::bigint[], …)``: a statement of fixed
+# text (parsed once by psycopg, prepared by the server) for any number of rows.
+_VALUES_INSERT = re.compile(r"^INSERT INTO (\w+) \(([^)]*)\) VALUES \((?:%s, )*%s\)(.*)$", re.DOTALL)
+# DO UPDATE cannot touch one key twice in one statement: rows of a key repeated go in the next statement.
+_CONFLICT_TARGET = re.compile(r"ON CONFLICT \(([^)]*)\) DO UPDATE")
+ROWS_PER_INSERT = 10000
+
+
+def _as_int(value: Any) -> Any:
+    return None if value is None else int(value)
+
+
+def _as_float(value: Any) -> Any:
+    return None if value is None else float(value)
+
+
+def _as_text(value: Any) -> Any:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+def _as_bytes(value: Any) -> Any:
+    return value.encode() if isinstance(value, str) else value
+
+
+# A column's values as psycopg must see them to dump one array of the column's type (it refuses mixed lists).
+_COLUMN_VALUES: dict[str, Callable[[Any], Any]] = {
+    "bigint": _as_int,
+    "integer": _as_int,
+    "smallint": _as_int,
+    "double precision": _as_float,
+    "real": _as_float,
+    "text": _as_text,
+    "bytea": _as_bytes,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _ArrayInsert:
+    """An insert of one row rewritten to take one array per column."""
+
+    sql: str
+    values: tuple[Callable[[Any], Any] | None, ...]  # per column: what makes its values one type (None: as is)
+    key: tuple[int, ...]  # the columns of the DO UPDATE conflict target (empty: rows of one key may share)
+
+    def statements(self, rows: list[tuple[Any, ...]]) -> Iterator[list[list[Any]]]:
+        """The array parameters of each statement that writes ``rows`` in their order."""
+        rounds: list[list[tuple[Any, ...]]] = [rows]
+        if self.key:  # the n-th row of each key goes in the n-th statement: per key, the order is kept
+            rounds = []
+            seen: dict[tuple[Any, ...], int] = {}
+            for row in rows:
+                key = tuple(row[i] for i in self.key)
+                n = seen.get(key, 0)
+                seen[key] = n + 1
+                if n == len(rounds):
+                    rounds.append([])
+                rounds[n].append(row)
+        for chunk_rows in rounds:
+            for start in range(0, len(chunk_rows), ROWS_PER_INSERT):
+                chunk = chunk_rows[start : start + ROWS_PER_INSERT]
+                columns = [list(column) for column in zip(*chunk, strict=True)]
+                for index, convert in enumerate(self.values):
+                    if convert is not None:
+                        columns[index] = [convert(value) for value in columns[index]]
+                yield columns
 
 
 @lru_cache(maxsize=512)
@@ -160,9 +237,43 @@ class PostgresStore(SqliteStore):
                 self._conn.raw.execute(statement)
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
         self._units_filled = False
+        self._column_types = self._read_column_types()
+        self._array_inserts: dict[str, _ArrayInsert | None] = {}
         with self._conn.raw.transaction():
             self._conn.raw.execute(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})")  # one worker fills them
             fill_new_rollups(self)
+
+    def _read_column_types(self) -> dict[str, dict[str, str]]:
+        rows = self._conn.raw.execute(
+            "SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+            "JOIN pg_class c ON c.oid = a.attrelid WHERE c.relnamespace = current_schema()::regnamespace "
+            "AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped"
+        )
+        types: dict[str, dict[str, str]] = {}
+        for table, column, kind in rows:
+            types.setdefault(table, {})[column] = kind
+        return types
+
+    def _array_insert(self, sql: str) -> _ArrayInsert | None:
+        """The array form of an insert of one row (None for any other statement), made once per statement."""
+        if sql in self._array_inserts:
+            return self._array_inserts[sql]
+        plan = None
+        translated = translate(sql)
+        match = _VALUES_INSERT.match(translated)
+        types = self._column_types.get(match.group(1), {}) if match is not None else {}
+        columns = [c.strip() for c in match.group(2).split(",")] if match is not None else []
+        if match is not None and all(c in types for c in columns):
+            target = _CONFLICT_TARGET.search(match.group(3))
+            key = [c.strip() for c in target.group(1).split(",")] if target is not None else []
+            arrays = ", ".join(f"%b::{types[c]}[]" for c in columns)
+            plan = _ArrayInsert(
+                sql=f"INSERT INTO {match.group(1)} ({match.group(2)}) SELECT * FROM unnest({arrays}){match.group(3)}",
+                values=tuple(_COLUMN_VALUES.get(types[c]) for c in columns),
+                key=tuple(columns.index(c) for c in key),
+            )
+        self._array_inserts[sql] = plan
+        return plan
 
     @property
     def dsn(self) -> str:
@@ -209,16 +320,48 @@ class PostgresStore(SqliteStore):
     def existing_messages(self, keys: list[MessageKey]) -> dict[MessageKey, str]:
         """The payloads of those of these (site, desk, kind, id) keys already in the record: one round trip."""
         found: dict[MessageKey, str] = {}
-        for start in range(0, len(keys), 1000):
-            chunk = keys[start : start + 1000]
-            rows = self._conn.raw.execute(
-                "SELECT site, desk, kind, id, payload FROM messages WHERE (site, desk, kind, id) IN "
-                f"({', '.join(['(%s, %s, %s, %s)'] * len(chunk))})",
-                [value for key in chunk for value in key],
-            )
-            for site, desk, kind, message_id, payload in rows:
-                found[(site, desk, kind, message_id)] = payload
+        if not keys:
+            return found
+        rows = self._conn.raw.execute(
+            "SELECT k.site, k.desk, k.kind, k.id, m.payload "
+            "FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[]) AS k (site, desk, kind, id) "
+            "JOIN messages m ON m.site = k.site AND m.desk = k.desk AND m.kind = k.kind AND m.id = k.id",
+            [list(column) for column in zip(*keys, strict=True)],
+        )
+        for site, desk, kind, message_id, payload in rows:
+            found[(site, desk, kind, message_id)] = payload
         return found
+
+    def visits_events(self, visits: list[VisitKey]) -> dict[VisitKey, list[TicketEventRecord]]:
+        """All events of each of these visits (site, day, ticket): one round trip for all of them."""
+        found: dict[VisitKey, list[TicketEventRecord]] = {key: [] for key in visits}
+        if not found:
+            return found
+        self._flush(only=INSERT_TICKET_EVENT)
+        columns = ", ".join(f"e.{c.strip()}" for c in TICKET_EVENT_COLUMNS.split(","))
+        rows = self._conn.raw.execute(
+            f"SELECT v.site, v.day, v.ticket, {columns} "
+            "FROM unnest(%b::text[], %b::text[], %b::text[]) AS v (site, day, ticket) "
+            "JOIN ticket_events e ON e.site = v.site AND e.day = v.day AND e.ticket = v.ticket",
+            [list(column) for column in zip(*found, strict=True)],
+        )
+        for row in rows:
+            found[(row[0], row[1], row[2])].append(ticket_event(row[3:]))
+        return found
+
+    def stream_losses(self, devices: list[tuple[str, str]] | None = None) -> list[StreamLoss]:
+        """The numbered streams of these (site, desk) devices (one round trip for all), or of every device."""
+        if devices is None:
+            return super().stream_losses()
+        if not devices:
+            return []
+        columns = ", ".join(f"s.{c.strip()}" for c in STREAM_LOSS_COLUMNS.split(","))
+        rows = self._conn.raw.execute(
+            f"SELECT {columns} FROM unnest(%b::text[], %b::text[]) AS d (site, desk) "
+            "JOIN seq_streams s ON s.site = d.site AND s.desk = d.desk",
+            [list(column) for column in zip(*dict.fromkeys(devices), strict=True)],
+        )
+        return [stream_loss(row) for row in rows]
 
     def _flush(self, only: str | None = None) -> None:
         if only is not None:
@@ -227,18 +370,19 @@ class PostgresStore(SqliteStore):
                 self._write_rows(only, rows)
             return
         pending, self._pending = self._pending, {}
-        for sql, rows in pending.items():
-            self._write_rows(sql, rows)
+        if not pending:
+            return
+        with self._conn.raw.pipeline():  # every statement of the unit of work in one round trip
+            for sql, rows in pending.items():
+                self._write_rows(sql, rows)
 
     def _write_rows(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        one_row = _ONE_ROW_INSERT.match(sql)
-        if one_row is None or len(rows) == 1:
+        plan = self._array_insert(sql)
+        if plan is None:
             self._conn.executemany(sql, rows)
             return
-        for start in range(0, len(rows), ROWS_PER_INSERT):
-            chunk = rows[start : start + ROWS_PER_INSERT]
-            values = ", ".join([one_row.group(2)] * len(chunk))
-            self._conn.execute(one_row.group(1) + values, [value for row in chunk for value in row])
+        for arrays in plan.statements(rows):
+            self._conn.raw.execute(plan.sql, arrays)
 
     def lock_keys(self, keys: list[int]) -> None:
         """Hold these 63-bit keys until the transaction ends (advisory locks), taken in ascending order so that

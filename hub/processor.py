@@ -213,8 +213,7 @@ class Processor:
                 self._keep(message, dirty_visits, effects, attempt.calls)
                 if isinstance(message, RatingMessage | FeedbackMessage | EmotionMessage):
                     dirty_desks.add((message.site, self.local_day(message.ts), message.desk))
-            for site, day, ticket in dirty_visits:
-                events = self._store.ticket_events(site, day, ticket)
+            for (site, day, ticket), events in self._store.visits_events(list(dirty_visits)).items():
                 dirty_desks.update((site, day, desk) for e in events for desk in (e.desk, e.to_desk) if desk)
                 visit = build_visit(ticket, events)
                 self._store.save_visit(site, day, visit)

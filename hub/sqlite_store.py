@@ -149,6 +149,9 @@ INSERT_RATING = (
 )
 
 MessageKey = tuple[str, str, str, str]
+VisitKey = tuple[str, str, str]
+TICKET_EVENT_COLUMNS = "id, ts, desk, event, staff, service, priority, to_desk"
+STREAM_LOSS_COLUMNS = "site, desk, stream, highest, missing, written_off, gaps"
 
 INSERT_ALERT = "INSERT OR IGNORE INTO alerts (id, site, desk, ts, payload) VALUES (?, ?, ?, ?, ?)"
 
@@ -316,23 +319,14 @@ class SqliteStore:
         """All events of one visit."""
         self._flush(only=INSERT_TICKET_EVENT)
         rows = self._conn.execute(
-            "SELECT id, ts, desk, event, staff, service, priority, to_desk FROM ticket_events "
-            "WHERE site = ? AND day = ? AND ticket = ?",
+            f"SELECT {TICKET_EVENT_COLUMNS} FROM ticket_events WHERE site = ? AND day = ? AND ticket = ?",
             (site, day, ticket),
         ).fetchall()
-        return [
-            TicketEventRecord(
-                id=row[0],
-                ts=datetime.fromisoformat(row[1]),
-                desk=row[2],
-                event=TicketEvent(row[3]),
-                staff=row[4],
-                service=row[5],
-                priority=bool(row[6]),
-                to_desk=row[7],
-            )
-            for row in rows
-        ]
+        return [ticket_event(row) for row in rows]
+
+    def visits_events(self, visits: list[VisitKey]) -> dict[VisitKey, list[TicketEventRecord]]:
+        """All events of each of these visits (site, day, ticket); on SQLite one indexed read per visit."""
+        return {key: self.ticket_events(*key) for key in visits}
 
     def save_visit(self, site: str, day: str, visit: Visit) -> None:
         """Replace a visit and its transactions."""
@@ -744,14 +738,14 @@ class SqliteStore:
 
     def stream_losses(self, devices: list[tuple[str, str]] | None = None) -> list[StreamLoss]:
         """The numbered streams of these (site, desk) devices, or of every device."""
-        sql = "SELECT site, desk, stream, highest, missing, written_off, gaps FROM seq_streams"
+        sql = f"SELECT {STREAM_LOSS_COLUMNS} FROM seq_streams"
         rows: list[Any] = []
         if devices is None:
             rows = list(self._conn.execute(sql + " ORDER BY site, desk, stream"))
         else:
             for site, desk in dict.fromkeys(devices):
                 rows += self._conn.execute(sql + " WHERE site = ? AND desk = ?", (site, desk))
-        return [StreamLoss(r[0], r[1], r[2], r[3], r[4], [(a, b) for a, b in json.loads(r[6])], r[5]) for r in rows]
+        return [stream_loss(row) for row in rows]
 
     def save_stream_loss(self, loss: StreamLoss, updated_at: datetime) -> None:
         """Keep what the hub knows of a stream now (inside the batch's transaction)."""
@@ -779,6 +773,25 @@ def schema_statements(schema: str, dialect: str) -> list[str]:
         for pattern, replacement in POSTGRESQL_TYPES:
             schema = pattern.sub(replacement, schema)
     return [statement.strip() for statement in schema.split(";") if statement.strip()]
+
+
+def ticket_event(row: Any) -> TicketEventRecord:
+    """A ticket event from its row (the columns of ``TICKET_EVENT_COLUMNS``)."""
+    return TicketEventRecord(
+        id=row[0],
+        ts=datetime.fromisoformat(row[1]),
+        desk=row[2],
+        event=TicketEvent(row[3]),
+        staff=row[4],
+        service=row[5],
+        priority=bool(row[6]),
+        to_desk=row[7],
+    )
+
+
+def stream_loss(row: Any) -> StreamLoss:
+    """A device's numbered stream from its row (the columns of ``STREAM_LOSS_COLUMNS``)."""
+    return StreamLoss(row[0], row[1], row[2], row[3], row[4], [(a, b) for a, b in json.loads(row[6])], row[5])
 
 
 def queue_sample(row: Any) -> QueueSample:

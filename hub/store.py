@@ -115,6 +115,10 @@ class Store(Protocol):
         """All events of one visit."""
         ...
 
+    def visits_events(self, visits: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], list[TicketEventRecord]]:
+        """All events of each of these visits (site, day, ticket), every visit of a batch at once."""
+        ...
+
     def save_visit(self, site: str, day: str, visit: Visit) -> None:
         """Replace a visit and its transactions."""
         ...

@@ -188,3 +188,19 @@ def test_alerts_come_back_newest_first_with_their_vietnamese_text(hub: Hub) -> N
             )  # fmt: skip
     assert [(a.id, a.message[-7:]) for a in hub.store.alerts(site=SITE)] == [("a2", " 2 phút"), ("a0", " 0 phút")]
     assert [a.id for a in hub.store.alerts(limit=2)] == ["a2", "a1"]
+
+
+def test_numbered_streams_keep_each_devices_gaps(hub: Hub) -> None:
+    beats = [
+        HeartbeatMessage(id=f"h{n}", ts=at(n - 10), site=SITE, desk=desk, uptime_s=60, spool_depth=0, seq=n,
+                         stream="s1")
+        for desk, numbers in (("q01", (1, 2, 5)), ("q02", (1, 2, 3)))
+        for n in numbers
+    ]  # fmt: skip
+    outcome = hub.send(*beats)
+    assert [(a.alert, a.desk, a.count) for a in outcome.alerts] == [(AlertType.MESSAGES_MISSING, "q01", 2)]
+    devices = [(SITE, "q01"), (SITE, "q02"), (SITE, "q09")]
+    losses = {(s.desk, s.stream): (s.highest, s.missing) for s in hub.store.stream_losses(devices)}
+    assert losses == {("q01", "s1"): (5, 2), ("q02", "s1"): (3, 0)}
+    hub.send(beats[0].model_copy(update={"id": "h3", "seq": 3}), beats[0].model_copy(update={"id": "h4", "seq": 4}))
+    assert [(s.desk, s.missing) for s in hub.store.stream_losses([(SITE, "q01")])] == [("q01", 0)]
