@@ -150,12 +150,12 @@ def _officers_by_sql(
     span = (period.first.isoformat(), period.last.isoformat())
     where = "FROM rollup_desk_days WHERE day BETWEEN ? AND ? AND staff <> ''"
     worked = "CASE WHEN transactions > 0 THEN {} END"
+    handling = _concat(store, "handling_values") if service_limit is not None else "NULL"
     sums = (
         "SELECT staff, SUM(transactions), SUM(no_shows), SUM(handled), SUM(handling_sum), SUM(ratings), "
         "SUM(ratings_counted), SUM(comments_negative), SUM(comments_neutral), SUM(comments_positive), "
         f"SUM(emotions), SUM(valence_sum), MIN({worked.format('day')}), MAX({worked.format('day')}), "
-        f"{_concat(store, 'wait_values')}, {_concat(store, 'handling_values') if service_limit is not None else 'NULL'}"
-        f" {where} GROUP BY staff"
+        f"{_concat(store, 'wait_values')}, {handling} {where} GROUP BY staff"
     )
     halves = [_submit(store, sums, half) for half in _halves(period)]
     mix = _submit(
@@ -169,7 +169,7 @@ def _officers_by_sql(
     )
     officers: dict[str, _Officer] = {}
     waits: dict[str, list[npt.NDArray[np.float64]]] = {}
-    handling: dict[str, list[npt.NDArray[np.float64]]] = {}
+    handling_parts: dict[str, list[npt.NDArray[np.float64]]] = {}
     for half in halves:
         for row in half():
             o = officers.get(row[0])
@@ -190,13 +190,13 @@ def _officers_by_sql(
             o.days = [min([*o.days, row[12]]), max([*o.days, row[13]])]
             waits.setdefault(row[0], []).append(_values(row[14]))
             if service_limit is not None:
-                handling.setdefault(row[0], []).append(_values(row[15]))
+                handling_parts.setdefault(row[0], []).append(_values(row[15]))
     for name, parts in waits.items():
         o = officers[name]
         o.waits = np.concatenate(parts)
         if wait_limit is not None:
             o.wait_judged, o.wait_within = len(o.waits), int(np.count_nonzero(o.waits <= wait_limit))
-    for name, parts in handling.items():
+    for name, parts in handling_parts.items():
         times = np.concatenate(parts)
         officers[name].handling_judged = len(times)
         officers[name].handling_within = int(np.count_nonzero(times <= service_limit))
@@ -205,11 +205,11 @@ def _officers_by_sql(
         o.sites[site] = o.sites.get(site, 0) + int(served)
         o.services[service] = o.services.get(service, 0) + int(served)
     satisfied_min = settings.rating.satisfied_min_for
-    parsed: dict[str, DeskDay] = {}
+    satisfied: dict[str, int] = {}  # per text of scores (a few hundred distinct ones)
     for name, scores, count in scored():
-        if scores not in parsed:
-            parsed[scores] = DeskDay("", "", "", "", "", scores=json.loads(scores))
-        officers[name].satisfied += parsed[scores].satisfied(satisfied_min) * int(count)
+        if scores not in satisfied:
+            satisfied[scores] = DeskDay("", "", "", "", "", scores=json.loads(scores)).satisfied(satisfied_min)
+        officers[name].satisfied += satisfied[scores] * int(count)
     return officers
 
 
@@ -305,10 +305,9 @@ def day_figures(
 class _RecordReader:
     """The reports' read-only record (``hub.reports.record.Record``, SQLite) as the roll-ups read it."""
 
-    dialect = "sqlite"
-
     def __init__(self, record: Record) -> None:
         self._record = record
+        self.dialect = "postgresql" if record.postgresql else "sqlite"
 
     def query(self, sql: str, args: Sequence[Any] = (), *, flush: bool = False) -> list[Any]:
         return list(self._record.connection().execute(sql, tuple(args)).fetchall())
