@@ -196,10 +196,11 @@ def _officers_by_sql(
         o.waits = np.concatenate(parts)
         if wait_limit is not None:
             o.wait_judged, o.wait_within = len(o.waits), int(np.count_nonzero(o.waits <= wait_limit))
-    for name, parts in handling_parts.items():
-        times = np.concatenate(parts)
-        officers[name].handling_judged = len(times)
-        officers[name].handling_within = int(np.count_nonzero(times <= service_limit))
+    if service_limit is not None:
+        for name, parts in handling_parts.items():
+            times = np.concatenate(parts)
+            officers[name].handling_judged = len(times)
+            officers[name].handling_within = int(np.count_nonzero(times <= service_limit))
     for name, site, service, served in mix():  # the units and fields of each officer, by dossiers received
         o = officers[name]
         o.sites[site] = o.sites.get(site, 0) + int(served)
