@@ -20,8 +20,9 @@ minute), then the time to write the PDF, XLSX and CSV of the pack.
 hub's schema made by its store, the cached SQLite record and its roll-ups copied in (``COPY``) and analysed;
 baseline and evaluation then both read PostgreSQL.
 
-Run: ``.venv/bin/python bench/bench_reports.py [--engine sqlite|postgresql] [--visits N] [--officers N]``.
-The generated record is cached under ``var/bench/`` (delete it to regenerate).
+Run: ``.venv/bin/python bench/bench_reports.py [--engine sqlite|postgresql] [--visits N] [--officers N]
+[--skip-raw] [--skip-exports]``. The generated record and its roll-ups are cached under ``var/bench/`` (delete
+it to regenerate).
 """
 
 from __future__ import annotations
