@@ -8,15 +8,21 @@ with the hub's schema (no MQTT, no ingest: the record is what the reports read).
   force on each day, waits and handling against the targets in force on each day, medians and 90th
   percentiles, satisfaction with Wilson intervals, sentiment, emotion, case-mix adjustment by service
   field, the proposed classification.
-Prints both times and the ratio evaluation / bare (aim: at most 2x on each engine, the whole year in under a
+The record is measured as a hub keeps it: with its daily roll-ups (``hub.rollups``), built once into the cached
+record (what a hub does when it first opens a record without them). The evaluation is timed as the reports'
+service computes it (``hub.reports.service``: from the roll-ups when the record keeps them) and, for
+comparison, as the raw scan of the events (``hub.reports.evaluation.evaluation_pack``); the two packs must be
+equal in every count, share, percentile, proposal and rank (the bench stops otherwise).
+Prints the times and the ratio evaluation / bare (aim: at most 2x on each engine, the whole year in under a
 minute), then the time to write the PDF, XLSX and CSV of the pack.
 
 ``--engine postgresql`` runs the same on PostgreSQL: a private server (``devtools.postgres``) is started, the
-hub's schema made by its store, the cached SQLite record copied in (``COPY``) and analysed; baseline and
-evaluation then both read PostgreSQL.
+hub's schema made by its store, the cached SQLite record and its roll-ups copied in (``COPY``) and analysed;
+baseline and evaluation then both read PostgreSQL.
 
-Run: ``.venv/bin/python bench/bench_reports.py [--engine sqlite|postgresql] [--visits N] [--officers N]``.
-The generated record is cached under ``var/bench/`` (delete it to regenerate).
+Run: ``.venv/bin/python bench/bench_reports.py [--engine sqlite|postgresql] [--visits N] [--officers N]
+[--skip-raw] [--skip-exports]``. The generated record and its roll-ups are cached under ``var/bench/`` (delete
+it to regenerate).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import argparse
 import sqlite3
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -45,6 +52,8 @@ from hub.reports.export_pdf import to_pdf  # noqa: E402
 from hub.reports.export_xlsx import to_xlsx  # noqa: E402
 from hub.reports.periods import year_period  # noqa: E402
 from hub.reports.record import Record  # noqa: E402
+from hub.reports.rollup_reader import evaluation_from_record  # noqa: E402
+from hub.rollups import rebuild, recorded_span  # noqa: E402
 from hub.sqlite_store import SqliteStore  # noqa: E402
 from hub.store import open_store  # noqa: E402
 
@@ -281,7 +290,7 @@ def generate(path: Path, visits: int, officers: int, units: int, seed: int = 7) 
     return settings
 
 
-COPIED_TABLES = ("visits", "transactions", "ratings", "feedback", "emotions")
+COPIED_TABLES = ("visits", "transactions", "ratings", "feedback", "emotions", "rollup_unit_days", "rollup_desk_days")
 # Tables that have a rowid column on PostgreSQL (revision 0004): SQLite's rowids are copied into it.
 ROWID_TABLES = ("ratings", "feedback", "emotions")
 
@@ -303,6 +312,24 @@ def copy_to_postgresql(path: Path, url: str) -> None:
                     copy.write_row(row)
         target.execute("VACUUM ANALYZE")
     source.close()
+
+
+def ensure_rollups(path: Path) -> None:
+    """Build the daily roll-ups of the cached record once, as a hub does when it first opens a record without
+    them. A build runs day by day, in order: a record whose last day of events has its roll-ups has them all;
+    an interrupted build is redone."""
+    started = time.perf_counter()
+    store = open_store(f"sqlite:///{path}")  # builds them when the record has none
+    try:
+        span = recorded_span(store)
+        if span is not None and store.query("SELECT MAX(day) FROM rollup_unit_days")[0][0] != span[1].isoformat():
+            rebuild(store, *span)
+        elapsed = time.perf_counter() - started
+        if elapsed > 5:
+            rows = store.query("SELECT COUNT(*) FROM rollup_desk_days")[0][0]
+            print(f"built the daily roll-ups of {path} in {elapsed:.1f} s ({rows:,} desk-day rows)")
+    finally:
+        store.close()
 
 
 @contextmanager
@@ -334,6 +361,41 @@ def bare_aggregate(url: str, year: int) -> float:
     return elapsed
 
 
+def _runs(times: list[float]) -> str:
+    return "runs: " + ", ".join(f"{t:.2f}" for t in times)
+
+
+def pack_summary(pack: EvaluationPack) -> list[tuple[object, ...]]:
+    """What must be equal between two packs: every officer's counts, shares, percentiles, proposal and rank
+    (a mean of handling times or of valences is a float sum, equal only to the last bits between plans)."""
+    return [
+        (
+            o.staff,
+            o.site,
+            o.sites,
+            o.service,
+            o.received,
+            o.no_shows,
+            o.wait.count,
+            o.wait.median,
+            o.wait.p90,
+            o.wait.judged,
+            o.wait.within,
+            o.handling.count,
+            o.handling.judged,
+            o.handling.within,
+            o.ratings,
+            o.satisfied,
+            o.ratings_not_counted,
+            o.emotions,
+            o.comments,
+            o.proposal,
+            o.rank_in_field,
+        )
+        for o in pack.officers
+    ]
+
+
 def timed(action: Callable[[], object]) -> float:
     """Seconds one call takes."""
     started = time.perf_counter()
@@ -350,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--units", type=int, default=126)
     parser.add_argument("--runs", type=int, default=3, help="timed runs of each (the best is reported)")
     parser.add_argument("--skip-exports", action="store_true", help="do not time the PDF, XLSX and CSV")
+    parser.add_argument("--skip-raw", action="store_true", help="time the raw scan only once (for the equality)")
     args = parser.parse_args(argv)
 
     cache = Path("var/bench")
@@ -363,6 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         generate(partial, args.visits, args.officers, args.units)
         partial.rename(path)
         print(f"generated {path} in {time.perf_counter() - started:.1f} s")
+    ensure_rollups(path)
     settings = province_settings(args.units)
     with record_url(args.engine, path) as url:
         run(args, settings, url)
@@ -384,37 +448,40 @@ def run(args: argparse.Namespace, settings: HubSettings, url: str) -> None:
         f" {args.units} units, year {YEAR}"
     )
 
-    with Record(url) as two, Record(url, threads=1) as one:
-        packs: list[EvaluationPack] = []
-        # Warm the page cache for both, then alternate so that other load on the machine hits both alike.
+    with Record(url) as two:
+        # As the reports' service computes it: from the roll-ups when the record keeps them (it does here).
+        def served() -> EvaluationPack:
+            pack = evaluation_from_record(two, settings, period)
+            assert pack is not None, "the bench record has no roll-ups"
+            return pack
+
+        # Warm the page cache for all three, then alternate so that other load on the machine hits them alike.
         bare_aggregate(url, YEAR)
-        packs.append(evaluation_pack(two, settings, period))
-        bare, parallel, single = [], [], []
+        pack = served()
+        raw_pack = evaluation_pack(two, settings, period)
+        if pack_summary(pack) != pack_summary(raw_pack):
+            raise SystemExit("the pack from the roll-ups differs from the raw scan's")
+        bare, rolled, raw = [], [], []
         for _ in range(args.runs):
             bare.append(bare_aggregate(url, YEAR))
-            parallel.append(timed(lambda: evaluation_pack(two, settings, period)))
-            single.append(timed(lambda: evaluation_pack(one, settings, period)))
-        best_bare, best_two, best_one = min(bare), min(parallel), min(single)
-        print(f"bare SQL aggregate per officer (count, mean wait, mean handling): {best_bare:.2f} s")
+            rolled.append(timed(served))
+            if not args.skip_raw:
+                raw.append(timed(lambda: evaluation_pack(two, settings, period)))
+        best_bare, best_rolled = min(bare), min(rolled)
+        print(f"bare SQL aggregate per officer (count, mean wait, mean handling): {best_bare:.2f} s  ({_runs(bare)})")
+        print(f"evaluation pack as the service computes it (roll-ups): {best_rolled:.2f} s  ({_runs(rolled)})")
+        if raw:
+            print(f"evaluation pack from the raw events, 2 reader threads: {min(raw):.2f} s  ({_runs(raw)})")
         print(
-            f"evaluation pack, 2 reader threads: {best_two:.2f} s  (runs: "
-            + ", ".join(f"{t:.2f}" for t in parallel)
-            + ")"
+            f"ratio evaluation / bare on {args.engine}: {best_rolled / best_bare:.2f} (roll-ups)"
+            + (f", {min(raw) / best_bare:.2f} (raw events)" if raw else "")
+            + "; aim <= 2"
         )
+        proposals = Counter(officer.proposal_name for officer in pack.officers)
         print(
-            f"evaluation pack, 1 reader thread:  {best_one:.2f} s  (runs: "
-            + ", ".join(f"{t:.2f}" for t in single)
-            + ")"
+            f"proposals ({len(pack.officers):,} officers, equal from the roll-ups and the raw events): "
+            + "; ".join(f"{name}: {n}" for name, n in sorted(proposals.items()))
         )
-        print(
-            f"ratio evaluation / bare: {best_two / best_bare:.2f} (2 threads), {best_one / best_bare:.2f}"
-            f" (1 thread) on {args.engine}; aim <= 2"
-        )
-        pack = packs[0]
-        proposals: dict[str, int] = {}
-        for officer in pack.officers:
-            proposals[officer.proposal_name] = proposals.get(officer.proposal_name, 0) + 1
-        print("proposals: " + "; ".join(f"{name}: {n}" for name, n in sorted(proposals.items())))
         print(
             f"unit report for the year (126 units, with charts' series): "
             f"{timed(lambda: period_figures(two, settings, period, GroupBy.UNIT)):.2f} s"

@@ -34,14 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import hub.processor  # noqa: E402
 from bench.bench_ingest import traffic  # noqa: E402
-from bench.bench_reports import YEAR, generate, province_settings  # noqa: E402
+from bench.bench_reports import YEAR, generate, pack_summary, province_settings  # noqa: E402
 from devtools.postgres import PostgresServer  # noqa: E402
 from hub.config import HubSettings, TargetMetric, load_settings, targets_in_force, wait_target  # noqa: E402
 from hub.figures import compute_figures  # noqa: E402
 from hub.live import LiveBoard  # noqa: E402
 from hub.processor import Incoming, Processor  # noqa: E402
 from hub.reports.aggregate import Filters, GroupBy, PeriodAggregator  # noqa: E402
-from hub.reports.evaluation import EvaluationPack, evaluation_pack  # noqa: E402
+from hub.reports.evaluation import evaluation_pack  # noqa: E402
 from hub.reports.periods import year_period  # noqa: E402
 from hub.reports.record import Record  # noqa: E402
 from hub.reports.rollup_reader import day_figures, evaluation_from_rollups, rollup_period  # noqa: E402
@@ -57,36 +57,6 @@ def best(action: Callable[[], object], runs: int) -> tuple[float, list[float]]:
         action()
         times.append(time.perf_counter() - started)
     return min(times), times
-
-
-def pack_summary(pack: EvaluationPack) -> list[tuple[Any, ...]]:
-    """What must be equal between two packs: every officer's counts, shares, percentiles and proposal."""
-    return [
-        (
-            o.staff,
-            o.site,
-            o.sites,
-            o.service,
-            o.received,
-            o.no_shows,
-            o.wait.count,
-            o.wait.median,
-            o.wait.p90,
-            o.wait.judged,
-            o.wait.within,
-            o.handling.count,
-            o.handling.judged,
-            o.handling.within,
-            o.ratings,
-            o.satisfied,
-            o.ratings_not_counted,
-            o.emotions,
-            o.comments,
-            o.proposal,
-            o.rank_in_field,
-        )  # fmt: skip
-        for o in pack.officers
-    ]
 
 
 def unit_summary(aggregator: PeriodAggregator, found: Any) -> list[Any]:

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -116,69 +117,100 @@ def _values(text: str | None) -> npt.NDArray[np.float64]:
     return np.fromstring(text, dtype=np.float64, sep=",") if text else np.empty(0, dtype=np.float64)
 
 
+def _halves(period: Period) -> list[tuple[str, str]]:
+    """The period's days in two spans (one for a single day), for two reader threads."""
+    first, last = period.first.toordinal(), period.last.toordinal()
+    if first == last:
+        return [(period.first.isoformat(), period.last.isoformat())]
+    middle = date.fromordinal((first + last) // 2)
+    return [
+        (period.first.isoformat(), middle.isoformat()),
+        (date.fromordinal(middle.toordinal() + 1).isoformat(), period.last.isoformat()),
+    ]
+
+
+def _submit(store: RollupStore, sql: str, args: Sequence[Any]) -> Callable[[], list[Any]]:
+    """Start a read on a reader thread of its own when the store has some (the reports' record), else run it
+    when its result is asked for; the rows, when called."""
+    submit = getattr(store, "submit", None)
+    if submit is None:
+        return lambda: store.query(sql, args)
+    return cast(Callable[[], list[Any]], submit(sql, args).result)
+
+
 def _officers_by_sql(
     store: RollupStore, period: Period, settings: HubSettings, wait_limit: float | None, service_limit: float | None
 ) -> dict[str, _Officer]:
     """Per officer, the sums of their rows added up by the database, when each target is the same on every
-    day of the period for every unit (the usual case): the times are then judged all at once."""
+    day of the period for every unit (the usual case): the times are then judged all at once.
+
+    Four reads, independent of one another, run on the reader threads of the reports' record where there
+    are some (two halves of the period's days, then the units and fields, then the scores), and each half's
+    times are parsed while the other half is still being read."""
     span = (period.first.isoformat(), period.last.isoformat())
     where = "FROM rollup_desk_days WHERE day BETWEEN ? AND ? AND staff <> ''"
     worked = "CASE WHEN transactions > 0 THEN {} END"
-    rows = store.query(
+    handling = _concat(store, "handling_values") if service_limit is not None else "NULL"
+    sums = (
         "SELECT staff, SUM(transactions), SUM(no_shows), SUM(handled), SUM(handling_sum), SUM(ratings), "
         "SUM(ratings_counted), SUM(comments_negative), SUM(comments_neutral), SUM(comments_positive), "
         f"SUM(emotions), SUM(valence_sum), MIN({worked.format('day')}), MAX({worked.format('day')}), "
-        f"MIN({worked.format('site')}), MAX({worked.format('site')}), "
-        "MIN(CASE WHEN transactions > 0 AND service <> '' THEN service END), "
-        "MAX(CASE WHEN transactions > 0 AND service <> '' THEN service END), "
-        f"{_concat(store, 'wait_values')}, {_concat(store, 'handling_values') if service_limit is not None else 'NULL'}"
-        f" {where} GROUP BY staff",
+        f"{_concat(store, 'wait_values')}, {handling} {where} GROUP BY staff"
+    )
+    halves = [_submit(store, sums, half) for half in _halves(period)]
+    mix = _submit(
+        store,
+        f"SELECT staff, site, service, SUM(transactions - no_shows) {where} AND transactions > 0 "
+        "GROUP BY staff, site, service",
         span,
     )
+    scored = _submit(
+        store, f"SELECT staff, scores, COUNT(*) {where} AND ratings_counted > 0 GROUP BY staff, scores", span
+    )
     officers: dict[str, _Officer] = {}
-    several: dict[str, list[str]] = {"site": [], "service": []}
-    for row in rows:
-        o = officers[row[0]] = _Officer()
-        o.rows, o.no_shows, o.handled = int(row[1]), int(row[2]), int(row[3])
-        o.handling_total = float(row[4])
-        o.ratings, o.counted = int(row[5]), int(row[6])
-        o.comments = dict(zip(o.comments, (int(row[7]), int(row[8]), int(row[9])), strict=True))
-        o.emotions, o.valence = int(row[10]), float(row[11])
-        if row[12] is None:
-            continue  # no transaction in the period
-        o.days = [row[12], row[13]]
-        received = o.rows - o.no_shows
-        o.sites = {row[14]: received}
-        o.services = {row[16]: received} if row[16] is not None else {"": received}
-        for column, low, high in (("site", 14, 15), ("service", 16, 17)):
-            if row[low] != row[high]:
-                several[column].append(row[0])
-        o.waits = _values(row[18])
+    waits: dict[str, list[npt.NDArray[np.float64]]] = {}
+    handling_parts: dict[str, list[npt.NDArray[np.float64]]] = {}
+    for half in halves:
+        for row in half():
+            o = officers.get(row[0])
+            if o is None:
+                o = officers[row[0]] = _Officer()
+            o.rows += int(row[1])
+            o.no_shows += int(row[2])
+            o.handled += int(row[3])
+            o.handling_total += float(row[4])
+            o.ratings += int(row[5])
+            o.counted += int(row[6])
+            for name, count in zip(("negative", "neutral", "positive"), row[7:10], strict=True):
+                o.comments[name] += int(count)
+            o.emotions += int(row[10])
+            o.valence += float(row[11])
+            if row[12] is None:
+                continue  # no transaction in this half
+            o.days = [min([*o.days, row[12]]), max([*o.days, row[13]])]
+            waits.setdefault(row[0], []).append(_values(row[14]))
+            if service_limit is not None:
+                handling_parts.setdefault(row[0], []).append(_values(row[15]))
+    for name, parts in waits.items():
+        o = officers[name]
+        o.waits = np.concatenate(parts)
         if wait_limit is not None:
             o.wait_judged, o.wait_within = len(o.waits), int(np.count_nonzero(o.waits <= wait_limit))
-        if service_limit is not None:
-            handling = _values(row[19])
-            o.handling_judged, o.handling_within = len(handling), int(np.count_nonzero(handling <= service_limit))
-    for column, names in several.items():  # the units and fields of the officers seen at several
-        if names:
-            marks = ", ".join("?" * len(names))
-            mix = store.query(
-                f"SELECT staff, {column}, SUM(transactions - no_shows) {where} AND transactions > 0 "
-                f"AND staff IN ({marks}) GROUP BY staff, {column}",
-                (*span, *names),
-            )
-            for name in names:
-                setattr(officers[name], f"{column}s", {})
-            for name, key, served in mix:
-                getattr(officers[name], f"{column}s")[key] = int(served)
+    if service_limit is not None:
+        for name, parts in handling_parts.items():
+            times = np.concatenate(parts)
+            officers[name].handling_judged = len(times)
+            officers[name].handling_within = int(np.count_nonzero(times <= service_limit))
+    for name, site, service, served in mix():  # the units and fields of each officer, by dossiers received
+        o = officers[name]
+        o.sites[site] = o.sites.get(site, 0) + int(served)
+        o.services[service] = o.services.get(service, 0) + int(served)
     satisfied_min = settings.rating.satisfied_min_for
-    parsed: dict[str, DeskDay] = {}
-    for name, scores, count in store.query(
-        f"SELECT staff, scores, COUNT(*) {where} AND ratings_counted > 0 GROUP BY staff, scores", span
-    ):
-        if scores not in parsed:
-            parsed[scores] = DeskDay("", "", "", "", "", scores=json.loads(scores))
-        officers[name].satisfied += parsed[scores].satisfied(satisfied_min) * int(count)
+    satisfied: dict[str, int] = {}  # per text of scores (a few hundred distinct ones)
+    for name, scores, count in scored():
+        if scores not in satisfied:
+            satisfied[scores] = DeskDay("", "", "", "", "", scores=json.loads(scores)).satisfied(satisfied_min)
+        officers[name].satisfied += satisfied[scores] * int(count)
     return officers
 
 
@@ -274,13 +306,16 @@ def day_figures(
 class _RecordReader:
     """The reports' read-only record (``hub.reports.record.Record``, SQLite) as the roll-ups read it."""
 
-    dialect = "sqlite"
-
     def __init__(self, record: Record) -> None:
         self._record = record
+        self.dialect = "postgresql" if record.postgresql else "sqlite"
 
     def query(self, sql: str, args: Sequence[Any] = (), *, flush: bool = False) -> list[Any]:
         return list(self._record.connection().execute(sql, tuple(args)).fetchall())
+
+    def submit(self, sql: str, args: Sequence[Any] = ()) -> Future[list[Any]]:
+        """Start a read on one of the record's reader threads (each with its own connection)."""
+        return self._record.submit(lambda conn: list(conn.execute(sql, tuple(args)).fetchall()))
 
     def write(self, sql: str, row: tuple[Any, ...]) -> None:
         raise RecordError("the reports' record is read-only")
