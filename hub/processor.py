@@ -19,7 +19,7 @@ import json
 import logging
 import sqlite3
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -109,6 +109,9 @@ class Processor:
         # Several workers (hub/live_feed.py): the changes of a batch are announced in its transaction and
         # reach this board through the feed, in commit order, rather than being applied here.
         self.announce = False
+        # Alert delivery (hub/notify): called with the alerts a batch or a tick records, inside its transaction,
+        # so that their deliveries are queued with them or not at all.
+        self.take_alerts: Callable[[list[AlertMessage]], None] | None = None
 
     def local_day(self, moment: datetime) -> str:
         """The local day (YYYY-MM-DD, hub time zone) of a moment."""
@@ -221,6 +224,8 @@ class Processor:
             refresh_rollups(self._store, {(site, day) for site, day, _ in dirty_visits}, dirty_desks)
             if any(m.seq is not None for m in numbered) and parsed:
                 self._note_numbers(numbered, parsed[-1][0].received_at, attempt, effects)
+            if attempt.alerts and self.take_alerts is not None:
+                self.take_alerts(attempt.alerts)
             if self.announce:
                 self._store.announce([*effects, *attempt.calls])
         return attempt, effects
@@ -368,6 +373,8 @@ class Processor:
                 alerts = [alert for alert in alerts if self._store.claim_alert(alert)]
                 for alert in alerts:
                     self._store.add_alert(alert)
+                if alerts and self.take_alerts is not None:
+                    self.take_alerts(alerts)
                 if self.announce and alerts:
                     self._store.announce(list(alerts))
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:

@@ -72,6 +72,8 @@ class HubRuntime:
         self.speech = SpeechCache(settings.hall)
         # Alert delivery by e-mail and webhook, on threads of its own, with its outbox in the record.
         self.notifier = Notifier(settings, self.store, alert_json, clock=clock)
+        # An alert's deliveries are queued in the transaction that records it (durable with the raise).
+        self.processor.take_alerts = self.notifier.take_in
         self.sink: InfluxSink | None = None
         self.daily_purge: DailyPurge | None = None
         if settings.influxdb is not None and settings.influxdb.enabled:
@@ -122,7 +124,8 @@ class HubRuntime:
     def _on_batch(self, outcome: BatchOutcome) -> None:
         if self.sink is not None:
             self.sink.wake()
-        self.notifier.submit(outcome.alerts)  # only the alerts this worker raised: each is delivered once
+        if outcome.alerts:  # only the alerts this worker raised, queued already with them: each delivered once
+            self.notifier.wake()
         if self.live_feed is None:
             self._fan_out(outcome)
 

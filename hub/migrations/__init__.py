@@ -10,6 +10,8 @@ that the sinks follow, kept). Revisions live in ``versions/``:
 - ``0004``: PostgreSQL only, a ``rowid`` column (identity, unique) on messages, alerts, ratings, comments and
   emotions: the positions the sinks and the reports read by, as SQLite's own.
 - ``0005``: the alert outbox's claim columns (``claimed_by``, ``claimed_until``: one worker sends a delivery).
+- ``0006``: the sinks' exact position with several workers: PostgreSQL's messages and alerts keep the id of the
+  transaction that inserted each row (``xact``), and ``sink_cursors`` the ``xact`` of the last row delivered.
 
 A new change of the schema is a new revision here, never an edit of an old one.
 """
@@ -20,7 +22,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-HEAD = "0005"
+HEAD = "0006"
 ADVISORY_LOCK = 4242001  # PostgreSQL: one worker migrates at a time
 _lock = threading.Lock()
 

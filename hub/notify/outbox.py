@@ -15,7 +15,9 @@ Tables (all prefixed ``notify_``, in ``hub.sqlite_store.SCHEMA``):
 - ``notify_acks``: who acknowledged an alert, and when.
 
 One connection of its own (``Store.connect()``) behind a lock; writes are small and short, so the ingest writer
-never waits long. An acknowledgement made through any worker stops the escalation every worker would make.
+never waits long. An alert the ingest raises is taken in by the ingest's own transaction instead
+(:class:`StoreUnit`, :func:`take_alert_in`): the alert and its deliveries commit together. An acknowledgement made
+through any worker stops the escalation every worker would make.
 """
 
 from __future__ import annotations
@@ -26,15 +28,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.connection import RecordConnection, connect
 from hub.database import Engine
 from protocol.messages import AlertMessage, AlertState
 
+if TYPE_CHECKING:  # hub.store imports hub.config, which imports the notifier
+    from hub.store import Store
+
 # PostgreSQL: the intake of alerts (which alert continues which) runs one worker at a time.
 INTAKE_LOCK = 4242010
 CLAIM_ENDS = "claimed_by = NULL, claimed_until = NULL"
+QUEUE_DELIVERY = (
+    "INSERT OR IGNORE INTO notify_outbox (alert_id, recipient, channel, stage, created_at, due_at, held) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
+SCHEDULE_ESCALATION = (
+    "INSERT INTO notify_escalations (root_id, to_recipient, from_recipient, due_at) VALUES (?, ?, ?, ?) "
+    "ON CONFLICT (root_id, to_recipient) DO UPDATE SET due_at = MIN(notify_escalations.due_at, excluded.due_at)"
+)
 
 
 DELIVERY_COLUMNS = (
@@ -146,49 +159,16 @@ class Outbox:
         row = self._one("SELECT 1 FROM notify_alerts WHERE alert_id = ?", (alert_id,))
         return row is not None
 
-    def take_alert(self, alert: AlertMessage, day: str) -> tuple[str, bool] | None:
-        """Keep an alert; return (its root id, whether it continues an open one), or None when seen before.
-
-        A raised alert continues the open alert of the same desk and kind raised the same local day (a hub
-        restart forgets which alerts are open and raises them again). A cleared alert closes the open one.
-        """
+    @contextmanager
+    def unit(self) -> Iterator[UnitOfWork]:
+        """One transaction on the outbox's own connection, for :func:`take_alert_in` and its deliveries."""
         with self._transaction() as conn:
-            if self._postgresql:  # two workers taking alerts of one desk at once would both open it
-                conn.execute("SELECT pg_advisory_xact_lock(?)", (INTAKE_LOCK,))
-            if conn.execute("SELECT 1 FROM notify_alerts WHERE alert_id = ?", (alert.id,)).fetchone():
-                return None
-            open_row = conn.execute(
-                "SELECT root_id, day FROM notify_alerts WHERE site = ? AND desk = ? AND kind = ? AND state = 'raised' "
-                "AND cleared_at IS NULL ORDER BY ts DESC LIMIT 1",
-                (alert.site, alert.desk, alert.alert.value),
-            ).fetchone()
-            root, continues = alert.id, False
-            at = utc_text(alert.ts)
-            if alert.state is AlertState.RAISED:
-                if open_row is not None and open_row[1] == day:
-                    root, continues = open_row[0], True
-                elif open_row is not None:  # open since an earlier day: the hub never saw it end
-                    conn.execute("UPDATE notify_alerts SET cleared_at = ? WHERE root_id = ?", (at, open_row[0]))
-            elif open_row is not None:
-                root = open_row[0]
-                conn.execute("UPDATE notify_alerts SET cleared_at = ? WHERE root_id = ?", (at, root))
-            conn.execute(
-                "INSERT INTO notify_alerts (alert_id, root_id, site, desk, kind, state, ts, day, payload, cleared_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    alert.id,
-                    root,
-                    alert.site,
-                    alert.desk,
-                    alert.alert.value,
-                    alert.state.value,
-                    at,
-                    day,
-                    alert.model_dump_json(exclude_none=True),
-                    at if alert.state is AlertState.CLEARED else None,
-                ),
-            )
-        return root, continues
+            yield _ConnectionUnit(conn, self._postgresql)
+
+    def take_alert(self, alert: AlertMessage, day: str) -> tuple[str, bool] | None:
+        """Keep an alert, in a transaction of its own (see :func:`take_alert_in`)."""
+        with self.unit() as unit:
+            return take_alert_in(unit, alert, day)
 
     def alerts_seen(self) -> int:
         """How many alerts (raised or cleared) the deliveries took in."""
@@ -209,14 +189,7 @@ class Outbox:
         return self._queue(alert_id, recipient, channel, stage, now, due_at)
 
     def _queue(self, alert_id: str, recipient: str, channel: str, stage: str, now: datetime, due_at: datetime) -> bool:
-        return (
-            self._write(
-                "INSERT OR IGNORE INTO notify_outbox (alert_id, recipient, channel, stage, created_at, due_at, held) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (alert_id, recipient, channel, stage, utc_text(now), utc_text(due_at), int(due_at > now)),
-            )
-            == 1
-        )
+        return self._write(QUEUE_DELIVERY, _delivery_row(alert_id, recipient, channel, stage, now, due_at)) == 1
 
     def claim_due(self, channel: str, now: datetime, worker: str, lease_until: datetime) -> Delivery | None:
         """Claim the pending delivery on a channel due first, for ``worker`` until ``lease_until``; None when
@@ -327,12 +300,7 @@ class Outbox:
 
     def add_escalation(self, root_id: str, from_recipient: str, to_recipient: str, due_at: datetime) -> None:
         """Schedule the second person's turn (the earliest due time wins when several lead to one person)."""
-        self._write(
-            "INSERT INTO notify_escalations (root_id, to_recipient, from_recipient, due_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (root_id, to_recipient) DO UPDATE SET "
-            "due_at = MIN(notify_escalations.due_at, excluded.due_at)",
-            (root_id, to_recipient, from_recipient, utc_text(due_at)),
-        )
+        self._write(SCHEDULE_ESCALATION, (root_id, to_recipient, from_recipient, utc_text(due_at)))
 
     def due_escalations(self, now: datetime) -> list[DueEscalation]:
         """Escalations waiting whose time has come, with whether the alert was acknowledged or ended."""
@@ -403,3 +371,117 @@ class Outbox:
             (alert_id,),
         )
         return None if row is None else Acknowledgement(row[0], row[1], row[2], datetime.fromisoformat(row[3]))
+
+
+class UnitOfWork(Protocol):
+    """Statements of one transaction: the outbox's own (:meth:`Outbox.unit`), or the ingest's, which records the
+    alert itself (:class:`StoreUnit`), so that an alert kept in the record is never without its deliveries."""
+
+    def read(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        """Rows of a read that sees the transaction's earlier writes."""
+        ...
+
+    def write(self, sql: str, args: tuple[Any, ...]) -> None:
+        """A write (in order with the reads)."""
+        ...
+
+    def hold(self, key: int) -> None:
+        """Hold an advisory lock until the transaction ends (PostgreSQL; SQLite's one writer holds them all)."""
+        ...
+
+
+class _ConnectionUnit:
+    def __init__(self, conn: RecordConnection, postgresql: bool) -> None:
+        self._conn = conn
+        self._postgresql = postgresql
+
+    def read(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        return list(self._conn.execute(sql, args).fetchall())
+
+    def write(self, sql: str, args: tuple[Any, ...]) -> None:
+        self._conn.execute(sql, args)
+
+    def hold(self, key: int) -> None:
+        if self._postgresql:
+            self._conn.execute("SELECT pg_advisory_xact_lock(?)", (key,))
+
+
+class StoreUnit:
+    """The unit of work in progress on the store's writing thread (the processor's batch or tick)."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def read(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
+        return self._store.query(sql, args, flush=True)
+
+    def write(self, sql: str, args: tuple[Any, ...]) -> None:
+        self._store.write(sql, args)
+
+    def hold(self, key: int) -> None:
+        self._store.lock_keys([key])
+
+
+def take_alert_in(unit: UnitOfWork, alert: AlertMessage, day: str) -> tuple[str, bool] | None:
+    """Keep an alert for delivery; return (its root id, whether it continues an open one), or None when seen
+    before.
+
+    A raised alert continues the open alert of the same desk and kind raised the same local day (a hub restart
+    used to forget which alerts are open and raise them again). A cleared alert closes the open one.
+    """
+    unit.hold(INTAKE_LOCK)  # PostgreSQL: two workers taking alerts of one desk at once would both open it
+    if unit.read("SELECT 1 FROM notify_alerts WHERE alert_id = ?", (alert.id,)):
+        return None
+    open_rows = unit.read(
+        "SELECT root_id, day FROM notify_alerts WHERE site = ? AND desk = ? AND kind = ? AND state = 'raised' "
+        "AND cleared_at IS NULL ORDER BY ts DESC LIMIT 1",
+        (alert.site, alert.desk, alert.alert.value),
+    )
+    open_row = open_rows[0] if open_rows else None
+    root, continues = alert.id, False
+    at = utc_text(alert.ts)
+    if alert.state is AlertState.RAISED:
+        if open_row is not None and open_row[1] == day:
+            root, continues = open_row[0], True
+        elif open_row is not None:  # open since an earlier day: the hub never saw it end
+            unit.write("UPDATE notify_alerts SET cleared_at = ? WHERE root_id = ?", (at, open_row[0]))
+    elif open_row is not None:
+        root = open_row[0]
+        unit.write("UPDATE notify_alerts SET cleared_at = ? WHERE root_id = ?", (at, root))
+    unit.write(
+        "INSERT INTO notify_alerts (alert_id, root_id, site, desk, kind, state, ts, day, payload, cleared_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            alert.id,
+            root,
+            alert.site,
+            alert.desk,
+            alert.alert.value,
+            alert.state.value,
+            at,
+            day,
+            alert.model_dump_json(exclude_none=True),
+            at if alert.state is AlertState.CLEARED else None,
+        ),
+    )
+    return root, continues
+
+
+def queue_delivery_in(
+    unit: UnitOfWork, alert_id: str, recipient: str, channel: str, stage: str, now: datetime, due_at: datetime
+) -> None:
+    """Queue a delivery in a unit of work (nothing when the same one is queued already)."""
+    unit.write(QUEUE_DELIVERY, _delivery_row(alert_id, recipient, channel, stage, now, due_at))
+
+
+def schedule_escalation_in(
+    unit: UnitOfWork, root_id: str, from_recipient: str, to_recipient: str, due_at: datetime
+) -> None:
+    """Schedule the second person's turn in a unit of work (see :meth:`Outbox.add_escalation`)."""
+    unit.write(SCHEDULE_ESCALATION, (root_id, to_recipient, from_recipient, utc_text(due_at)))
+
+
+def _delivery_row(
+    alert_id: str, recipient: str, channel: str, stage: str, now: datetime, due_at: datetime
+) -> tuple[Any, ...]:
+    return (alert_id, recipient, channel, stage, utc_text(now), utc_text(due_at), int(due_at > now))

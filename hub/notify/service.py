@@ -1,13 +1,16 @@
 """The delivery worker: routes each alert to its subscribers, holds it through quiet hours, sends it by e-mail
 and webhook with retries, and escalates what nobody acknowledged.
 
-Ingest only hands alerts over (:meth:`Notifier.submit` puts them on a queue and returns), so a mail server
-that hangs or a webhook that is down never slows ingest. One thread routes alerts and escalations; each
-channel has its own sending thread, so a webhook that times out does not hold back the e-mails.
-Everything pending is in the record (:mod:`hub.notify.outbox`) and is sent after a restart. With several hub
-workers on one record each worker runs a notifier on the shared outbox: a sending thread claims a due delivery
-for ``notify.lease_s`` before it sends it, so each delivery is made by one worker, and by another one if the
-first dies before it is done.
+The hub's ingest queues an alert's deliveries in the very transaction that records the alert
+(:meth:`Notifier.take_in`: a few rows in the record, no network), then wakes the sending threads; a worker
+killed between that commit and anything after it leaves the deliveries queued for every worker. Nothing is
+sent on the ingest's thread, so a mail server that hangs or a webhook that is down never slows ingest
+(:meth:`Notifier.submit` hands alerts over on a queue, for callers outside a transaction). One thread routes
+alerts and escalations; each channel has its own sending thread, so a webhook that times out does not hold
+back the e-mails. Everything pending is in the record (:mod:`hub.notify.outbox`) and is sent after a restart.
+With several hub workers on one record each worker runs a notifier on the shared outbox: a sending thread
+claims a due delivery for ``notify.lease_s`` before it sends it, so each delivery is made by one worker, and
+by another one if the first dies before it is done.
 """
 
 from __future__ import annotations
@@ -22,7 +25,16 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hub.notify.channels import DeliveryError, send_email, send_webhook
-from hub.notify.outbox import Acknowledgement, Delivery, Outbox
+from hub.notify.outbox import (
+    Acknowledgement,
+    Delivery,
+    Outbox,
+    StoreUnit,
+    UnitOfWork,
+    queue_delivery_in,
+    schedule_escalation_in,
+    take_alert_in,
+)
 from hub.notify.render import STAGE_ESCALATION, STAGE_FIRST, names_of, render
 from hub.notify.settings import Recipient
 from protocol.messages import AlertMessage, AlertState
@@ -168,28 +180,40 @@ class Notifier:
         for alert in sorted(missed, key=lambda a: a.ts):
             self._intake(alert)
 
+    def take_in(self, alerts: Iterable[AlertMessage]) -> None:
+        """Queue the deliveries of alerts inside the transaction that records them (the processor's batch or
+        tick, on its writing thread): they commit together, so a worker killed right after the commit leaves
+        them in the outbox, for any worker's sending threads. :meth:`wake` the senders after the commit."""
+        unit = StoreUnit(self._store)
+        for alert in alerts:
+            self._take(unit, alert)
+
     def _intake(self, alert: AlertMessage) -> None:
-        with self._intake_lock:
-            taken = self.outbox.take_alert(alert, alert.ts.astimezone(self._hub.zone).date().isoformat())
-            if taken is None:
-                return
-            root, continues = taken
-            if continues:
-                return  # the same alert as before a restart: it went out under its first id
-            now = self._clock()
-            for recipient in self.settings.recipients:
-                if not recipient.wants(alert.site, alert.alert):
-                    continue
-                if alert.state is AlertState.CLEARED and not recipient.cleared:
-                    continue
-                due = self._due(recipient, alert, now)
-                for channel in recipient.channels:
-                    self.outbox.add_delivery(alert.id, recipient.id, channel, STAGE_FIRST, now, due)
-                if recipient.escalation is not None and alert.state is AlertState.RAISED:
-                    after = timedelta(minutes=recipient.escalation.after_minutes)
-                    self.outbox.add_escalation(root, recipient.id, recipient.escalation.to, alert.ts + after)
+        with self._intake_lock, self.outbox.unit() as unit:
+            self._take(unit, alert)
         for event in self._wake.values():
             event.set()
+
+    def _take(self, unit: UnitOfWork, alert: AlertMessage) -> None:
+        """Keep an alert and queue its deliveries and escalations, all in one unit of work."""
+        taken = take_alert_in(unit, alert, alert.ts.astimezone(self._hub.zone).date().isoformat())
+        if taken is None:
+            return
+        root, continues = taken
+        if continues:
+            return  # the same alert as before a restart: it went out under its first id
+        now = self._clock()
+        for recipient in self.settings.recipients:
+            if not recipient.wants(alert.site, alert.alert):
+                continue
+            if alert.state is AlertState.CLEARED and not recipient.cleared:
+                continue
+            due = self._due(recipient, alert, now)
+            for channel in recipient.channels:
+                queue_delivery_in(unit, alert.id, recipient.id, channel, STAGE_FIRST, now, due)
+            if recipient.escalation is not None and alert.state is AlertState.RAISED:
+                after = timedelta(minutes=recipient.escalation.after_minutes)
+                schedule_escalation_in(unit, root, recipient.id, recipient.escalation.to, alert.ts + after)
 
     def _due(self, recipient: Recipient, alert: AlertMessage, now: datetime) -> datetime:
         """Now, or the end of the recipient's quiet hours for a non-critical alert raised in them."""

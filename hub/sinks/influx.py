@@ -36,7 +36,7 @@ from hub.sinks.points import (
     points_from_message,
     points_from_transactions,
 )
-from hub.sinks.record import RecordReader, as_dicts
+from hub.sinks.record import Position, RecordReader, as_dicts, position_of
 from hub.sinks.settings import InfluxSettings
 from protocol.errors import OneStopError
 
@@ -68,6 +68,14 @@ def _target_s(settings: HubSettings, site: str, day: date) -> float | None:
     level = configured.level_on(day) if configured else UNKNOWN_UNIT_LEVEL
     rule = wait_target(settings, day, level)
     return rule.limit_s if rule else None
+
+
+def behind(newest: Position, cursor: Position) -> int:
+    """About how many rows the sink has still to send (positions are row numbers, with gaps): 0 exactly when
+    it has sent the newest row, at least 1 otherwise."""
+    if cursor >= newest:
+        return 0
+    return max(1, newest.seq - cursor.seq)
 
 
 class SinkWriteError(OneStopError, ConnectionError):
@@ -239,22 +247,22 @@ class InfluxSink:
             for _ in live:
                 self._live.popleft()
         if rows:
-            messages_cursor = rows[-1]["seq"]
+            messages_cursor = position_of(rows[-1])
             reader.save_cursor(MESSAGES_CURSOR, messages_cursor)
         if alert_rows:
-            alerts_cursor = alert_rows[-1]["seq"]
+            alerts_cursor = position_of(alert_rows[-1])
             reader.save_cursor(ALERTS_CURSOR, alerts_cursor)
         newest_message, _ = reader.last_positions()
-        self.status.messages_cursor = messages_cursor
-        self.status.alerts_cursor = alerts_cursor
-        self.status.messages_behind = max(0, newest_message - messages_cursor)
+        self.status.messages_cursor = messages_cursor.seq
+        self.status.alerts_cursor = alerts_cursor.seq
+        self.status.messages_behind = behind(newest_message, messages_cursor)
         self.status.live_points_buffered = len(self._live)
         return len(rows) == self._influx.batch_size or len(alert_rows) == self._influx.batch_size
 
     def _refresh_lag(self) -> None:
         try:
             newest_message, _ = self._reader.last_positions()
-            self.status.messages_behind = max(0, newest_message - self._reader.cursor(MESSAGES_CURSOR))
+            self.status.messages_behind = behind(newest_message, self._reader.cursor(MESSAGES_CURSOR))
         except Exception:  # the record itself is busy or gone: the next attempt tells
             logger.debug("could not measure the sink's lag", exc_info=True)
 

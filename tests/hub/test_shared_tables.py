@@ -5,7 +5,9 @@ record stand for two workers; alert deliveries go to a real HTTP receiver on loo
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,11 +18,12 @@ from hub.config import HubSettings, load_settings
 from hub.migrations import HEAD
 from hub.notify import Notifier
 from hub.notify.outbox import Outbox
+from hub.processor import Incoming
 from hub.reports.evaluation_entries import EntryStore, read_entries
-from hub.runtime import alert_json
+from hub.runtime import HubRuntime, alert_json
 from hub.sessions import SessionStore
 from hub.store import Store, open_store
-from protocol.messages import AlertMessage, AlertType
+from protocol.messages import AlertMessage, AlertType, TicketEvent, TicketMessage
 from tests.support.clock import Clock
 from tests.support.receivers import WebhookReceiver, wait_for
 
@@ -270,3 +273,70 @@ def test_an_sqlite_record_of_the_previous_release_keeps_its_tables_in_place(tmp_
             part.close()
     finally:
         store.close()
+
+
+def worker(settings: HubSettings, url: str, name: str) -> HubRuntime:
+    """A hub worker's runtime on the record, not connected to any broker: its processor and its notifier."""
+    return HubRuntime(settings.with_overrides(mqtt={"client_id": name}), open_store(url))
+
+
+def waiting_since(minutes: int, ticket: str = "0007") -> Incoming:
+    issued = TicketMessage(
+        id=f"{ticket}-issued", ts=T0 - timedelta(minutes=minutes), site="bn-hcc", desk="q01",
+        event=TicketEvent.ISSUED, ticket=ticket, service="dat-dai",
+    )  # fmt: skip
+    return Incoming(issued.topic, issued.to_payload(), T0)
+
+
+def test_an_alert_raised_by_a_worker_killed_right_after_its_commit_is_delivered_once(record_url: str) -> None:
+    """The worker that raised an alert dies between the commit that records it and anything after (handing it to
+    its notifier, publishing it): its deliveries were queued in that same transaction, and another worker (on
+    SQLite: the hub started again) sends them, once. No catch-up at start helps here (``catch_up_minutes`` 0,
+    and the other worker was running before the raise)."""
+    with WebhookReceiver() as receiver:
+        settings = webhook_settings(receiver, catch_up_minutes=0)
+        killed, alive = worker(settings, record_url, "hub-a"), worker(settings, record_url, "hub-b")
+        try:
+            alive.notifier.start()
+            killed.processor.process([waiting_since(20)], T0)  # 20 minutes waiting: past the 15-minute target
+            raised = [a for a in killed.processor.tick(T0) if a.alert is AlertType.WAIT_TARGET_BROKEN]
+            killed.store.close()  # killed: its runtime neither wakes its notifier nor publishes the alert
+            assert len(raised) == 1
+            wait_for(lambda: receiver.bodies(id=raised[0].id), 10, "the alert delivered by the surviving worker")
+            wait_for(lambda: alive.notifier.outbox.counts()["sent"] == 1, 10, "the delivery logged as sent")
+            alive.processor.restore(T0 + timedelta(minutes=1))  # the survivor's board holds it raised already
+            assert alive.processor.tick(T0 + timedelta(minutes=1)) == []
+            assert alive.notifier.outbox.counts() == {"pending": 0, "sent": 1, "failed": 0}
+            assert len(receiver.bodies()) == 1
+        finally:
+            alive.close()
+            killed.notifier.close()
+            killed.audit.close()
+
+
+def test_two_workers_ticking_together_deliver_the_alert_once(record_url: str) -> None:
+    with WebhookReceiver() as receiver:
+        settings = webhook_settings(receiver, catch_up_minutes=0)
+        pair = [worker(settings, record_url, name) for name in ("hub-a", "hub-b")]
+        try:
+            pair[0].processor.process([waiting_since(20, "0008")], T0)
+            barrier = threading.Barrier(2)
+
+            def tick(runtime: HubRuntime) -> list[AlertMessage]:
+                runtime.processor.restore(T0)  # both boards know the ticket, as through the live feed
+                runtime.notifier.start()
+                barrier.wait(timeout=10)
+                return runtime.processor.tick(T0)
+
+            with ThreadPoolExecutor(2) as pool:
+                ticked = [
+                    a for alerts in pool.map(tick, pair) for a in alerts if a.alert is AlertType.WAIT_TARGET_BROKEN
+                ]
+            assert len(ticked) == 1  # raised by one worker only
+            wait_for(lambda: receiver.bodies(id=ticked[0].id), 10, "the alert delivered")
+            wait_for(lambda: pair[1].notifier.outbox.counts()["sent"] == 1, 10, "the delivery logged as sent")
+            assert pair[0].notifier.outbox.counts() == {"pending": 0, "sent": 1, "failed": 0}
+            assert len(receiver.bodies()) == 1
+        finally:
+            for runtime in pair:
+                runtime.close()
