@@ -89,8 +89,17 @@ rm -rf "${tree}"
 "${PY}" "${ROOT}/scripts/arm64_check.py" --write-inputs "${ROOTFS}${STAGE}/check"
 chmod -R a+rX "${ROOTFS}${STAGE}"
 
-# A machine as Raspberry Pi OS leaves it: its gpio group, no earlier install of the edge.
-in_root 'groupadd -f gpio; userdel -r onestop 2>/dev/null || true; rm -rf /opt/onestop /etc/onestop'
+# A machine as Raspberry Pi OS leaves it: its gpio group, its host name in /etc/hosts (for sudo), no earlier
+# install of the edge.
+in_root 'groupadd -f gpio; userdel -r onestop 2>/dev/null || true; rm -rf /opt/onestop /etc/onestop
+    grep -q "[[:space:]]$(uname -n)\$" /etc/hosts || echo "127.0.1.1 $(uname -n)" >> /etc/hosts'
+# A network that needs its own certificate authority (a proxy that inspects TLS) needs it on the Pi too: the
+# root trusts the local CAs the host trusts (Debian's /usr/local/share/ca-certificates), none when it has none.
+if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    mkdir -p "${ROOTFS}/usr/local/share/ca-certificates"
+    cp /usr/local/share/ca-certificates/*.crt "${ROOTFS}/usr/local/share/ca-certificates/"
+    in_root 'update-ca-certificates >/dev/null'
+fi
 if [[ -n "${PIP_INDEX_URL:-}" ]]; then  # a host that reaches PyPI through a mirror: the root uses it too
     printf '[global]\nindex-url = %s\n' "${PIP_INDEX_URL}" > "${ROOTFS}/etc/pip.conf"
 fi
