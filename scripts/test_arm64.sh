@@ -92,7 +92,7 @@ chmod -R a+rX "${ROOTFS}${STAGE}"
 # A machine as Raspberry Pi OS leaves it: its gpio group, its host name in /etc/hosts (for sudo), no earlier
 # install of the edge.
 in_root 'groupadd -f gpio; userdel -r onestop 2>/dev/null || true; rm -rf /opt/onestop /etc/onestop
-    grep -q "[[:space:]]$(uname -n)\$" /etc/hosts || echo "127.0.1.1 $(uname -n)" >> /etc/hosts'
+    grep -qs "[[:space:]]$(uname -n)\$" /etc/hosts || echo "127.0.1.1 $(uname -n)" >> /etc/hosts'
 # A network that needs its own certificate authority (a proxy that inspects TLS) needs it on the Pi too: the
 # root trusts the local CAs the host trusts (Debian's /usr/local/share/ca-certificates), none when it has none.
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
