@@ -31,6 +31,12 @@ logger = logging.getLogger(__name__)
 CHECK_S = 2.0  # how often a worker looks for a peer whose lock is free
 OWN_LOCK_RETRY_S = 0.5  # a worker back from the dead takes its own lock again quickly; a handed-off one stops
 YIELD_COOLDOWN_S = 30.0  # an adopter that was handed off leaves that peer alone this long
+STARTING_GRACE_S = 10.0  # a peer registered this recently is starting: its lock may still be its adopter's
+
+
+def _starting(started_at: str) -> bool:
+    """Whether a peer registered (started) less than ``STARTING_GRACE_S`` ago."""
+    return (datetime.now(UTC) - datetime.fromisoformat(started_at)).total_seconds() < STARTING_GRACE_S
 
 
 class AdoptedIngest(Protocol):
@@ -76,16 +82,21 @@ class Adoption:
         self.adopted: dict[str, AdoptedIngest] = {}
         self._started: dict[str, str] = {}  # each adopted peer's start time when it was adopted
         self._cooldown: dict[str, float] = {}
+        self._first: tuple[Any, bool] | None = None  # the connection start() took this worker's lock on
         self._thread = threading.Thread(target=self._run, name="hub-adoption", daemon=True)
 
     def start(self) -> None:
-        """Register this worker (a worker back from the dead claims its session back so) and start looking after
-        the others."""
-        conn = self._connect()
+        """Take this worker's own lock, then register it (a worker back from the dead claims its session back
+        so), and start looking after the others. The lock comes first: a peer that reads this worker in
+        ``hub_workers`` finds its lock held, and never takes a worker that is starting for a dead one."""
+        conn = self._open()
         try:
+            own = self._try_lock(conn, self._client_id)  # held by an adopter when this worker comes back
             self._register(conn)
-        finally:
+        except BaseException:
             conn.close()
+            raise
+        self._first = (conn, own)
         self._thread.start()
 
     def close(self) -> None:
@@ -94,16 +105,21 @@ class Adoption:
         if self._thread.is_alive():
             self._thread.join(timeout=40)
 
+    def _open(self) -> Any:
+        conn = self._connect()
+        # A machine that is off is noticed by the server in about 10 + 3 x 5 s, its locks then freed.
+        for setting in ("tcp_keepalives_idle = 10", "tcp_keepalives_interval = 5", "tcp_keepalives_count = 3"):
+            conn.execute(f"SET {setting}")
+        return conn
+
     def _run(self) -> None:
         delay = 1.0
         while not self._stopping.is_set():
             conn = None
             try:
-                conn = self._connect()
-                # A machine that is off is noticed by the server in about 10 + 3 x 5 s, its locks then freed.
-                for setting in ("tcp_keepalives_idle = 10", "tcp_keepalives_interval = 5", "tcp_keepalives_count = 3"):
-                    conn.execute(f"SET {setting}")
-                self._watch(conn)
+                first, self._first = self._first, None
+                conn, own = first if first is not None else (self._open(), False)
+                self._watch(conn, own)
                 delay = 1.0
             except Exception:
                 if self._stopping.is_set():
@@ -128,8 +144,7 @@ class Adoption:
         row = conn.execute("SELECT pg_try_advisory_lock(%s)", (worker_lock_key(self._group, client_id),)).fetchone()
         return bool(row[0])
 
-    def _watch(self, conn: Any) -> None:
-        own = False
+    def _watch(self, conn: Any, own: bool) -> None:
         next_check = 0.0
         while not self._stopping.is_set():
             if not own:
@@ -146,6 +161,9 @@ class Adoption:
                 for (peer,) in peers:
                     if peer in self.adopted or self._cooldown.get(peer, 0.0) > time.monotonic():
                         continue
+                    started = conn.execute("SELECT started_at FROM hub_workers WHERE client_id = %s", (peer,))
+                    if _starting(started.fetchone()[0]):
+                        continue  # back a moment ago: its lock may be on its way from its adopter
                     started = conn.execute("SELECT started_at FROM hub_workers WHERE client_id = %s", (peer,))
                     if self._try_lock(conn, peer):
                         self._started[peer] = started.fetchone()[0]
