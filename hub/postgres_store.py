@@ -349,10 +349,12 @@ class PostgresStore(SqliteStore):
             found[(row[0], row[1], row[2])].append(ticket_event(row[3:]))
         return found
 
-    def stream_losses(self, devices: list[tuple[str, str]] | None = None) -> list[StreamLoss]:
+    def stream_losses(
+        self, devices: list[tuple[str, str]] | None = None, *, open_only: bool = False
+    ) -> list[StreamLoss]:
         """The numbered streams of these (site, desk) devices (one round trip for all), or of every device."""
         if devices is None:
-            return super().stream_losses()
+            return super().stream_losses(open_only=open_only)
         if not devices:
             return []
         columns = ", ".join(f"s.{c.strip()}" for c in STREAM_LOSS_COLUMNS.split(","))
