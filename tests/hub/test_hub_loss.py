@@ -7,6 +7,7 @@ all of it across a restart."""
 from __future__ import annotations
 
 import random
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -202,3 +203,26 @@ def test_a_new_stream_of_the_same_desk_is_counted_apart(tmp_path: Path) -> None:
     streams = {s.stream: s.missing for s in hub.store.stream_losses([(SITE, DESK)])}
     assert streams == {"old": 1, "new": 0}
     hub.store.close()
+
+
+def test_a_record_kept_before_the_grace_keeps_its_gaps_and_alert(tmp_path: Path) -> None:
+    """Gaps kept as [first, last] and an alert raised before alert_states followed messages_missing: after the
+    upgrade the gaps count as overdue, the alert stays active and clears once when they fill."""
+    hub = Hub(tmp_path / "hub.db")
+    hub.send(*(sample(n) for n in (1, 4)))
+    old_alert = hub.board.missing_alert(SITE, DESK, 2, NOW)
+    with hub.store.transaction():
+        hub.store.add_alert(old_alert)
+    hub.store.close()
+    with sqlite3.connect(tmp_path / "hub.db") as conn:
+        conn.execute("UPDATE seq_streams SET gaps = '[[2,3]]'")
+        conn.execute("DELETE FROM alert_states")
+
+    again = Hub(tmp_path / "hub.db")
+    again.processor.restore(NOW)
+    assert again.active() == [(DESK, 2)]
+    assert again.tick(NOW) == []  # overdue already, and already alerted
+    outcome = again.send(sample(2), sample(3))
+    assert [(a.state, a.count) for a in outcome.alerts] == [(AlertState.CLEARED, 0)]
+    assert again.active() == []
+    again.store.close()
