@@ -241,6 +241,13 @@ class IngestSettings(_Strict):
     rating_no_ticket_gap_s: float = Field(
         30, ge=0, le=3600, description="Ratings without a served ticket at one desk closer than this count once."
     )
+    missing_grace_s: float = Field(
+        60,
+        ge=0,
+        le=86400,
+        description="A gap in a device's numbered messages counts toward the messages_missing alert only once it "
+        "has stayed open this long (several workers and redelivery after a reconnect commit numbers out of order).",
+    )
 
 
 class ProvinceInfo(_Strict):

@@ -49,9 +49,10 @@ REPLACE_KEYS = {"visits": ("site", "day", "ticket"), "evaluation_months": ("staf
 _INSERT_OR_REPLACE = re.compile(r"^\s*INSERT OR REPLACE INTO (\w+) \(([^)]*)\)", re.IGNORECASE)
 _TWO_ARGUMENT_MAX = re.compile(r"\bMAX\(([\w.]+), ([\w.]+)\)")
 _TWO_ARGUMENT_MIN = re.compile(r"\bMIN\(([\w.]+), ([\w.]+)\)")
-# A batch holds at most this many advisory locks (several workers, see lock_keys): more keys are folded onto as
+# A batch holds at most this many advisory locks (several workers, see lock_keys): its keys are folded onto as
 # many slots, so that three workers' batches of 1,000 messages stay far within the server's lock table
-# (max_locks_per_transaction x max_connections: 6,400 by default).
+# (max_locks_per_transaction x max_connections: 6,400 by default). Every batch folds, large or small: a key
+# folded in one batch and left whole in another would not exclude each other.
 MAX_LOCKS = 256
 _LOCK_BASE = 0x0E57_0000_0000_0000  # folded slots: away from the migrations' lock (hub.migrations.ADVISORY_LOCK)
 # The reports' SQLite: ``IS NOT 'text'`` (PostgreSQL's ``IS DISTINCT FROM``), a 0/1 ``counted`` column used as a
@@ -349,10 +350,12 @@ class PostgresStore(SqliteStore):
             found[(row[0], row[1], row[2])].append(ticket_event(row[3:]))
         return found
 
-    def stream_losses(self, devices: list[tuple[str, str]] | None = None) -> list[StreamLoss]:
+    def stream_losses(
+        self, devices: list[tuple[str, str]] | None = None, *, open_only: bool = False
+    ) -> list[StreamLoss]:
         """The numbered streams of these (site, desk) devices (one round trip for all), or of every device."""
         if devices is None:
-            return super().stream_losses()
+            return super().stream_losses(open_only=open_only)
         if not devices:
             return []
         columns = ", ".join(f"s.{c.strip()}" for c in STREAM_LOSS_COLUMNS.split(","))
@@ -388,8 +391,7 @@ class PostgresStore(SqliteStore):
         """Hold these 63-bit keys until the transaction ends (advisory locks), taken in ascending order so that
         two workers' batches never wait on each other in a cycle; another worker's batch that needs one of
         them waits for this one to commit."""
-        if len(keys) > MAX_LOCKS:
-            keys = sorted({_LOCK_BASE + key % MAX_LOCKS for key in keys})
+        keys = sorted({_LOCK_BASE + key % MAX_LOCKS for key in keys})
         if keys:
             self._conn.raw.execute(
                 "SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k", (sorted(keys),)

@@ -19,7 +19,7 @@ import json
 import logging
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -27,7 +27,7 @@ from hub.config import HubSettings
 from hub.hall import Call
 from hub.live import DeskKey, LiveBoard
 from hub.live_feed import Change, LineChange, NodeChange, RatingChange, VisitChange, apply_change
-from hub.loss import StreamLoss, missing_by_device
+from hub.loss import StreamLoss, overdue_by_device
 from hub.rollups import refresh as refresh_rollups
 from hub.store import QueueSample, Store
 from hub.visits import TicketEventRecord, build_visit
@@ -235,36 +235,78 @@ class Processor:
         it has messages of (deduplication of an id sent twice, the numbered streams, the ratings' verdicts)
         and each visit it has ticket events of (events of one visit committed by two workers at once would
         each rebuild half of it). As 63-bit keys, sorted, so that two batches never wait on each other."""
-        names = {f"d\x1f{m.site}\x1f{m.desk}" for m in messages}
+        names = {_device_lock(m.site, m.desk) for m in messages}
         names |= {
             f"v\x1f{m.site}\x1f{self.local_day(m.ts)}\x1f{m.ticket}" for m in messages if isinstance(m, TicketMessage)
         }
-        return sorted({int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "big") >> 1 for n in names})
+        return _lock_numbers(names)
 
     def _note_numbers(
         self, messages: list[Message], now: datetime, attempt: BatchOutcome, effects: list[Change]
     ) -> None:
-        """Follow each device's numbered stream; raise messages_missing when a device's missing count grows,
-        clear it when every gap has filled (hub/loss.py)."""
+        """Follow each device's numbered stream (hub/loss.py) and keep its messages_missing alert in step with
+        the numbers missing for longer than ``ingest.missing_grace_s`` (:meth:`_missing_alerts`)."""
         numbers: dict[tuple[str, str, str], list[int]] = {}
         for m in messages:
             if m.seq is not None and m.stream is not None:
                 numbers.setdefault((m.site, m.desk, m.stream), []).append(m.seq)
         devices = list(dict.fromkeys((site, desk) for site, desk, _ in numbers))
         streams = {(s.site, s.desk, s.stream): s for s in self._store.stream_losses(devices)}
-        before = missing_by_device(streams.values())
+        had_gaps = any(s.missing for s in streams.values())  # else no alert of these devices can be raised
         for key, seqs in numbers.items():
             stream = streams.setdefault(key, StreamLoss(*key))
-            stream.note(seqs)
+            stream.note(seqs, now.timestamp())
             self._store.save_stream_loss(stream, now)
-        after = missing_by_device(streams.values())
-        for device in devices:
-            was, now_missing = before.get(device, 0), after.get(device, 0)
-            if now_missing > was or (was and not now_missing):
-                alert = self._board.missing_alert(*device, now_missing, now)
+        alerts = self._missing_alerts(streams.values(), now, had_gaps)
+        attempt.alerts.extend(alerts)
+        effects.extend(alerts)
+
+    def _missing_alerts(
+        self, streams: Iterable[StreamLoss], now: datetime, maybe_raised: bool = True
+    ) -> list[AlertMessage]:
+        """Raise a device's messages_missing alert when its count of numbers missing for longer than the grace
+        grows beyond what its alert says; clear it when none is. Runs under the devices' advisory locks, so the
+        state in the record (alert_states) is each alert's truth across workers: raised once, cleared once.
+
+        Gaps younger than the grace are left out: with several workers on a shared subscription, or after a
+        broker's redelivery, a device's numbers are committed out of order and most gaps fill moments later.
+        """
+        overdue = overdue_by_device(streams, now.timestamp(), self._limits.missing_grace_s)
+        if not any(overdue.values()) and not maybe_raised:
+            return []
+        alerted = {(a.site, a.desk): a.count or 0 for a in self._store.raised_alerts(AlertType.MESSAGES_MISSING)}
+        alerts: list[AlertMessage] = []
+        for device, count in overdue.items():
+            was = alerted.get(device, 0)
+            if count > was or (was and not count):
+                alert = self._board.missing_alert(*device, count, now)
+                self._store.set_alert_state(alert)
                 self._store.add_alert(alert)
-                attempt.alerts.append(alert)
-                effects.append(alert)
+                alerts.append(alert)
+        return alerts
+
+    def _overdue_tick(self, now: datetime) -> list[AlertMessage]:
+        """Raise the messages_missing alerts of gaps that outlived the grace with no further traffic from their
+        device. Reads first without locks; locks only the devices whose alert must change, and checks again."""
+        at, grace = now.timestamp(), self._limits.missing_grace_s
+        overdue = overdue_by_device(self._store.stream_losses(open_only=True), at, grace)
+        if not overdue:
+            return []
+        alerted = {(a.site, a.desk): a.count or 0 for a in self._store.raised_alerts(AlertType.MESSAGES_MISSING)}
+        grown = [device for device, count in overdue.items() if count > alerted.get(device, 0)]
+        if not grown:
+            return []
+        with self._store.transaction():
+            self._store.lock_keys(_lock_numbers({_device_lock(*device) for device in grown}))
+            alerts = self._missing_alerts(self._store.stream_losses(grown), now)
+            if alerts and self.take_alerts is not None:  # delivered as every alert: queued with its raise
+                self.take_alerts(alerts)
+            if self.announce and alerts:
+                self._store.announce(list(alerts))
+        if not self.announce:
+            for alert in alerts:
+                self._board.track_alert(alert)
+        return alerts
 
     def _reject(self, item: Incoming, reason: str) -> None:
         payload, note = rejected_payload(item, self._limits.rejected_payload_bytes)
@@ -366,6 +408,7 @@ class Processor:
         """
         self._board.start_day(self.local_day(now))
         alerts = self._board.evaluate(now)
+        missing = self._overdue_tick(now)
         if alerts:
             with self._store.transaction():
                 # Every worker's board sees every desk and evaluates the same alerts: the one whose change of
@@ -380,7 +423,7 @@ class Processor:
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
             self.prune_rejected(now)
-        return alerts
+        return [*alerts, *missing]
 
     def prune_rejected(self, now: datetime) -> int:
         """Apply the retention of rejected messages (count and age); return how many were deleted."""
@@ -418,19 +461,30 @@ class Processor:
         self._restore_missing(now)
 
     def _restore_missing(self, now: datetime) -> None:
-        """Devices with messages still missing keep their messages_missing alert active across a restart."""
-        missing = {device: n for device, n in missing_by_device(self._store.stream_losses()).items() if n}
-        if not missing:
+        """A messages_missing alert raised before the record kept its state (alert_states) stays active across
+        a restart, and is recorded there, so that it clears when its gaps fill."""
+        streams = self._store.stream_losses(open_only=True)
+        if not streams:
             return
+        tracked = {(a.site, a.desk) for a in self._store.raised_alerts(AlertType.MESSAGES_MISSING)}
         latest: dict[tuple[str, str], AlertMessage] = {}
         for alert in self._store.alerts(limit=1000):  # newest first
             if alert.alert is AlertType.MESSAGES_MISSING:
                 latest.setdefault((alert.site, alert.desk), alert)
-        for (site, desk), count in missing.items():
-            stored = latest.get((site, desk))
-            if stored is None or stored.state is not AlertState.RAISED or stored.count != count:
-                stored = self._board.missing_alert(site, desk, count, now)
-            self._board.track_alert(stored)
+        untracked = [latest[d] for d in {(s.site, s.desk) for s in streams} - tracked if d in latest]
+        for stored in untracked:
+            if stored.state is AlertState.RAISED:
+                self._store.set_alert_state(stored)
+                self._board.track_alert(stored)
+
+
+def _device_lock(site: str, desk: str) -> str:
+    return f"d\x1f{site}\x1f{desk}"
+
+
+def _lock_numbers(names: set[str]) -> list[int]:
+    """Advisory lock names as 63-bit keys, sorted (so that two transactions never wait on each other)."""
+    return sorted({int.from_bytes(hashlib.blake2b(n.encode(), digest_size=8).digest(), "big") >> 1 for n in names})
 
 
 def rejected_payload(item: Incoming, limit: int) -> tuple[bytes, str]:

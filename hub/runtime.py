@@ -374,17 +374,25 @@ class HubRuntime:
         }
 
     def loss(self) -> list[dict[str, Any]]:
-        """Per device: the messages missing from its numbered streams, with the open gaps (hub/loss.py)."""
+        """Per device: the messages missing from its numbered streams, with the open gaps and their age, and
+        how many have been missing longer than ``ingest.missing_grace_s`` (what its alert reports; hub/loss.py)."""
+        at, grace = self.clock().timestamp(), self.settings.ingest.missing_grace_s
         devices: dict[tuple[str, str], dict[str, Any]] = {}
         for s in self.store.stream_losses():
-            device = devices.setdefault((s.site, s.desk), {"site": s.site, "desk": s.desk, "missing": 0, "streams": []})
+            device = devices.setdefault(
+                (s.site, s.desk), {"site": s.site, "desk": s.desk, "missing": 0, "overdue": 0, "streams": []}
+            )
+            overdue = s.overdue(at, grace)
             device["missing"] += s.missing
+            device["overdue"] += overdue
             device["streams"].append(
                 {
                     "stream": s.stream,
                     "highest": s.highest,
                     "missing": s.missing,
+                    "overdue": overdue,
                     "gaps": [list(gap) for gap in s.gaps[:LOSS_GAPS_SHOWN]],
+                    "gaps_age_s": [round(max(0.0, at - since), 1) for since in s.opened[:LOSS_GAPS_SHOWN]],
                     "gaps_open": len(s.gaps),
                     "written_off": s.written_off,
                 }

@@ -21,6 +21,7 @@ from hub.store import LineFact, NodeHealth, QueueSample, RejectedMessage
 from hub.visits import TicketEventRecord, Transaction, TransactionEnd, Visit, VisitStatus
 from protocol.messages import (
     AlertMessage,
+    AlertType,
     EmotionMessage,
     Envelope,
     FeedbackMessage,
@@ -520,13 +521,25 @@ class SqliteStore:
         )
         return bool(cursor.rowcount == 1)
 
-    def raised_alerts(self) -> list[AlertMessage]:
-        """The alerts raised (by :meth:`claim_alert`) and not cleared yet, oldest first."""
+    def set_alert_state(self, alert: AlertMessage) -> None:
+        """Record an alert's state, whatever it was (under the advisory lock of its device: a raised alert's
+        count may change while it stays raised)."""
+        self._conn.execute(
+            "INSERT INTO alert_states (site, desk, alert, state, alert_id, ts) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (site, desk, alert) DO UPDATE SET state = excluded.state, alert_id = excluded.alert_id, "
+            "ts = excluded.ts",
+            (alert.site, alert.desk, alert.alert.value, alert.state.value, alert.id, _utc_text(alert.ts)),
+        )
+
+    def raised_alerts(self, alert: AlertType | None = None) -> list[AlertMessage]:
+        """The alerts raised (by :meth:`claim_alert`) and not cleared yet, oldest first; or those of one type."""
+        of_type, args = ("", ()) if alert is None else (" AND s.alert = ?", (alert.value,))
         return [
             AlertMessage.model_validate_json(row[0])
             for row in self._conn.execute(
-                "SELECT a.payload FROM alert_states s JOIN alerts a ON a.id = s.alert_id WHERE s.state = 'raised' "
-                "ORDER BY a.ts"
+                "SELECT a.payload FROM alert_states s JOIN alerts a ON a.id = s.alert_id WHERE s.state = 'raised'"
+                f"{of_type} ORDER BY a.ts",
+                args,
             )
         ]
 
@@ -736,12 +749,16 @@ class SqliteStore:
 
     # -- numbering and loss (hub/loss.py) -----------------------------------------------------------------
 
-    def stream_losses(self, devices: list[tuple[str, str]] | None = None) -> list[StreamLoss]:
-        """The numbered streams of these (site, desk) devices, or of every device."""
+    def stream_losses(
+        self, devices: list[tuple[str, str]] | None = None, *, open_only: bool = False
+    ) -> list[StreamLoss]:
+        """The numbered streams of these (site, desk) devices, or of every device (only those with messages
+        missing: ``open_only``)."""
         sql = f"SELECT {STREAM_LOSS_COLUMNS} FROM seq_streams"
         rows: list[Any] = []
         if devices is None:
-            rows = list(self._conn.execute(sql + " ORDER BY site, desk, stream"))
+            where = " WHERE missing > 0" if open_only else ""
+            rows = list(self._conn.execute(sql + where + " ORDER BY site, desk, stream"))
         else:
             for site, desk in dict.fromkeys(devices):
                 rows += self._conn.execute(sql + " WHERE site = ? AND desk = ?", (site, desk))
@@ -761,7 +778,10 @@ class SqliteStore:
                 loss.highest,
                 loss.missing,
                 loss.written_off,
-                json.dumps(loss.gaps, separators=(",", ":")),
+                json.dumps(
+                    [[first, last, since] for (first, last), since in zip(loss.gaps, loss.opened, strict=True)],
+                    separators=(",", ":"),
+                ),
                 _utc_text(updated_at),
             ),
         )
@@ -790,8 +810,19 @@ def ticket_event(row: Any) -> TicketEventRecord:
 
 
 def stream_loss(row: Any) -> StreamLoss:
-    """A device's numbered stream from its row (the columns of ``STREAM_LOSS_COLUMNS``)."""
-    return StreamLoss(row[0], row[1], row[2], row[3], row[4], [(a, b) for a, b in json.loads(row[6])], row[5])
+    """A device's numbered stream from its row (the columns of ``STREAM_LOSS_COLUMNS``). Each gap is kept as
+    [first, last, opened]; a gap kept before the grace existed, as [first, last], counts as opened long ago."""
+    gaps = json.loads(row[6])
+    return StreamLoss(
+        row[0],
+        row[1],
+        row[2],
+        row[3],
+        row[4],
+        [(gap[0], gap[1]) for gap in gaps],
+        row[5],
+        [float(gap[2]) if len(gap) > 2 else 0.0 for gap in gaps],
+    )
 
 
 def queue_sample(row: Any) -> QueueSample:

@@ -22,6 +22,7 @@ from hub.loss import StreamLoss
 from hub.visits import TicketEventRecord, Visit
 from protocol.messages import (
     AlertMessage,
+    AlertType,
     EmotionMessage,
     Envelope,
     FeedbackMessage,
@@ -175,8 +176,13 @@ class Store(Protocol):
         it (several workers: the one that claims a change raises or clears the alert, once)."""
         ...
 
-    def raised_alerts(self) -> list[AlertMessage]:
-        """The alerts raised and not cleared yet (for a restarted worker's live board)."""
+    def set_alert_state(self, alert: AlertMessage) -> None:
+        """Record an alert's state, whatever it was (under the advisory lock of its device: a raised alert's
+        count may change while it stays raised)."""
+        ...
+
+    def raised_alerts(self, alert: AlertType | None = None) -> list[AlertMessage]:
+        """The alerts raised and not cleared yet (for a restarted worker's live board), or those of one type."""
         ...
 
     def lock_keys(self, keys: list[int]) -> None:
@@ -243,8 +249,11 @@ class Store(Protocol):
         """Close connections (idempotent)."""
         ...
 
-    def stream_losses(self, devices: list[tuple[str, str]] | None = None) -> list[StreamLoss]:
-        """The numbered streams of these (site, desk) devices, or of every device (hub/loss.py)."""
+    def stream_losses(
+        self, devices: list[tuple[str, str]] | None = None, *, open_only: bool = False
+    ) -> list[StreamLoss]:
+        """The numbered streams of these (site, desk) devices, or of every device (only those with messages
+        missing: ``open_only``) (hub/loss.py)."""
         ...
 
     def save_stream_loss(self, loss: StreamLoss, updated_at: datetime) -> None:

@@ -1,10 +1,13 @@
 """Loss you can see, without a broker: the hub follows each device's numbered messages (``seq`` in a
 ``stream``), counts the numbers that never arrived, closes a gap when its message arrives late, ignores
-repeats, raises and clears ``messages_missing``, and remembers all of it across a restart."""
+repeats, raises ``messages_missing`` only for gaps open longer than ``ingest.missing_grace_s`` (numbers
+committed out of order by two workers raise nothing), raises it once across workers, clears it, and remembers
+all of it across a restart."""
 
 from __future__ import annotations
 
 import random
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,29 +19,38 @@ from hub.live import LiveBoard
 from hub.loss import MAX_OPEN_GAPS, StreamLoss
 from hub.processor import Incoming, Processor
 from hub.sqlite_store import SqliteStore
+from hub.store import Store, open_store
 from protocol.errors import ProtocolError
 from protocol.messages import AlertState, AlertType, QueueMessage, QueueSource, parse_message
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 SITE, DESK = "bn-hcc", "q01"
+GRACE = timedelta(seconds=60)  # ingest.missing_grace_s by default
 
 
-def sample(seq: int | None, stream: str = "s1", desk: str = DESK) -> Incoming:
-    """A queue sample numbered as the edge's outbox numbers it (the id follows the number: a resend repeats it)."""
+def sample(seq: int | None, stream: str = "s1", desk: str = DESK, at: datetime = NOW) -> Incoming:
+    """A queue sample numbered as the edge's outbox numbers it (the id follows the number: a resend repeats it),
+    received by the hub at ``at``."""
     message = QueueMessage(id=f"{stream}-{seq}", ts=NOW, site=SITE, desk=desk, length=3, source=QueueSource.CAMERA)
     payload = message.to_payload() if seq is None else numbered(message.to_payload(), seq, stream)
-    return Incoming(message.topic, payload, NOW)
+    return Incoming(message.topic, payload, at)
 
 
 class Hub:
-    def __init__(self, path: Path) -> None:
+    """One hub worker: its processor and live board on a record (its own connection to it)."""
+
+    def __init__(self, path: Path | None = None, store: Store | None = None) -> None:
         self.settings = load_settings()
-        self.store = SqliteStore(path)
+        assert self.settings.ingest.missing_grace_s == GRACE.total_seconds()
+        self.store = store if store is not None else SqliteStore(path)  # type: ignore[arg-type]
         self.board = LiveBoard(self.settings)
         self.processor = Processor(self.settings, self.store, self.board)
 
     def send(self, *items: Incoming):  # type: ignore[no-untyped-def]
-        return self.processor.process(list(items), NOW)
+        return self.processor.process(list(items), items[-1].received_at)
+
+    def tick(self, at: datetime) -> list[tuple[AlertState, int | None]]:
+        return [(a.state, a.count) for a in self.processor.tick(at) if a.alert is AlertType.MESSAGES_MISSING]
 
     def missing(self, desk: str = DESK) -> int:
         return sum(s.missing for s in self.store.stream_losses([(SITE, desk)]))
@@ -107,26 +119,43 @@ def test_seq_and_stream_travel_together_and_are_bounded() -> None:
     assert parse_message(topic, message.to_payload()).seq is None  # a device that does not number
 
 
+def test_a_gap_counts_toward_the_alert_once_it_outlives_the_grace() -> None:
+    stream = StreamLoss(SITE, DESK, "s1")
+    stream.note([1, 4], now=100.0)  # 2-3 open from 100
+    stream.note([8], now=130.0)  # 5-7 open from 130
+    assert (stream.missing, stream.overdue(159.0, 60), stream.overdue(160.0, 60)) == (5, 0, 2)
+    stream.note([2], now=165.0)  # 3 is left of 2-3: it keeps its age
+    assert (stream.gaps, stream.overdue(165.0, 60), stream.overdue(190.0, 60)) == ([(3, 3), (5, 7)], 1, 4)
+    assert stream.overdue(190.0, 0) == stream.missing == 4
+
+
 def test_hub_counts_raises_clears_and_remembers(tmp_path: Path) -> None:
     hub = Hub(tmp_path / "hub.db")
     outcome = hub.send(*(sample(n) for n in (1, 2, 3, 6, 7)), sample(None, desk="q02"))
-    assert hub.missing() == 2
-    assert [(a.alert, a.state, a.count) for a in outcome.alerts] == [(AlertType.MESSAGES_MISSING, AlertState.RAISED, 2)]
-    assert "thiếu 2 tin nhắn" in outcome.alerts[0].message
+    assert hub.missing() == 2  # the record is exact at once
+    assert outcome.alerts == [] and hub.active() == []  # 4 and 5 may still be on their way
+    assert hub.tick(NOW + GRACE - timedelta(seconds=1)) == []
+    assert hub.tick(NOW + GRACE) == [(AlertState.RAISED, 2)]  # no further traffic: the tick raises it
+    assert "thiếu 2 tin nhắn" in hub.store.alerts()[0].message
     assert hub.active() == [(DESK, 2)]
+    assert hub.tick(NOW + 2 * GRACE) == []  # raised once
     assert hub.store.stream_losses([(SITE, "q02")]) == []  # no numbers, nothing followed
 
-    outcome = hub.send(sample(7), sample(2))  # repeats: nothing changes, no new alert
+    later = NOW + 2 * GRACE
+    outcome = hub.send(sample(7, at=later), sample(2, at=later))  # repeats: nothing changes, no new alert
     assert (outcome.duplicates, hub.missing(), outcome.alerts) == (2, 2, [])
-    outcome = hub.send(sample(10))
+    outcome = hub.send(sample(10, at=later))  # 8, 9 missing too, not for long yet
+    assert hub.missing() == 4 and outcome.alerts == []
+    outcome = hub.send(sample(11, at=later + GRACE))  # numbers arriving see that 8, 9 are overdue now
     assert hub.missing() == 4 and [a.count for a in outcome.alerts] == [4]
     hub.store.close()
 
     again = Hub(tmp_path / "hub.db")  # a restart: the counts and the active alert are still there
-    again.processor.restore(NOW + timedelta(minutes=1))
+    again.processor.restore(later + 2 * GRACE)
     assert again.missing() == 4
     assert again.active() == [(DESK, 4)]
-    outcome = again.send(sample(4), sample(5), sample(8), sample(9))  # the gaps fill late
+    assert again.tick(later + 2 * GRACE) == []
+    outcome = again.send(*(sample(n, at=later + 2 * GRACE) for n in (4, 5, 8, 9)))  # the gaps fill late
     assert again.missing() == 0
     assert [(a.state, a.count) for a in outcome.alerts] == [(AlertState.CLEARED, 0)]
     assert again.active() == []
@@ -139,9 +168,75 @@ def test_hub_counts_raises_clears_and_remembers(tmp_path: Path) -> None:
     again.store.close()
 
 
+def test_two_workers_committing_out_of_order_raise_nothing_and_a_real_gap_once(record_url: str) -> None:
+    """A device's numbers split round-robin between two workers of a shared subscription: worker B commits
+    6-10 before worker A commits 1-5. Within the grace that is no loss; a gap that stays open is alerted once,
+    by one worker, with its count, and cleared once when it fills."""
+    a, b = Hub(store=open_store(record_url)), Hub(store=open_store(record_url))
+    try:
+        step = timedelta(seconds=2)
+        assert b.send(*(sample(n, at=NOW) for n in range(6, 11))).alerts == []
+        assert a.send(*(sample(n, at=NOW + step) for n in range(1, 6))).alerts == []
+        assert b.send(*(sample(n, at=NOW + 2 * step) for n in (14, 15))).alerts == []  # 11-13 on their way
+        assert a.send(*(sample(n, at=NOW + 3 * step) for n in (11, 12))).alerts == []  # 13 never comes
+        assert a.missing() == 1
+        assert a.tick(NOW + 2 * step + GRACE - timedelta(seconds=1)) == []
+        assert b.tick(NOW + 2 * step + GRACE - timedelta(seconds=1)) == []
+        after = NOW + 2 * step + GRACE
+        raised = a.tick(after) + b.tick(after) + a.tick(after + step) + b.tick(after + step)
+        assert raised == [(AlertState.RAISED, 1)]
+        alerts = [a for a in a.store.alerts() if a.alert is AlertType.MESSAGES_MISSING]
+        assert [(x.state, x.count) for x in alerts] == [(AlertState.RAISED, 1)]
+
+        cleared = b.send(sample(13, at=after + 2 * step)).alerts + a.send(sample(16, at=after + 3 * step)).alerts
+        assert [(x.state, x.count) for x in cleared] == [(AlertState.CLEARED, 0)]
+        assert a.tick(after + 2 * GRACE) + b.tick(after + 2 * GRACE) == []
+        assert a.missing() == 0
+    finally:
+        a.store.close()
+        b.store.close()
+
+
 def test_a_new_stream_of_the_same_desk_is_counted_apart(tmp_path: Path) -> None:
     hub = Hub(tmp_path / "hub.db")
     hub.send(sample(1, "old"), sample(3, "old"), sample(1, "new"), sample(2, "new"))
     streams = {s.stream: s.missing for s in hub.store.stream_losses([(SITE, DESK)])}
     assert streams == {"old": 1, "new": 0}
+    hub.store.close()
+
+
+def test_a_record_kept_before_the_grace_keeps_its_gaps_and_alert(tmp_path: Path) -> None:
+    """Gaps kept as [first, last] and an alert raised before alert_states followed messages_missing: after the
+    upgrade the gaps count as overdue, the alert stays active and clears once when they fill."""
+    hub = Hub(tmp_path / "hub.db")
+    hub.send(*(sample(n) for n in (1, 4)))
+    old_alert = hub.board.missing_alert(SITE, DESK, 2, NOW)
+    with hub.store.transaction():
+        hub.store.add_alert(old_alert)
+    hub.store.close()
+    with sqlite3.connect(tmp_path / "hub.db") as conn:
+        conn.execute("UPDATE seq_streams SET gaps = '[[2,3]]'")
+        conn.execute("DELETE FROM alert_states")
+
+    again = Hub(tmp_path / "hub.db")
+    again.processor.restore(NOW)
+    assert again.active() == [(DESK, 2)]
+    assert again.tick(NOW) == []  # overdue already, and already alerted
+    outcome = again.send(sample(2), sample(3))
+    assert [(a.state, a.count) for a in outcome.alerts] == [(AlertState.CLEARED, 0)]
+    assert again.active() == []
+    again.store.close()
+
+
+def test_an_alert_raised_by_the_tick_is_queued_for_delivery_with_its_raise(tmp_path: Path) -> None:
+    """The e-mail and webhook deliveries of an alert are queued in the transaction that records it; a
+    messages_missing alert raised by the tick (no further traffic from the device) must be queued too."""
+    hub = Hub(tmp_path / "hub.db")
+    queued: list[tuple[AlertType, AlertState, int | None]] = []
+    hub.processor.take_alerts = lambda alerts: queued.extend(
+        (a.alert, a.state, a.count) for a in alerts if a.alert is AlertType.MESSAGES_MISSING
+    )
+    hub.send(*(sample(n) for n in (1, 2, 5)))
+    assert hub.tick(NOW + GRACE) == [(AlertState.RAISED, 2)]
+    assert queued == [(AlertType.MESSAGES_MISSING, AlertState.RAISED, 2)]
     hub.store.close()

@@ -18,7 +18,16 @@ from hub.live_feed import Snapshot, VisitChange, decode_change, encode_change, p
 from hub.processor import Incoming, Processor
 from hub.store import open_store
 from hub.visits import TicketEventRecord, VisitStatus, build_visit
-from protocol.messages import AlertMessage, AlertState, AlertType, Envelope, TicketEvent, TicketMessage
+from protocol.messages import (
+    AlertMessage,
+    AlertState,
+    AlertType,
+    Envelope,
+    QueueMessage,
+    QueueSource,
+    TicketEvent,
+    TicketMessage,
+)
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # 10:00 in Hà Nội
 DAY = "2026-11-20"
@@ -117,6 +126,30 @@ def test_a_message_sent_twice_to_two_workers_at_once_is_kept_and_counted_once(
     outcomes = run_together(lambda: a.send([message]), lambda: b.send([message]))
     assert sorted((o.accepted, o.duplicates) for o in outcomes) == [(0, 1), (1, 0)]
     assert b.store.message_counts()["ticket"] == 1
+
+
+def test_a_large_batch_and_a_small_one_of_the_same_device_commit_one_after_the_other(
+    workers: tuple[Worker, Worker],
+) -> None:
+    """A batch of many devices (more than the advisory locks a batch holds) and a batch of one of them: both
+    read the device's numbered stream together unless the locks keep them apart; read together, one would
+    overwrite the other's numbers and leave a gap that never closes (seen in bench/bench_country.py)."""
+    a, b = workers
+
+    def numbered(desk: str, seq: int) -> QueueMessage:
+        return QueueMessage(
+            id=f"{desk}-{seq}", ts=NOW, site=SITE, desk=desk, length=1, source=QueueSource.CAMERA, seq=seq,
+            stream=f"s-{desk}",
+        )  # fmt: skip
+
+    many = [numbered("q01", 2)] + [numbered(f"d{n:03d}", 1) for n in range(300)]
+    begin, read = threading.Barrier(2), threading.Barrier(2)
+    for worker in workers:
+        side_by_side(begin, worker.store, "lock_keys")
+        side_by_side(read, worker.store, "stream_losses")
+    run_together(lambda: a.send(many), lambda: b.send([numbered("q01", 1)]))
+    [stream] = a.store.stream_losses([(SITE, "q01")])
+    assert (stream.highest, stream.missing, stream.gaps) == (2, 0, [])
 
 
 def test_two_boards_evaluating_the_same_desk_raise_and_clear_its_alert_once(workers: tuple[Worker, Worker]) -> None:

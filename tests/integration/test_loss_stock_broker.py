@@ -1,6 +1,7 @@
 """Loss you can see, end to end: a Mosquitto with its stock limits (at most 1,000 messages queued per
 session) drops what a desk sends while the hub is away; when the hub comes back it reports exactly how many
-messages of that desk are missing, raises ``messages_missing`` with the count, and still knows after a
+messages of that desk are missing, raises ``messages_missing`` with the count once the gap has stayed open
+past ``ingest.missing_grace_s`` (1 s here; the hub's periodic tick raises it), and still knows after a
 restart. The desk is the real edge outbox and MQTT link; the expected count is the test's own: what it
 sent minus what the hub's record holds."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,12 +17,14 @@ from devtools.mosquitto import MosquittoBroker
 from edge.config import EdgeMqttSettings
 from edge.mqtt_link import MqttLink
 from edge.outbox import Outbox, Spool
+from hub.config import load_settings
 from protocol.messages import QueueMessage, QueueSource
 from tests.support.hub_server import HubServer
 from tests.support.waiting import wait_for
 
 SITE, DESK, QUIET_DESK = "bn-tien-du", "q01", "q02"
 SENT_WHILE_AWAY = 3000
+SETTINGS = load_settings().with_overrides(ingest={"max_age_days": 36500, "missing_grace_s": 1})
 
 
 def recorded(database: Path, desk: str) -> set[str]:
@@ -70,7 +74,7 @@ def test_a_stock_broker_drops_and_the_hub_says_how_many_of_which_desk(
     stock_broker: MosquittoBroker, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     database = tmp_path / "hub.db"
-    with HubServer(stock_broker, database, client_id="hub-loss"):
+    with HubServer(stock_broker, database, client_id="hub-loss", settings=SETTINGS):
         pass  # the hub's persistent session and subscription now exist; the hub goes away
     busy = Desk(stock_broker, tmp_path, DESK)
     quiet = Desk(stock_broker, tmp_path, QUIET_DESK)
@@ -79,7 +83,7 @@ def test_a_stock_broker_drops_and_the_hub_says_how_many_of_which_desk(
         quiet.wait_acknowledged()
         busy.send(SENT_WHILE_AWAY)
         busy.wait_acknowledged()
-        with HubServer(stock_broker, database, client_id="hub-loss") as hub:
+        with HubServer(stock_broker, database, client_id="hub-loss", settings=SETTINGS) as hub:
             # What the broker dropped last shows when the desk's next message arrives (a heartbeat in real life).
             busy.send(1)
             quiet.send(1)
@@ -94,10 +98,15 @@ def test_a_stock_broker_drops_and_the_hub_says_how_many_of_which_desk(
             loss = {(d["site"], d["desk"]): d["missing"] for d in hub.get("/api/v1/loss")}
             assert loss == {(SITE, DESK): expected, (SITE, QUIET_DESK): 0}
             assert hub.get("/api/v1/health")["messages_missing"] == expected
-            active = [a for a in hub.get("/api/v1/alerts", active="true") if a["alert"] == "messages_missing"]
+
+            def missing_alerts() -> list[dict[str, Any]]:
+                return [a for a in hub.get("/api/v1/alerts", active="true") if a["alert"] == "messages_missing"]
+
+            active = wait_for(missing_alerts, 60, "the messages_missing alert, once the grace has passed")
             assert [(a["desk"], a["count"]) for a in active] == [(DESK, expected)]
             assert f"thiếu {expected} tin nhắn" in active[0]["message"]
-        with HubServer(stock_broker, database, client_id="hub-loss") as hub:  # a restart forgets nothing
+        # A restart forgets nothing.
+        with HubServer(stock_broker, database, client_id="hub-loss", settings=SETTINGS) as hub:
             loss = {(d["site"], d["desk"]): d["missing"] for d in hub.get("/api/v1/loss")}
             assert loss == {(SITE, DESK): expected, (SITE, QUIET_DESK): 0}
             active = [a for a in hub.get("/api/v1/alerts", active="true") if a["alert"] == "messages_missing"]
