@@ -253,7 +253,10 @@ def test_hub_restart_keeps_the_record_and_receives_what_was_sent_while_down(
         publisher.send(later + first[:3])
     with HubServer(broker, database, client_id=f"hub-restart-{database[:6]}") as hub:
         counts = hub.wait_until(lambda c: c["accepted"] + c["duplicates"] >= len(later) + 3)
-        assert counts["accepted"] == len(later) and counts["duplicates"] == 3
+        # Each message recorded once. The three resent are duplicates; QoS 1 may also bring again a message
+        # whose acknowledgement the broker had not taken when the first hub stopped: a duplicate too, never a
+        # second record (seen once on PostgreSQL under CI load).
+        assert counts["accepted"] == len(later) and counts["duplicates"] >= 3
         stats = hub.get(f"/api/v1/sites/{SITE}/stats", date="2026-11-20")
         assert stats["transactions"] == 4 and stats["no_shows"] == 1
 
