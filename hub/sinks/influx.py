@@ -214,8 +214,8 @@ class InfluxSink:
                 more = self._deliver()
             except Exception as error:
                 self.status.failures += 1
+                self._refresh_lag()  # before the error shows: whoever reads the error reads the lag with it
                 self.status.last_error = str(error)
-                self._refresh_lag()
                 logger.warning("InfluxDB write failed (%s); trying again in %.1f s", error, delay)
                 self._stop.wait(delay)
                 delay = min(delay * 2, self._influx.retry_max_s)
