@@ -60,11 +60,11 @@ ROOT = Path(__file__).resolve().parents[1]
 RUNNING: list[subprocess.Popen[str]] = []  # worker processes not stopped yet (ended if the bench stops early)
 sys.path.insert(0, str(ROOT))
 
+from bench import bench_ingest as ingest_bench  # noqa: E402
 from devtools.mosquitto import SHIPPED_CONFIG, MosquittoBroker, find_mosquitto  # noqa: E402
 from devtools.postgres import PostgresServer  # noqa: E402
 from edge.config import EdgeSettings  # noqa: E402
 from protocol.messages import HeartbeatMessage, QueueMessage, RatingMessage, TicketMessage  # noqa: E402
-from protocol.topics import SUBSCRIPTION_ALL  # noqa: E402
 from simulator.traffic import HOURLY_PROFILE, RATING_SHARE, SERVICE_MINUTES, TrafficOptions  # noqa: E402
 
 DESKS_PER_UNIT = 5  # about 3,400 units × 5 desks ≈ 17,000 desks (issue 10)
@@ -322,13 +322,6 @@ class Sampler:
 # -- phase 1: a bare subscriber on the backlog ------------------------------------------------------------
 
 
-def _session() -> Properties:
-    properties = Properties(PacketTypes.CONNECT)
-    properties.SessionExpiryInterval = 3600
-    properties.ReceiveMaximum = 1000
-    return properties
-
-
 class Publisher:
     """One QoS 1 publisher; records when each message was handed to the broker's connection."""
 
@@ -365,45 +358,19 @@ class Publisher:
 
 
 def bare_rate(broker: MosquittoBroker, traffic: Traffic, timeout: float) -> float:
-    """Messages per second a bare paho subscriber drains from its queued session."""
-    received = 0
-    done, subscribed = threading.Event(), threading.Event()
+    """Messages per second a bare paho subscriber drains from its queued session (bench_ingest's)."""
 
-    def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
-        nonlocal received
-        received += 1
-        if received >= len(traffic.payloads):
-            done.set()
+    def fill() -> None:
+        publisher = Publisher(broker)
+        publisher.publish(traffic, 0)
+        publisher.close()
 
-    def make() -> mqtt.Client:
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2, client_id="bench-bare", protocol=mqtt.MQTTv5
-        )
-        client.on_message = on_message
-        client.on_subscribe = lambda *args: subscribed.set()
-        return client
-
-    client = make()
-    client.connect(broker.host, broker.port, clean_start=True, properties=_session())
-    client.loop_start()
-    client.subscribe(SUBSCRIPTION_ALL, qos=1)
-    subscribed.wait(10)
-    client.disconnect()
-    client.loop_stop()
-    publisher = Publisher(broker)
-    publisher.publish(traffic, 0)
-    publisher.close()
-    client = make()
-    started = time.perf_counter()
-    client.connect(broker.host, broker.port, clean_start=False, properties=_session())
-    client.loop_start()
-    if not done.wait(timeout):
-        raise SystemExit(f"bare subscriber got {received} of {len(traffic.payloads)} within {timeout:.0f} s")
-    elapsed = time.perf_counter() - started
-    client.disconnect()
-    client.loop_stop()
+    try:
+        rate = ingest_bench.bare_rate(broker, len(traffic.payloads), fill, timeout)
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from error
     forget_sessions(broker, ["bench-bare"])
-    return len(traffic.payloads) / elapsed
+    return rate
 
 
 # -- phase 2: the hub workers ---------------------------------------------------------------------------

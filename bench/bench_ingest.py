@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
@@ -66,15 +67,21 @@ def publish_all(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> N
     client.loop_stop()
 
 
-def _session_properties() -> Properties:
+def session_properties() -> Properties:
+    """A persistent session (one hour) that may have 1,000 messages in flight, as the hub's."""
     properties = Properties(PacketTypes.CONNECT)
     properties.SessionExpiryInterval = 3600
     properties.ReceiveMaximum = 1000
     return properties
 
 
-def bare_rate(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> float:
-    """Messages per second a bare paho subscriber drains from its queued session."""
+def bare_rate(broker: MosquittoBroker, count: int, fill: Callable[[], None], timeout: float = 300) -> float:
+    """Messages per second a bare paho subscriber drains from its queued session: it subscribes, goes away,
+    ``fill`` publishes the ``count`` messages of the backlog, and it comes back to take them.
+
+    Raises:
+        RuntimeError: fewer than ``count`` messages came within ``timeout`` seconds.
+    """
     received = 0
     done = threading.Event()
     subscribed = threading.Event()
@@ -82,7 +89,7 @@ def bare_rate(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> flo
     def on_message(client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
         nonlocal received
         received += 1
-        if received == len(messages):
+        if received == count:
             done.set()
 
     def make() -> mqtt.Client:
@@ -94,24 +101,24 @@ def bare_rate(broker: MosquittoBroker, messages: list[tuple[str, bytes]]) -> flo
         return client
 
     client = make()
-    client.connect(broker.host, broker.port, clean_start=True, properties=_session_properties())
+    client.connect(broker.host, broker.port, clean_start=True, properties=session_properties())
     client.loop_start()
     client.subscribe(SUBSCRIPTION_ALL, qos=1)
     subscribed.wait(10)
     client.disconnect()
     client.loop_stop()
 
-    publish_all(broker, messages)
+    fill()
     client = make()
     started = time.perf_counter()
-    client.connect(broker.host, broker.port, clean_start=False, properties=_session_properties())
+    client.connect(broker.host, broker.port, clean_start=False, properties=session_properties())
     client.loop_start()
-    if not done.wait(300):
-        raise RuntimeError(f"bare subscriber got {received} of {len(messages)}")
+    if not done.wait(timeout):
+        raise RuntimeError(f"bare subscriber got {received} of {count} within {timeout:.0f} s")
     elapsed = time.perf_counter() - started
     client.disconnect()
     client.loop_stop()
-    return len(messages) / elapsed
+    return count / elapsed
 
 
 def hub_rate(broker: MosquittoBroker, messages: list[tuple[str, bytes]], database: str) -> tuple[float, dict[str, int]]:
@@ -164,7 +171,7 @@ def main() -> int:
             database = stack.enter_context(PostgresServer()).create_database()
         else:
             database = f"sqlite:///{tmp / 'bench.db'}"
-        bare = bare_rate(broker, messages)
+        bare = bare_rate(broker, len(messages), lambda: publish_all(broker, messages))
         hub, figures = hub_rate(broker, messages, database)
     ratio = hub / bare
     print(f"engine: {args.engine}")
