@@ -323,11 +323,9 @@ class _RecordReader:
 
 def _keeps_rollups(record: Record, reader: _RecordReader) -> bool:
     """Whether the record holds roll-ups (a record not opened by a hub since they exist has none)."""
-    if record.postgresql:
-        tables = "SELECT 1 FROM information_schema.tables WHERE table_name = 'rollup_desk_days'"
-    else:
-        tables = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'rollup_desk_days'"
-    return bool(reader.query(tables)) and bool(reader.query("SELECT 1 FROM rollup_desk_days LIMIT 1"))
+    return record.connection().has_table("rollup_desk_days") and bool(
+        reader.query("SELECT 1 FROM rollup_desk_days LIMIT 1")
+    )
 
 
 def evaluation_from_record(
