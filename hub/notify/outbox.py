@@ -10,6 +10,9 @@ Tables (all prefixed ``notify_``, in ``hub.sqlite_store.SCHEMA``):
   ``claimed_until``: ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, the one writer's transaction on
   SQLite); no other worker takes it until the claim's lease runs out, so a worker that dies mid-send leaves
   the delivery to another one after the lease;
+- the same outbox carries each alert's publication on the broker's alert topic (recipient ``broker``, channel
+  ``mqtt``), queued with the alert, so that an alert raised by a worker killed right after its commit is still
+  published, by whichever worker claims it;
 - ``notify_attempts``: every attempt of every delivery, with its outcome (the delivery log);
 - ``notify_escalations``: the second person's turn, due at a time unless someone acknowledges first;
 - ``notify_acks``: who acknowledged an alert, and when.
@@ -39,6 +42,11 @@ if TYPE_CHECKING:  # hub.store imports hub.config, which imports the notifier
 
 # PostgreSQL: the intake of alerts (which alert continues which) runs one worker at a time.
 INTAKE_LOCK = 4242010
+# The alert's publication on the broker's alert topic: one more delivery of each alert, to this recipient on this
+# channel (hub.notify.service), kept apart from the deliveries to people in the counts and the delivery log.
+BROKER_RECIPIENT = "broker"
+BROKER_CHANNEL = "mqtt"
+FOR_PEOPLE = f"channel <> '{BROKER_CHANNEL}'"
 CLAIM_ENDS = "claimed_by = NULL, claimed_until = NULL"
 QUEUE_DELIVERY = (
     "INSERT OR IGNORE INTO notify_outbox (alert_id, recipient, channel, stage, created_at, due_at, held) "
@@ -258,23 +266,25 @@ class Outbox:
                     (detail[:500], seq),
                 )
 
-    def counts(self) -> dict[str, int]:
-        """Deliveries by status (pending, sent, failed)."""
-        rows = self._execute("SELECT status, COUNT(*) FROM notify_outbox GROUP BY status")
+    def counts(self, broker: bool = False) -> dict[str, int]:
+        """Deliveries to people by status (pending, sent, failed); with ``broker``, the alerts' publications on
+        the broker instead."""
+        where = f"channel = '{BROKER_CHANNEL}'" if broker else FOR_PEOPLE
+        rows = self._execute(f"SELECT status, COUNT(*) FROM notify_outbox WHERE {where} GROUP BY status")
         return {"pending": 0, "sent": 0, "failed": 0, **{str(status): int(n) for status, n in rows}}
 
     def deliveries(
         self, site: str | None = None, alert_id: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
-        """The delivery log, newest first, each delivery with its attempts."""
-        clauses, args = [], []
+        """The delivery log to people, newest first, each delivery with its attempts."""
+        clauses, args = [f"o.{FOR_PEOPLE}"], []
         if site is not None:
             clauses.append("a.site = ?")
             args.append(site)
         if alert_id is not None:  # the alert and any re-raising of it after a restart
             clauses.append("a.root_id = ?")
             args.append(self.root_of(alert_id) or alert_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where = f"WHERE {' AND '.join(clauses)}"
         rows = self._execute(
             "SELECT o.seq, o.alert_id, a.root_id, a.site, a.desk, a.kind, a.state, o.recipient, o.channel, o.stage, "
             "o.created_at, o.due_at, o.held, o.status, o.attempts, o.last_error, o.sent_at "

@@ -11,6 +11,16 @@ back the e-mails. Everything pending is in the record (:mod:`hub.notify.outbox`)
 With several hub workers on one record each worker runs a notifier on the shared outbox: a sending thread
 claims a due delivery for ``notify.lease_s`` before it sends it, so each delivery is made by one worker, and
 by another one if the first dies before it is done.
+
+The alert's publication on the broker's alert topic (``onestop/v1/{site}/{desk}/alert``, docs/protocol.md) is
+one more delivery of the same outbox, queued in the alert's transaction (:meth:`Notifier.take_in`) when the
+worker has a broker to publish on (:attr:`Notifier.publish`): its own sending thread claims it (for
+``BROKER_LEASE_S``, not ``notify.lease_s``: a publication takes milliseconds), publishes it at QoS 1 and marks
+it sent only after the broker's PUBACK; it is retried, with a back-off up to ``BROKER_RETRY_MAX_S``, until the
+broker takes it. An alert raised by a worker killed between its commit and its publication is published by the
+next worker that claims it (any living one, or the same one restarted). At least once: a worker killed after
+the PUBACK and before it marks the publication sent, or a PUBACK that comes after ``BROKER_PUBACK_S``, makes a
+second copy; the payload's ``id`` names the alert, so a consumer keeps the first of each id.
 """
 
 from __future__ import annotations
@@ -26,6 +36,8 @@ from typing import TYPE_CHECKING, Any
 
 from hub.notify.channels import DeliveryError, send_email, send_webhook
 from hub.notify.outbox import (
+    BROKER_CHANNEL,
+    BROKER_RECIPIENT,
     Acknowledgement,
     Delivery,
     Outbox,
@@ -47,6 +59,13 @@ logger = logging.getLogger(__name__)
 
 CHANNELS = ("email", "webhook")
 POLL_S = 1.0
+BROKER_PUBACK_S = 10.0  # how long a publication on the broker waits for the PUBACK before it counts as failed
+BROKER_LEASE_S = 3 * BROKER_PUBACK_S  # a claim on a publication: a worker dead mid-publish delays it this long
+BROKER_RETRY_MAX_S = 30.0
+
+# Publish a payload on a topic at QoS 1 and wait at most the given seconds for the broker's PUBACK; the broker's
+# answer, or DeliveryError (hub.ingest.Ingest.publish_confirmed).
+Publish = Callable[[str, bytes, float], str]
 
 
 class Notifier:
@@ -70,7 +89,9 @@ class Notifier:
         self.worker = worker or f"{socket.gethostname()}/{settings.mqtt.client_id}"
         self.outbox = Outbox(store.connect())
         self._queue: queue.Queue[AlertMessage | None] = queue.Queue()
-        self._wake = {channel: threading.Event() for channel in CHANNELS}
+        # Set before start() when this worker publishes alerts on the broker (the runtime: its ingest's client).
+        self.publish: Publish | None = None
+        self._wake = {channel: threading.Event() for channel in (*CHANNELS, BROKER_CHANNEL)}
         self._stopping = threading.Event()
         self._intake_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -90,6 +111,10 @@ class Notifier:
             for channel in CHANNELS
             if channel in used
         ]
+        if self.publish is not None:
+            self._threads.append(
+                threading.Thread(target=self._send_loop, args=(BROKER_CHANNEL,), name="hub-notify-broker", daemon=True)
+            )
         for thread in self._threads:
             thread.start()
 
@@ -142,6 +167,7 @@ class Notifier:
             "recipients": len(self.settings.recipients),
             "alerts_seen": self.outbox.alerts_seen(),
             "deliveries": self.outbox.counts(),
+            "broker": self.outbox.counts(broker=True),
             "queued": self._queue.qsize(),
             "last_error": self.last_error,
         }
@@ -186,7 +212,7 @@ class Notifier:
         them in the outbox, for any worker's sending threads. :meth:`wake` the senders after the commit."""
         unit = StoreUnit(self._store)
         for alert in alerts:
-            self._take(unit, alert)
+            self._take(unit, alert, publish=self.publish is not None)
 
     def _intake(self, alert: AlertMessage) -> None:
         with self._intake_lock, self.outbox.unit() as unit:
@@ -194,15 +220,18 @@ class Notifier:
         for event in self._wake.values():
             event.set()
 
-    def _take(self, unit: UnitOfWork, alert: AlertMessage) -> None:
-        """Keep an alert and queue its deliveries and escalations, all in one unit of work."""
+    def _take(self, unit: UnitOfWork, alert: AlertMessage, publish: bool = False) -> None:
+        """Keep an alert and queue its deliveries and escalations, all in one unit of work; with ``publish``, its
+        publication on the broker too (an alert just raised: not one caught up or acknowledged later)."""
         taken = take_alert_in(unit, alert, alert.ts.astimezone(self._hub.zone).date().isoformat())
         if taken is None:
             return
         root, continues = taken
-        if continues:
-            return  # the same alert as before a restart: it went out under its first id
         now = self._clock()
+        if publish:  # every alert raised goes on the broker, a re-raising after a restart too (as it always did)
+            queue_delivery_in(unit, alert.id, BROKER_RECIPIENT, BROKER_CHANNEL, STAGE_FIRST, now, now)
+        if continues:
+            return  # the same alert as before a restart: it went out to people under its first id
         for recipient in self.settings.recipients:
             if not recipient.wants(alert.site, alert.alert):
                 continue
@@ -253,7 +282,8 @@ class Notifier:
             try:
                 while not self._stopping.is_set():
                     now = self._clock()
-                    lease_until = now + timedelta(seconds=self.settings.lease_s)
+                    lease = BROKER_LEASE_S if channel == BROKER_CHANNEL else self.settings.lease_s
+                    lease_until = now + timedelta(seconds=lease)
                     delivery = self.outbox.claim_due(channel, now, self.worker, lease_until)
                     if delivery is None:
                         break
@@ -268,6 +298,9 @@ class Notifier:
             wake.wait(timeout)
 
     def _deliver(self, delivery: Delivery) -> None:
+        if delivery.channel == BROKER_CHANNEL:
+            self._publish(delivery)
+            return
         recipient = self.settings.recipient(delivery.recipient)
         delivery_id = f"{delivery.alert_id}:{delivery.recipient}:{delivery.channel}:{delivery.stage}"
         attempt = delivery.attempts + 1
@@ -302,6 +335,30 @@ class Notifier:
                 detail,
                 "" if retry_at is None else f"; next attempt at {retry_at.isoformat()}",
             )
+
+    def _publish(self, delivery: Delivery) -> None:
+        """Publish an alert on the broker's alert topic, with exactly the payload it always had; retried until
+        the broker acknowledges it (never given up: the topic is the alert's record on the broker)."""
+        attempt = delivery.attempts + 1
+        started = time.monotonic()
+        ok = False
+        try:
+            if self.publish is None:
+                raise DeliveryError("this worker has no broker to publish on")
+            alert = AlertMessage.model_validate_json(delivery.payload)
+            detail = self.publish(alert.topic, alert.to_payload(), BROKER_PUBACK_S)
+            ok = True
+        except DeliveryError as error:
+            detail = str(error)
+        except Exception as error:  # a bug must not stop the worker: logged as a failed attempt
+            logger.exception("publishing alert %s on the broker failed unexpectedly", delivery.alert_id)
+            detail = f"{type(error).__name__}: {error}"
+        now = self._clock()
+        retry_at = None if ok else now + timedelta(seconds=min(BROKER_RETRY_MAX_S, 0.5 * 2 ** (attempt - 1)))
+        self.outbox.record_attempt(delivery.seq, now, ok, detail, (time.monotonic() - started) * 1000, retry_at)
+        if not ok:
+            self.last_error = f"broker: {detail}"
+            logger.warning("alert %s on the broker, attempt %d failed: %s", delivery.alert_id, attempt, detail)
 
     def _send(self, delivery: Delivery, recipient: Recipient, delivery_id: str, attempt: int) -> str:
         alert = AlertMessage.model_validate_json(delivery.payload)
