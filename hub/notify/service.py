@@ -88,7 +88,7 @@ class Notifier:
         # after a restart, so that a restarted worker takes back at once what it held when it died).
         self.worker = worker or f"{socket.gethostname()}/{settings.mqtt.client_id}"
         self.outbox = Outbox(store.connect())
-        self._queue: queue.Queue[AlertMessage | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[AlertMessage, bool] | None] = queue.Queue()  # (alert, publish it too)
         # Set before start() when this worker publishes alerts on the broker (the runtime: its ingest's client).
         self.publish: Publish | None = None
         self._wake = {channel: threading.Event() for channel in (*CHANNELS, BROKER_CHANNEL)}
@@ -130,10 +130,18 @@ class Notifier:
             thread.join(timeout=longest + 5)
         self.outbox.close()
 
-    def submit(self, alerts: Iterable[AlertMessage]) -> None:
-        """Hand alerts over for delivery; returns at once (called on the ingest thread)."""
+    def submit(self, alerts: Iterable[AlertMessage], publish: bool = False) -> None:
+        """Hand alerts over for delivery (with ``publish``, for their publication on the broker too); returns at
+        once (called on the ingest thread)."""
         for alert in alerts:
-            self._queue.put(alert)
+            self._queue.put((alert, publish))
+
+    def take_apart(self, alerts: Iterable[AlertMessage]) -> None:
+        """Alerts committed without their deliveries, the record having refused to queue them in the alerts'
+        transaction (``Processor.defer_alerts``): queued by the routing thread in a transaction of its own, their
+        publication on the broker included; should that fail too, the deliveries to people are caught up at the
+        next start (``catch_up_minutes``) and the publication is not made."""
+        self.submit(alerts, publish=self.publish is not None)
 
     def wake(self) -> None:
         """Look at the outbox now rather than at the next poll (after the clock moved, in tests)."""
@@ -185,11 +193,11 @@ class Notifier:
             if upcoming is not None:
                 timeout = min(POLL_S, max(0.02, (upcoming - self._clock()).total_seconds()))
             try:
-                alert = self._queue.get(timeout=timeout)
-                while alert is not None or not self._queue.empty():
-                    if alert is not None:
-                        self._intake(alert)
-                    alert = self._queue.get_nowait()
+                item = self._queue.get(timeout=timeout)
+                while item is not None or not self._queue.empty():
+                    if item is not None:
+                        self._intake(*item)
+                    item = self._queue.get_nowait()
             except queue.Empty:
                 pass
             except Exception:
@@ -214,15 +222,15 @@ class Notifier:
         for alert in alerts:
             self._take(unit, alert, publish=self.publish is not None)
 
-    def _intake(self, alert: AlertMessage) -> None:
+    def _intake(self, alert: AlertMessage, publish: bool = False) -> None:
         with self._intake_lock, self.outbox.unit() as unit:
-            self._take(unit, alert)
+            self._take(unit, alert, publish)
         for event in self._wake.values():
             event.set()
 
     def _take(self, unit: UnitOfWork, alert: AlertMessage, publish: bool = False) -> None:
         """Keep an alert and queue its deliveries and escalations, all in one unit of work; with ``publish``, its
-        publication on the broker too (an alert just raised: not one caught up or acknowledged later)."""
+        publication on the broker too (an alert just raised: not one caught up at a start or acknowledged later)."""
         taken = take_alert_in(unit, alert, alert.ts.astimezone(self._hub.zone).date().isoformat())
         if taken is None:
             return
