@@ -204,12 +204,15 @@ class Outbox:
         none is due, or every due one is claimed by a worker whose lease has not run out."""
         skip_locked = " FOR UPDATE SKIP LOCKED" if self._postgresql else ""  # SQLite: the one writer's lock
         at = utc_text(now)
+        due = (
+            "SELECT seq FROM notify_outbox WHERE status = 'pending' AND channel = ? AND due_at <= ? "
+            "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY due_at, seq LIMIT 1"
+        )
+        # A read first: most looks find nothing due, and must not take SQLite's writer lock every second.
+        if self._one(due, (channel, at, at)) is None:
+            return None
         with self._transaction() as conn:
-            row = conn.execute(
-                "SELECT seq FROM notify_outbox WHERE status = 'pending' AND channel = ? AND due_at <= ? "
-                f"AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY due_at, seq LIMIT 1{skip_locked}",
-                (channel, at, at),
-            ).fetchone()
+            row = conn.execute(f"{due}{skip_locked}", (channel, at, at)).fetchone()
             if row is None:
                 return None
             conn.execute(
