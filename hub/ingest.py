@@ -22,7 +22,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -213,23 +213,28 @@ class Ingest:
             self._disconnected.wait(DISCONNECT_WAIT_S)
         self._client.loop_stop()
 
-    def publish_confirmed(self, topic: str, payload: bytes, timeout_s: float) -> str:
-        """Publish at QoS 1 and wait for the broker's PUBACK (the alerts' publications, hub.notify.service).
+    def publish_confirmed(self, messages: Sequence[tuple[str, bytes]], timeout_s: float) -> list[str | None]:
+        """Publish (topic, payload) messages at QoS 1, then wait for the broker's PUBACKs, at most ``timeout_s``
+        in all (the alerts' publications, hub.notify.service): for each, None when acknowledged, else why not.
+        One not acknowledged in time may still be sent by paho when the connection comes back (a retry then makes
+        a second copy).
 
         Raises:
-            DeliveryError: the broker is not connected, or did not acknowledge within ``timeout_s`` (paho may
-                still send it when the connection comes back: a retry can then make a second copy).
+            DeliveryError: the broker is not connected (nothing was published).
         """
         if not self._client.is_connected():
             raise DeliveryError(f"the broker {self._settings.host}:{self._settings.port} is not connected")
-        info = self._client.publish(topic, payload, qos=1)
-        try:
-            info.wait_for_publish(timeout_s)
-        except (RuntimeError, ValueError) as error:
-            raise DeliveryError(f"publishing on {topic} failed: {error}") from error
-        if not info.is_published():
-            raise DeliveryError(f"no PUBACK from the broker within {timeout_s:g} s")
-        return "PUBACK"
+        infos = [self._client.publish(topic, payload, qos=1) for topic, payload in messages]
+        deadline = time.monotonic() + timeout_s
+        errors: list[str | None] = []
+        for (topic, _), info in zip(messages, infos, strict=True):
+            try:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            except (RuntimeError, ValueError) as error:
+                errors.append(f"publishing on {topic} failed: {error}")
+                continue
+            errors.append(None if info.is_published() else f"no PUBACK from the broker within {timeout_s:g} s")
+        return errors
 
     # -- paho callbacks (network thread) ------------------------------------------------------------------
 

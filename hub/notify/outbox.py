@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from hub.connection import RecordConnection, connect
 from hub.database import Engine
@@ -95,6 +95,16 @@ class Delivery:
     stage: str
     attempts: int
     payload: str
+
+
+class Attempt(NamedTuple):
+    """The outcome of one attempt of a delivery: sent (``ok``), due again at ``retry_at``, or failed for good."""
+
+    seq: int
+    ok: bool
+    detail: str
+    duration_ms: float
+    retry_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,29 +212,38 @@ class Outbox:
     def claim_due(self, channel: str, now: datetime, worker: str, lease_until: datetime) -> Delivery | None:
         """Claim the pending delivery on a channel due first, for ``worker`` until ``lease_until``; None when
         none is due, or every due one is claimed by a worker whose lease has not run out."""
+        claimed = self.claim_due_many(channel, now, worker, lease_until, 1)
+        return claimed[0] if claimed else None
+
+    def claim_due_many(
+        self, channel: str, now: datetime, worker: str, lease_until: datetime, limit: int
+    ) -> list[Delivery]:
+        """Claim up to ``limit`` pending deliveries on a channel, those due first (see :meth:`claim_due`)."""
         skip_locked = " FOR UPDATE SKIP LOCKED" if self._postgresql else ""  # SQLite: the one writer's lock
         at = utc_text(now)
         due = (
             "SELECT seq FROM notify_outbox WHERE status = 'pending' AND channel = ? AND due_at <= ? "
-            "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY due_at, seq LIMIT 1"
+            "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY due_at, seq LIMIT ?"
         )
         # A read first: most looks find nothing due, and must not take SQLite's writer lock every second.
-        if self._one(due, (channel, at, at)) is None:
-            return None
+        if self._one(due, (channel, at, at, 1)) is None:
+            return []
         with self._transaction() as conn:
-            row = conn.execute(f"{due}{skip_locked}", (channel, at, at)).fetchone()
-            if row is None:
-                return None
+            seqs = [row[0] for row in conn.execute(f"{due}{skip_locked}", (channel, at, at, limit)).fetchall()]
+            if not seqs:
+                return []
+            marks = ", ".join("?" * len(seqs))
             conn.execute(
-                "UPDATE notify_outbox SET claimed_by = ?, claimed_until = ? WHERE seq = ?",
-                (worker, utc_text(lease_until), row[0]),
+                f"UPDATE notify_outbox SET claimed_by = ?, claimed_until = ? WHERE seq IN ({marks})",
+                (worker, utc_text(lease_until), *seqs),
             )
             claimed = conn.execute(
                 "SELECT o.seq, o.alert_id, o.recipient, o.channel, o.stage, o.attempts, a.payload "
-                "FROM notify_outbox o JOIN notify_alerts a ON a.alert_id = o.alert_id WHERE o.seq = ?",
-                (row[0],),
-            ).fetchone()
-        return None if claimed is None else Delivery(*claimed)
+                f"FROM notify_outbox o JOIN notify_alerts a ON a.alert_id = o.alert_id WHERE o.seq IN ({marks}) "
+                "ORDER BY o.due_at, o.seq",
+                tuple(seqs),
+            ).fetchall()
+        return [Delivery(*row) for row in claimed]
 
     def next_due(self, channel: str) -> datetime | None:
         """When the next pending delivery on a channel may be sent (a claimed one: when its lease runs out)."""
@@ -245,29 +264,34 @@ class Outbox:
         self, seq: int, now: datetime, ok: bool, detail: str, duration_ms: float, retry_at: datetime | None
     ) -> None:
         """Log an attempt; mark the delivery sent, due again at ``retry_at``, or failed for good (its claim ends)."""
+        self.record_attempts(now, [Attempt(seq, ok, detail, duration_ms, retry_at)])
+
+    def record_attempts(self, now: datetime, attempts: Sequence[Attempt]) -> None:
+        """Log attempts made at ``now``, in one transaction (see :meth:`record_attempt`)."""
         with self._transaction() as conn:
-            conn.execute(
-                "INSERT INTO notify_attempts (outbox_seq, at, ok, duration_ms, detail) VALUES (?, ?, ?, ?, ?)",
-                (seq, utc_text(now), int(ok), duration_ms, detail[:500]),
-            )
-            if ok:
+            for seq, ok, detail, duration_ms, retry_at in attempts:
                 conn.execute(
-                    "UPDATE notify_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
-                    f"last_error = NULL, {CLAIM_ENDS} WHERE seq = ?",
-                    (utc_text(now), seq),
+                    "INSERT INTO notify_attempts (outbox_seq, at, ok, duration_ms, detail) VALUES (?, ?, ?, ?, ?)",
+                    (seq, utc_text(now), int(ok), duration_ms, detail[:500]),
                 )
-            elif retry_at is not None:
-                conn.execute(
-                    "UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, due_at = ?, "
-                    f"{CLAIM_ENDS} WHERE seq = ?",
-                    (detail[:500], utc_text(retry_at), seq),
-                )
-            else:
-                conn.execute(
-                    "UPDATE notify_outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
-                    f"{CLAIM_ENDS} WHERE seq = ?",
-                    (detail[:500], seq),
-                )
+                if ok:
+                    conn.execute(
+                        "UPDATE notify_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
+                        f"last_error = NULL, {CLAIM_ENDS} WHERE seq = ?",
+                        (utc_text(now), seq),
+                    )
+                elif retry_at is not None:
+                    conn.execute(
+                        "UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, due_at = ?, "
+                        f"{CLAIM_ENDS} WHERE seq = ?",
+                        (detail[:500], utc_text(retry_at), seq),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE notify_outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
+                        f"{CLAIM_ENDS} WHERE seq = ?",
+                        (detail[:500], seq),
+                    )
 
     def counts(self, broker: bool = False) -> dict[str, int]:
         """Deliveries to people by status (pending, sent, failed); with ``broker``, the alerts' publications on

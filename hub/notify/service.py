@@ -30,7 +30,7 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +39,7 @@ from hub.notify.outbox import (
     BROKER_CHANNEL,
     BROKER_RECIPIENT,
     Acknowledgement,
+    Attempt,
     Delivery,
     Outbox,
     StoreUnit,
@@ -62,10 +63,17 @@ POLL_S = 1.0
 BROKER_PUBACK_S = 10.0  # how long a publication on the broker waits for the PUBACK before it counts as failed
 BROKER_LEASE_S = 3 * BROKER_PUBACK_S  # a claim on a publication: a worker dead mid-publish delays it this long
 BROKER_RETRY_MAX_S = 30.0
+BROKER_BATCH = 100  # publications claimed (and published) at once
 
-# Publish a payload on a topic at QoS 1 and wait at most the given seconds for the broker's PUBACK; the broker's
-# answer, or DeliveryError (hub.ingest.Ingest.publish_confirmed).
-Publish = Callable[[str, bytes, float], str]
+
+def _broker_retry_s(attempt: int) -> float:
+    """The pause after a publication's ``attempt``-th failure: 0.5 s, doubling up to ``BROKER_RETRY_MAX_S``."""
+    return min(BROKER_RETRY_MAX_S, 0.5 * 2 ** (attempt - 1))
+
+
+# Publish (topic, payload) messages at QoS 1, then wait at most the given seconds for the broker's PUBACKs: for
+# each, None when acknowledged, else why not; DeliveryError when none could go (hub.ingest.Ingest.publish_confirmed).
+Publish = Callable[[Sequence[tuple[str, bytes]], float], list[str | None]]
 
 
 class Notifier:
@@ -290,8 +298,14 @@ class Notifier:
             try:
                 while not self._stopping.is_set():
                     now = self._clock()
-                    lease = BROKER_LEASE_S if channel == BROKER_CHANNEL else self.settings.lease_s
-                    lease_until = now + timedelta(seconds=lease)
+                    if channel == BROKER_CHANNEL:  # many at once: an alert storm must not trail by a minute
+                        until = now + timedelta(seconds=BROKER_LEASE_S)
+                        publications = self.outbox.claim_due_many(channel, now, self.worker, until, BROKER_BATCH)
+                        if not publications:
+                            break
+                        self._publish(publications)
+                        continue
+                    lease_until = now + timedelta(seconds=self.settings.lease_s)
                     delivery = self.outbox.claim_due(channel, now, self.worker, lease_until)
                     if delivery is None:
                         break
@@ -306,9 +320,6 @@ class Notifier:
             wake.wait(timeout)
 
     def _deliver(self, delivery: Delivery) -> None:
-        if delivery.channel == BROKER_CHANNEL:
-            self._publish(delivery)
-            return
         recipient = self.settings.recipient(delivery.recipient)
         delivery_id = f"{delivery.alert_id}:{delivery.recipient}:{delivery.channel}:{delivery.stage}"
         attempt = delivery.attempts + 1
@@ -344,29 +355,36 @@ class Notifier:
                 "" if retry_at is None else f"; next attempt at {retry_at.isoformat()}",
             )
 
-    def _publish(self, delivery: Delivery) -> None:
-        """Publish an alert on the broker's alert topic, with exactly the payload it always had; retried until
-        the broker acknowledges it (never given up: the topic is the alert's record on the broker)."""
-        attempt = delivery.attempts + 1
+    def _publish(self, publications: list[Delivery]) -> None:
+        """Publish alerts on the broker's alert topic, with exactly the payloads they always had (all sent, then
+        each PUBACK waited for); each is retried until the broker acknowledges it (never given up: the topic is
+        the alert's record on the broker)."""
         started = time.monotonic()
-        ok = False
         try:
             if self.publish is None:
                 raise DeliveryError("this worker has no broker to publish on")
-            alert = AlertMessage.model_validate_json(delivery.payload)
-            detail = self.publish(alert.topic, alert.to_payload(), BROKER_PUBACK_S)
-            ok = True
+            alerts = [AlertMessage.model_validate_json(p.payload) for p in publications]
+            errors = self.publish([(alert.topic, alert.to_payload()) for alert in alerts], BROKER_PUBACK_S)
         except DeliveryError as error:
-            detail = str(error)
-        except Exception as error:  # a bug must not stop the worker: logged as a failed attempt
-            logger.exception("publishing alert %s on the broker failed unexpectedly", delivery.alert_id)
-            detail = f"{type(error).__name__}: {error}"
+            errors = [str(error)] * len(publications)
+        except Exception as error:  # a bug must not stop the worker: logged as failed attempts
+            logger.exception("publishing %d alert(s) on the broker failed unexpectedly", len(publications))
+            errors = [f"{type(error).__name__}: {error}"] * len(publications)
         now = self._clock()
-        retry_at = None if ok else now + timedelta(seconds=min(BROKER_RETRY_MAX_S, 0.5 * 2 ** (attempt - 1)))
-        self.outbox.record_attempt(delivery.seq, now, ok, detail, (time.monotonic() - started) * 1000, retry_at)
-        if not ok:
-            self.last_error = f"broker: {detail}"
-            logger.warning("alert %s on the broker, attempt %d failed: %s", delivery.alert_id, attempt, detail)
+        duration_ms = (time.monotonic() - started) * 1000
+        attempts = [
+            Attempt(p.seq, True, "PUBACK", duration_ms, None)
+            if error is None
+            else Attempt(p.seq, False, error, duration_ms, now + timedelta(seconds=_broker_retry_s(p.attempts + 1)))
+            for p, error in zip(publications, errors, strict=True)
+        ]
+        self.outbox.record_attempts(now, attempts)
+        failed = [attempt.detail for attempt in attempts if not attempt.ok]
+        if failed:
+            self.last_error = f"broker: {failed[0]}"
+            logger.warning(
+                "%d of %d alert(s) not published on the broker yet: %s", len(failed), len(attempts), failed[0]
+            )
 
     def _send(self, delivery: Delivery, recipient: Recipient, delivery_id: str, attempt: int) -> str:
         alert = AlertMessage.model_validate_json(delivery.payload)
