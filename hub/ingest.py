@@ -22,7 +22,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -33,8 +33,8 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from hub.config import IngestSettings, MqttSettings
+from hub.notify.channels import DeliveryError
 from hub.processor import BatchOutcome, Incoming, Processor, is_transient
-from protocol.messages import AlertMessage
 from protocol.topics import SUBSCRIPTION_ALL
 
 logger = logging.getLogger(__name__)
@@ -121,7 +121,7 @@ class IngestCounters:
 
 
 class Ingest:
-    """Subscriber, batching worker and alert publisher of one hub worker."""
+    """Subscriber, batching worker and broker publisher (for the alerts' outbox) of one hub worker."""
 
     def __init__(
         self,
@@ -213,9 +213,28 @@ class Ingest:
             self._disconnected.wait(DISCONNECT_WAIT_S)
         self._client.loop_stop()
 
-    def publish_alert(self, alert: AlertMessage) -> None:
-        """Publish an alert (QoS 1); paho queues it while the broker is away."""
-        self._client.publish(alert.topic, alert.to_payload(), qos=1)
+    def publish_confirmed(self, messages: Sequence[tuple[str, bytes]], timeout_s: float) -> list[str | None]:
+        """Publish (topic, payload) messages at QoS 1, then wait for the broker's PUBACKs, at most ``timeout_s``
+        in all (the alerts' publications, hub.notify.service): for each, None when acknowledged, else why not.
+        One not acknowledged in time may still be sent by paho when the connection comes back (a retry then makes
+        a second copy).
+
+        Raises:
+            DeliveryError: the broker is not connected (nothing was published).
+        """
+        if not self._client.is_connected():
+            raise DeliveryError(f"the broker {self._settings.host}:{self._settings.port} is not connected")
+        infos = [self._client.publish(topic, payload, qos=1) for topic, payload in messages]
+        deadline = time.monotonic() + timeout_s
+        errors: list[str | None] = []
+        for (topic, _), info in zip(messages, infos, strict=True):
+            try:
+                info.wait_for_publish(max(0.0, deadline - time.monotonic()))
+            except (RuntimeError, ValueError) as error:
+                errors.append(f"publishing on {topic} failed: {error}")
+                continue
+            errors.append(None if info.is_published() else f"no PUBACK from the broker within {timeout_s:g} s")
+        return errors
 
     # -- paho callbacks (network thread) ------------------------------------------------------------------
 
@@ -366,9 +385,7 @@ class Ingest:
         self.counters.batches += 1
         if outcome.rejected:
             logger.warning("rejected %d malformed message(s); kept with reasons in the record", outcome.rejected)
-        for alert in outcome.alerts:  # messages_missing, raised by a batch itself
-            self.publish_alert(alert)
-        self._notify(outcome)
+        self._notify(outcome)  # its alerts go on the broker from the outbox (hub.notify.service)
 
     def _tick(self) -> None:
         try:
@@ -377,8 +394,6 @@ class Ingest:
         except Exception:
             logger.exception("re-evaluating live alerts failed; trying again at the next tick")
             return
-        for alert in alerts:
-            self.publish_alert(alert)
         if alerts:
             self._notify(BatchOutcome(alerts=alerts))
 

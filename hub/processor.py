@@ -22,6 +22,7 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from hub.config import HubSettings
 from hub.hall import Call
@@ -96,6 +97,13 @@ def is_transient(error: BaseException) -> bool:
     return psycopg is not None and isinstance(error, psycopg.OperationalError)
 
 
+_T = TypeVar("_T")
+
+
+class DeliveriesRefused(Exception):
+    """The record refused, with a persistent error, the deliveries of the alerts a unit of work raised."""
+
+
 class Processor:
     """Turns incoming messages into the record and the live board."""
 
@@ -112,6 +120,9 @@ class Processor:
         # Alert delivery (hub/notify): called with the alerts a batch or a tick records, inside its transaction,
         # so that their deliveries are queued with them or not at all.
         self.take_alerts: Callable[[list[AlertMessage]], None] | None = None
+        # Called after the commit with the alerts whose deliveries the record refused to queue in their transaction
+        # (a persistent error, :meth:`_deliveries_apart`): the notifier queues them on its own.
+        self.defer_alerts: Callable[[list[AlertMessage]], None] | None = None
 
     def local_day(self, moment: datetime) -> str:
         """The local day (YYYY-MM-DD, hub time zone) of a moment."""
@@ -161,7 +172,9 @@ class Processor:
     ) -> None:
         """Keep a batch in one transaction; isolate the message the database refuses by bisection."""
         try:
-            attempt, changes = self._write(parsed, rejections)
+            attempt, changes = self._deliveries_apart(
+                lambda queue: self._write(parsed, rejections, queue), lambda done: done[0].alerts
+            )
         except Exception as error:
             if is_transient(error) or not parsed:
                 raise
@@ -185,7 +198,7 @@ class Processor:
                 outcome.changed_desks |= apply_change(self._board, change)
 
     def _write(
-        self, parsed: list[tuple[Incoming, Message]], rejections: list[_Rejection]
+        self, parsed: list[tuple[Incoming, Message]], rejections: list[_Rejection], queue_deliveries: bool = True
     ) -> tuple[BatchOutcome, list[Change]]:
         attempt = BatchOutcome()
         effects: list[Change] = []
@@ -224,11 +237,43 @@ class Processor:
             refresh_rollups(self._store, {(site, day) for site, day, _ in dirty_visits}, dirty_desks)
             if any(m.seq is not None for m in numbered) and parsed:
                 self._note_numbers(numbered, parsed[-1][0].received_at, attempt, effects)
-            if attempt.alerts and self.take_alerts is not None:
-                self.take_alerts(attempt.alerts)
+            self._queue_deliveries(attempt.alerts, queue_deliveries)
             if self.announce:
                 self._store.announce([*effects, *attempt.calls])
         return attempt, effects
+
+    def _queue_deliveries(self, alerts: list[AlertMessage], queue: bool) -> None:
+        """Queue the deliveries of alerts in the transaction in progress (``queue`` False: they are handed over
+        after the commit instead). Raises :class:`DeliveriesRefused` when the record refuses them for good."""
+        if not alerts or self.take_alerts is None or not queue:
+            return
+        self._store.query("SELECT 1", flush=True)  # the unit's own writes first: a refusal below is the deliveries'
+        try:
+            self.take_alerts(alerts)
+            self._store.query("SELECT 1", flush=True)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            raise DeliveriesRefused(error) from error
+
+    def _deliveries_apart(self, unit: Callable[[bool], _T], alerts_of: Callable[[_T], list[AlertMessage]]) -> _T:
+        """Run a unit of work that queues its alerts' deliveries in its transaction. When the record refuses them
+        for good (a persistent error of the delivery tables, not of the batch), run it once more without them, so
+        that the batch is kept (not split, no message rejected for it) and nothing is counted twice (the first
+        attempt was rolled back whole); its alerts then go to :attr:`defer_alerts`, queued apart."""
+        try:
+            return unit(True)
+        except DeliveriesRefused as refused:
+            logger.error(
+                "the record refused to queue the deliveries of the alerts raised (%s); committing without them, "
+                "to be queued apart",
+                refused.__cause__,
+            )
+        done = unit(False)
+        alerts = alerts_of(done)
+        if alerts and self.defer_alerts is not None:
+            self.defer_alerts(alerts)
+        return done
 
     def _lock_keys(self, messages: list[Message]) -> list[int]:
         """What a batch must hold alone while it commits, when several workers write one record: each device
@@ -296,13 +341,17 @@ class Processor:
         grown = [device for device, count in overdue.items() if count > alerted.get(device, 0)]
         if not grown:
             return []
-        with self._store.transaction():
-            self._store.lock_keys(_lock_numbers({_device_lock(*device) for device in grown}))
-            alerts = self._missing_alerts(self._store.stream_losses(grown), now)
-            if alerts and self.take_alerts is not None:  # delivered as every alert: queued with its raise
-                self.take_alerts(alerts)
-            if self.announce and alerts:
-                self._store.announce(list(alerts))
+
+        def raise_overdue(queue: bool) -> list[AlertMessage]:
+            with self._store.transaction():
+                self._store.lock_keys(_lock_numbers({_device_lock(*device) for device in grown}))
+                alerts = self._missing_alerts(self._store.stream_losses(grown), now)
+                self._queue_deliveries(alerts, queue)  # delivered as every alert: queued with its raise
+                if self.announce and alerts:
+                    self._store.announce(list(alerts))
+            return alerts
+
+        alerts = self._deliveries_apart(raise_overdue, lambda raised: raised)
         if not self.announce:
             for alert in alerts:
                 self._board.track_alert(alert)
@@ -410,16 +459,21 @@ class Processor:
         alerts = self._board.evaluate(now)
         missing = self._overdue_tick(now)
         if alerts:
-            with self._store.transaction():
-                # Every worker's board sees every desk and evaluates the same alerts: the one whose change of
-                # state the record takes first raises (or clears) it; the others' boards follow the record.
-                alerts = [alert for alert in alerts if self._store.claim_alert(alert)]
-                for alert in alerts:
-                    self._store.add_alert(alert)
-                if alerts and self.take_alerts is not None:
-                    self.take_alerts(alerts)
-                if self.announce and alerts:
-                    self._store.announce(list(alerts))
+            evaluated = alerts
+
+            def claim(queue: bool) -> list[AlertMessage]:
+                with self._store.transaction():
+                    # Every worker's board sees every desk and evaluates the same alerts: the one whose change of
+                    # state the record takes first raises (or clears) it; the others' boards follow the record.
+                    claimed = [alert for alert in evaluated if self._store.claim_alert(alert)]
+                    for alert in claimed:
+                        self._store.add_alert(alert)
+                    self._queue_deliveries(claimed, queue)
+                    if self.announce and claimed:
+                        self._store.announce(list(claimed))
+                return claimed
+
+            alerts = self._deliveries_apart(claim, lambda claimed: claimed)
         if self._pruned_at is None or now - self._pruned_at >= PRUNE_EVERY:
             self._pruned_at = now
             self.prune_rejected(now)

@@ -7,7 +7,9 @@ What goes, and when (``retention`` in the hub's configuration, see ``hub.privacy
 - per-ticket records after ``ticket_records_years``: ticket events, visits, transactions, ratings, comments,
   emotions, queue samples and their stored messages. Before they go, each unit's figures of each of those
   days are computed and kept in ``daily_figures`` (one JSON row per unit and day), so the history of a unit
-  stays readable;
+  stays readable. The officer-level roll-ups of those days (``rollup_desk_days``: per desk, officer and service
+  field) go with them: they are personnel figures drawn from the records that go, and no rule asks to keep them
+  longer. The unit-level roll-ups (``rollup_unit_days``: no person in them) stay, as ``daily_figures`` do;
 - audit-log entries after ``audit_years``.
 
 Rejected payloads are pruned by the ingest (its own retention). The purge writes through its own connection
@@ -62,6 +64,7 @@ class PurgeOutcome:
     ticket_rows: int
     messages: int
     audit_entries: int
+    officer_rollup_rows: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counts, for the log, the CLI and the audit entry."""
@@ -128,6 +131,9 @@ def purge(
                 rows += conn.execute(f"DELETE FROM {table} WHERE {column} < ?", (ticket_day,)).rowcount
         if conn.has_table("queue_samples"):
             rows += conn.execute("DELETE FROM queue_samples WHERE ts < ?", (ticket_cutoff.isoformat(),)).rowcount
+        officer_rows = 0
+        if conn.has_table("rollup_desk_days"):  # per officer: goes with the records it was drawn from
+            officer_rows = conn.execute("DELETE FROM rollup_desk_days WHERE day < ?", (ticket_day,)).rowcount
         messages = 0
         if conn.has_table("messages"):
             marks = ",".join("?" * len(PER_TICKET_KINDS))
@@ -138,7 +144,7 @@ def purge(
     finally:
         conn.close()
     entries = audit.purge_before(_years_before(now, retention.audit_years))
-    outcome = PurgeOutcome(texts, summarised, rows, messages, entries)
+    outcome = PurgeOutcome(texts, summarised, rows, messages, entries, officer_rows)
     audit.record("system", "retention.purge", "record", outcome.as_dict())
     logger.info("retention purge: %s", outcome.as_dict())
     return outcome

@@ -74,6 +74,10 @@ class HubRuntime:
         self.notifier = Notifier(settings, self.store, alert_json, clock=clock)
         # An alert's deliveries are queued in the transaction that records it (durable with the raise).
         self.processor.take_alerts = self.notifier.take_in
+        # ... and so is its publication on the broker's alert topic, made on this worker's ingest connection.
+        self.notifier.publish = self.ingest.publish_confirmed
+        # Should the record refuse to queue them there (a persistent error), the batch is kept without them.
+        self.processor.defer_alerts = self.notifier.take_apart
         self.sink: InfluxSink | None = None
         self.daily_purge: DailyPurge | None = None
         if settings.influxdb is not None and settings.influxdb.enabled:

@@ -114,7 +114,7 @@ CREATE TABLE IF NOT EXISTS queue_samples (
 CREATE INDEX IF NOT EXISTS queue_samples_by_desk ON queue_samples (site, desk, ts);
 CREATE TABLE IF NOT EXISTS nodes (
     site TEXT NOT NULL, desk TEXT NOT NULL, last_seen TEXT NOT NULL, online INTEGER, heartbeat TEXT,
-    PRIMARY KEY (site, desk));
+    heartbeat_at TEXT, PRIMARY KEY (site, desk));
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY, site TEXT NOT NULL, desk TEXT NOT NULL, ts TEXT NOT NULL, payload TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (ts);
@@ -165,6 +165,18 @@ INSERT_TICKET_EVENT = (
 
 
 _NO_OFFSET = timedelta(0)
+
+
+# A node's heartbeat is replaced only by one at least as new (NULL: none yet, or kept before its time was).
+_NEWER_BEAT = "(nodes.heartbeat_at IS NULL OR excluded.heartbeat_at >= nodes.heartbeat_at)"
+RECORD_NODE = (
+    "INSERT INTO nodes (site, desk, last_seen, online, heartbeat, heartbeat_at) VALUES (?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (site, desk) DO UPDATE SET last_seen = MAX(nodes.last_seen, excluded.last_seen), "
+    "online = COALESCE(excluded.online, nodes.online), "
+    f"heartbeat = CASE WHEN {_NEWER_BEAT} THEN COALESCE(excluded.heartbeat, nodes.heartbeat) ELSE nodes.heartbeat END, "
+    f"heartbeat_at = CASE WHEN {_NEWER_BEAT} THEN COALESCE(excluded.heartbeat_at, nodes.heartbeat_at) "
+    "ELSE nodes.heartbeat_at END"
+)
 
 
 def _utc_text(moment: datetime) -> str:
@@ -492,14 +504,12 @@ class SqliteStore:
     def record_node(
         self, site: str, desk: str, seen_at: datetime, online: bool | None, heartbeat: HeartbeatMessage | None
     ) -> None:
-        """Update an edge node's health (its last heartbeat and online state)."""
+        """Update an edge node's health (its last heartbeat and online state). The stored heartbeat is the newest
+        by its own time (``heartbeat_at``, fixed-width UTC text): a late, older one does not replace it."""
         beat = heartbeat.model_dump_json(exclude_none=True) if heartbeat else None
+        beat_at = heartbeat.ts.astimezone(UTC).isoformat(timespec="microseconds") if heartbeat else None
         self._write(
-            "INSERT INTO nodes (site, desk, last_seen, online, heartbeat) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT (site, desk) DO UPDATE SET last_seen = MAX(nodes.last_seen, excluded.last_seen), "
-            "online = COALESCE(excluded.online, nodes.online), heartbeat = COALESCE(excluded.heartbeat, "
-            "nodes.heartbeat)",
-            (site, desk, _utc_text(seen_at), None if online is None else int(online), beat),
+            RECORD_NODE, (site, desk, _utc_text(seen_at), None if online is None else int(online), beat, beat_at)
         )
 
     def add_alert(self, alert: AlertMessage) -> None:

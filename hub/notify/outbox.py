@@ -10,6 +10,9 @@ Tables (all prefixed ``notify_``, in ``hub.sqlite_store.SCHEMA``):
   ``claimed_until``: ``SELECT … FOR UPDATE SKIP LOCKED`` on PostgreSQL, the one writer's transaction on
   SQLite); no other worker takes it until the claim's lease runs out, so a worker that dies mid-send leaves
   the delivery to another one after the lease;
+- the same outbox carries each alert's publication on the broker's alert topic (recipient ``broker``, channel
+  ``mqtt``), queued with the alert, so that an alert raised by a worker killed right after its commit is still
+  published, by whichever worker claims it;
 - ``notify_attempts``: every attempt of every delivery, with its outcome (the delivery log);
 - ``notify_escalations``: the second person's turn, due at a time unless someone acknowledges first;
 - ``notify_acks``: who acknowledged an alert, and when.
@@ -28,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from hub.connection import RecordConnection, connect
 from hub.database import Engine
@@ -39,6 +42,11 @@ if TYPE_CHECKING:  # hub.store imports hub.config, which imports the notifier
 
 # PostgreSQL: the intake of alerts (which alert continues which) runs one worker at a time.
 INTAKE_LOCK = 4242010
+# The alert's publication on the broker's alert topic: one more delivery of each alert, to this recipient on this
+# channel (hub.notify.service), kept apart from the deliveries to people in the counts and the delivery log.
+BROKER_RECIPIENT = "broker"
+BROKER_CHANNEL = "mqtt"
+FOR_PEOPLE = f"channel <> '{BROKER_CHANNEL}'"
 CLAIM_ENDS = "claimed_by = NULL, claimed_until = NULL"
 QUEUE_DELIVERY = (
     "INSERT OR IGNORE INTO notify_outbox (alert_id, recipient, channel, stage, created_at, due_at, held) "
@@ -87,6 +95,16 @@ class Delivery:
     stage: str
     attempts: int
     payload: str
+
+
+class Attempt(NamedTuple):
+    """The outcome of one attempt of a delivery: sent (``ok``), due again at ``retry_at``, or failed for good."""
+
+    seq: int
+    ok: bool
+    detail: str
+    duration_ms: float
+    retry_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,26 +212,38 @@ class Outbox:
     def claim_due(self, channel: str, now: datetime, worker: str, lease_until: datetime) -> Delivery | None:
         """Claim the pending delivery on a channel due first, for ``worker`` until ``lease_until``; None when
         none is due, or every due one is claimed by a worker whose lease has not run out."""
+        claimed = self.claim_due_many(channel, now, worker, lease_until, 1)
+        return claimed[0] if claimed else None
+
+    def claim_due_many(
+        self, channel: str, now: datetime, worker: str, lease_until: datetime, limit: int
+    ) -> list[Delivery]:
+        """Claim up to ``limit`` pending deliveries on a channel, those due first (see :meth:`claim_due`)."""
         skip_locked = " FOR UPDATE SKIP LOCKED" if self._postgresql else ""  # SQLite: the one writer's lock
         at = utc_text(now)
+        due = (
+            "SELECT seq FROM notify_outbox WHERE status = 'pending' AND channel = ? AND due_at <= ? "
+            "AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY due_at, seq LIMIT ?"
+        )
+        # A read first: most looks find nothing due, and must not take SQLite's writer lock every second.
+        if self._one(due, (channel, at, at, 1)) is None:
+            return []
         with self._transaction() as conn:
-            row = conn.execute(
-                "SELECT seq FROM notify_outbox WHERE status = 'pending' AND channel = ? AND due_at <= ? "
-                f"AND (claimed_until IS NULL OR claimed_until <= ?) ORDER BY due_at, seq LIMIT 1{skip_locked}",
-                (channel, at, at),
-            ).fetchone()
-            if row is None:
-                return None
+            seqs = [row[0] for row in conn.execute(f"{due}{skip_locked}", (channel, at, at, limit)).fetchall()]
+            if not seqs:
+                return []
+            marks = ", ".join("?" * len(seqs))
             conn.execute(
-                "UPDATE notify_outbox SET claimed_by = ?, claimed_until = ? WHERE seq = ?",
-                (worker, utc_text(lease_until), row[0]),
+                f"UPDATE notify_outbox SET claimed_by = ?, claimed_until = ? WHERE seq IN ({marks})",
+                (worker, utc_text(lease_until), *seqs),
             )
             claimed = conn.execute(
                 "SELECT o.seq, o.alert_id, o.recipient, o.channel, o.stage, o.attempts, a.payload "
-                "FROM notify_outbox o JOIN notify_alerts a ON a.alert_id = o.alert_id WHERE o.seq = ?",
-                (row[0],),
-            ).fetchone()
-        return None if claimed is None else Delivery(*claimed)
+                f"FROM notify_outbox o JOIN notify_alerts a ON a.alert_id = o.alert_id WHERE o.seq IN ({marks}) "
+                "ORDER BY o.due_at, o.seq",
+                tuple(seqs),
+            ).fetchall()
+        return [Delivery(*row) for row in claimed]
 
     def next_due(self, channel: str) -> datetime | None:
         """When the next pending delivery on a channel may be sent (a claimed one: when its lease runs out)."""
@@ -234,47 +264,54 @@ class Outbox:
         self, seq: int, now: datetime, ok: bool, detail: str, duration_ms: float, retry_at: datetime | None
     ) -> None:
         """Log an attempt; mark the delivery sent, due again at ``retry_at``, or failed for good (its claim ends)."""
-        with self._transaction() as conn:
-            conn.execute(
-                "INSERT INTO notify_attempts (outbox_seq, at, ok, duration_ms, detail) VALUES (?, ?, ?, ?, ?)",
-                (seq, utc_text(now), int(ok), duration_ms, detail[:500]),
-            )
-            if ok:
-                conn.execute(
-                    "UPDATE notify_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
-                    f"last_error = NULL, {CLAIM_ENDS} WHERE seq = ?",
-                    (utc_text(now), seq),
-                )
-            elif retry_at is not None:
-                conn.execute(
-                    "UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, due_at = ?, "
-                    f"{CLAIM_ENDS} WHERE seq = ?",
-                    (detail[:500], utc_text(retry_at), seq),
-                )
-            else:
-                conn.execute(
-                    "UPDATE notify_outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
-                    f"{CLAIM_ENDS} WHERE seq = ?",
-                    (detail[:500], seq),
-                )
+        self.record_attempts(now, [Attempt(seq, ok, detail, duration_ms, retry_at)])
 
-    def counts(self) -> dict[str, int]:
-        """Deliveries by status (pending, sent, failed)."""
-        rows = self._execute("SELECT status, COUNT(*) FROM notify_outbox GROUP BY status")
+    def record_attempts(self, now: datetime, attempts: Sequence[Attempt]) -> None:
+        """Log attempts made at ``now``, in one transaction (see :meth:`record_attempt`)."""
+        with self._transaction() as conn:
+            for seq, ok, detail, duration_ms, retry_at in attempts:
+                conn.execute(
+                    "INSERT INTO notify_attempts (outbox_seq, at, ok, duration_ms, detail) VALUES (?, ?, ?, ?, ?)",
+                    (seq, utc_text(now), int(ok), duration_ms, detail[:500]),
+                )
+                if ok:
+                    conn.execute(
+                        "UPDATE notify_outbox SET status = 'sent', attempts = attempts + 1, sent_at = ?, "
+                        f"last_error = NULL, {CLAIM_ENDS} WHERE seq = ?",
+                        (utc_text(now), seq),
+                    )
+                elif retry_at is not None:
+                    conn.execute(
+                        "UPDATE notify_outbox SET attempts = attempts + 1, last_error = ?, due_at = ?, "
+                        f"{CLAIM_ENDS} WHERE seq = ?",
+                        (detail[:500], utc_text(retry_at), seq),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE notify_outbox SET status = 'failed', attempts = attempts + 1, last_error = ?, "
+                        f"{CLAIM_ENDS} WHERE seq = ?",
+                        (detail[:500], seq),
+                    )
+
+    def counts(self, broker: bool = False) -> dict[str, int]:
+        """Deliveries to people by status (pending, sent, failed); with ``broker``, the alerts' publications on
+        the broker instead."""
+        where = f"channel = '{BROKER_CHANNEL}'" if broker else FOR_PEOPLE
+        rows = self._execute(f"SELECT status, COUNT(*) FROM notify_outbox WHERE {where} GROUP BY status")
         return {"pending": 0, "sent": 0, "failed": 0, **{str(status): int(n) for status, n in rows}}
 
     def deliveries(
         self, site: str | None = None, alert_id: str | None = None, limit: int = 100
     ) -> list[dict[str, Any]]:
-        """The delivery log, newest first, each delivery with its attempts."""
-        clauses, args = [], []
+        """The delivery log to people, newest first, each delivery with its attempts."""
+        clauses, args = [f"o.{FOR_PEOPLE}"], []
         if site is not None:
             clauses.append("a.site = ?")
             args.append(site)
         if alert_id is not None:  # the alert and any re-raising of it after a restart
             clauses.append("a.root_id = ?")
             args.append(self.root_of(alert_id) or alert_id)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        where = f"WHERE {' AND '.join(clauses)}"
         rows = self._execute(
             "SELECT o.seq, o.alert_id, a.root_id, a.site, a.desk, a.kind, a.state, o.recipient, o.channel, o.stage, "
             "o.created_at, o.due_at, o.held, o.status, o.attempts, o.last_error, o.sent_at "

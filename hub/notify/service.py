@@ -11,6 +11,16 @@ back the e-mails. Everything pending is in the record (:mod:`hub.notify.outbox`)
 With several hub workers on one record each worker runs a notifier on the shared outbox: a sending thread
 claims a due delivery for ``notify.lease_s`` before it sends it, so each delivery is made by one worker, and
 by another one if the first dies before it is done.
+
+The alert's publication on the broker's alert topic (``onestop/v1/{site}/{desk}/alert``, docs/protocol.md) is
+one more delivery of the same outbox, queued in the alert's transaction (:meth:`Notifier.take_in`) when the
+worker has a broker to publish on (:attr:`Notifier.publish`): its own sending thread claims it (for
+``BROKER_LEASE_S``, not ``notify.lease_s``: a publication takes milliseconds), publishes it at QoS 1 and marks
+it sent only after the broker's PUBACK; it is retried, with a back-off up to ``BROKER_RETRY_MAX_S``, until the
+broker takes it. An alert raised by a worker killed between its commit and its publication is published by the
+next worker that claims it (any living one, or the same one restarted). At least once: a worker killed after
+the PUBACK and before it marks the publication sent, or a PUBACK that comes after ``BROKER_PUBACK_S``, makes a
+second copy; the payload's ``id`` names the alert, so a consumer keeps the first of each id.
 """
 
 from __future__ import annotations
@@ -20,13 +30,16 @@ import queue
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from hub.notify.channels import DeliveryError, send_email, send_webhook
 from hub.notify.outbox import (
+    BROKER_CHANNEL,
+    BROKER_RECIPIENT,
     Acknowledgement,
+    Attempt,
     Delivery,
     Outbox,
     StoreUnit,
@@ -47,6 +60,20 @@ logger = logging.getLogger(__name__)
 
 CHANNELS = ("email", "webhook")
 POLL_S = 1.0
+BROKER_PUBACK_S = 10.0  # how long a publication on the broker waits for the PUBACK before it counts as failed
+BROKER_LEASE_S = 3 * BROKER_PUBACK_S  # a claim on a publication: a worker dead mid-publish delays it this long
+BROKER_RETRY_MAX_S = 30.0
+BROKER_BATCH = 100  # publications claimed (and published) at once
+
+
+def _broker_retry_s(attempt: int) -> float:
+    """The pause after a publication's ``attempt``-th failure: 0.5 s, doubling up to ``BROKER_RETRY_MAX_S``."""
+    return min(BROKER_RETRY_MAX_S, 0.5 * 2 ** (attempt - 1))
+
+
+# Publish (topic, payload) messages at QoS 1, then wait at most the given seconds for the broker's PUBACKs: for
+# each, None when acknowledged, else why not; DeliveryError when none could go (hub.ingest.Ingest.publish_confirmed).
+Publish = Callable[[Sequence[tuple[str, bytes]], float], list[str | None]]
 
 
 class Notifier:
@@ -69,8 +96,10 @@ class Notifier:
         # after a restart, so that a restarted worker takes back at once what it held when it died).
         self.worker = worker or f"{socket.gethostname()}/{settings.mqtt.client_id}"
         self.outbox = Outbox(store.connect())
-        self._queue: queue.Queue[AlertMessage | None] = queue.Queue()
-        self._wake = {channel: threading.Event() for channel in CHANNELS}
+        self._queue: queue.Queue[tuple[AlertMessage, bool] | None] = queue.Queue()  # (alert, publish it too)
+        # Set before start() when this worker publishes alerts on the broker (the runtime: its ingest's client).
+        self.publish: Publish | None = None
+        self._wake = {channel: threading.Event() for channel in (*CHANNELS, BROKER_CHANNEL)}
         self._stopping = threading.Event()
         self._intake_lock = threading.Lock()
         self._threads: list[threading.Thread] = []
@@ -90,6 +119,10 @@ class Notifier:
             for channel in CHANNELS
             if channel in used
         ]
+        if self.publish is not None:
+            self._threads.append(
+                threading.Thread(target=self._send_loop, args=(BROKER_CHANNEL,), name="hub-notify-broker", daemon=True)
+            )
         for thread in self._threads:
             thread.start()
 
@@ -105,10 +138,18 @@ class Notifier:
             thread.join(timeout=longest + 5)
         self.outbox.close()
 
-    def submit(self, alerts: Iterable[AlertMessage]) -> None:
-        """Hand alerts over for delivery; returns at once (called on the ingest thread)."""
+    def submit(self, alerts: Iterable[AlertMessage], publish: bool = False) -> None:
+        """Hand alerts over for delivery (with ``publish``, for their publication on the broker too); returns at
+        once (called on the ingest thread)."""
         for alert in alerts:
-            self._queue.put(alert)
+            self._queue.put((alert, publish))
+
+    def take_apart(self, alerts: Iterable[AlertMessage]) -> None:
+        """Alerts committed without their deliveries, the record having refused to queue them in the alerts'
+        transaction (``Processor.defer_alerts``): queued by the routing thread in a transaction of its own, their
+        publication on the broker included; should that fail too, the deliveries to people are caught up at the
+        next start (``catch_up_minutes``) and the publication is not made."""
+        self.submit(alerts, publish=self.publish is not None)
 
     def wake(self) -> None:
         """Look at the outbox now rather than at the next poll (after the clock moved, in tests)."""
@@ -142,6 +183,7 @@ class Notifier:
             "recipients": len(self.settings.recipients),
             "alerts_seen": self.outbox.alerts_seen(),
             "deliveries": self.outbox.counts(),
+            "broker": self.outbox.counts(broker=True),
             "queued": self._queue.qsize(),
             "last_error": self.last_error,
         }
@@ -159,11 +201,11 @@ class Notifier:
             if upcoming is not None:
                 timeout = min(POLL_S, max(0.02, (upcoming - self._clock()).total_seconds()))
             try:
-                alert = self._queue.get(timeout=timeout)
-                while alert is not None or not self._queue.empty():
-                    if alert is not None:
-                        self._intake(alert)
-                    alert = self._queue.get_nowait()
+                item = self._queue.get(timeout=timeout)
+                while item is not None or not self._queue.empty():
+                    if item is not None:
+                        self._intake(*item)
+                    item = self._queue.get_nowait()
             except queue.Empty:
                 pass
             except Exception:
@@ -186,23 +228,26 @@ class Notifier:
         them in the outbox, for any worker's sending threads. :meth:`wake` the senders after the commit."""
         unit = StoreUnit(self._store)
         for alert in alerts:
-            self._take(unit, alert)
+            self._take(unit, alert, publish=self.publish is not None)
 
-    def _intake(self, alert: AlertMessage) -> None:
+    def _intake(self, alert: AlertMessage, publish: bool = False) -> None:
         with self._intake_lock, self.outbox.unit() as unit:
-            self._take(unit, alert)
+            self._take(unit, alert, publish)
         for event in self._wake.values():
             event.set()
 
-    def _take(self, unit: UnitOfWork, alert: AlertMessage) -> None:
-        """Keep an alert and queue its deliveries and escalations, all in one unit of work."""
+    def _take(self, unit: UnitOfWork, alert: AlertMessage, publish: bool = False) -> None:
+        """Keep an alert and queue its deliveries and escalations, all in one unit of work; with ``publish``, its
+        publication on the broker too (an alert just raised: not one caught up at a start or acknowledged later)."""
         taken = take_alert_in(unit, alert, alert.ts.astimezone(self._hub.zone).date().isoformat())
         if taken is None:
             return
         root, continues = taken
-        if continues:
-            return  # the same alert as before a restart: it went out under its first id
         now = self._clock()
+        if publish:  # every alert raised goes on the broker, a re-raising after a restart too (as it always did)
+            queue_delivery_in(unit, alert.id, BROKER_RECIPIENT, BROKER_CHANNEL, STAGE_FIRST, now, now)
+        if continues:
+            return  # the same alert as before a restart: it went out to people under its first id
         for recipient in self.settings.recipients:
             if not recipient.wants(alert.site, alert.alert):
                 continue
@@ -253,6 +298,13 @@ class Notifier:
             try:
                 while not self._stopping.is_set():
                     now = self._clock()
+                    if channel == BROKER_CHANNEL:  # many at once: an alert storm must not trail by a minute
+                        until = now + timedelta(seconds=BROKER_LEASE_S)
+                        publications = self.outbox.claim_due_many(channel, now, self.worker, until, BROKER_BATCH)
+                        if not publications:
+                            break
+                        self._publish(publications)
+                        continue
                     lease_until = now + timedelta(seconds=self.settings.lease_s)
                     delivery = self.outbox.claim_due(channel, now, self.worker, lease_until)
                     if delivery is None:
@@ -301,6 +353,37 @@ class Notifier:
                 attempt,
                 detail,
                 "" if retry_at is None else f"; next attempt at {retry_at.isoformat()}",
+            )
+
+    def _publish(self, publications: list[Delivery]) -> None:
+        """Publish alerts on the broker's alert topic, with exactly the payloads they always had (all sent, then
+        each PUBACK waited for); each is retried until the broker acknowledges it (never given up: the topic is
+        the alert's record on the broker)."""
+        started = time.monotonic()
+        try:
+            if self.publish is None:
+                raise DeliveryError("this worker has no broker to publish on")
+            alerts = [AlertMessage.model_validate_json(p.payload) for p in publications]
+            errors = self.publish([(alert.topic, alert.to_payload()) for alert in alerts], BROKER_PUBACK_S)
+        except DeliveryError as error:
+            errors = [str(error)] * len(publications)
+        except Exception as error:  # a bug must not stop the worker: logged as failed attempts
+            logger.exception("publishing %d alert(s) on the broker failed unexpectedly", len(publications))
+            errors = [f"{type(error).__name__}: {error}"] * len(publications)
+        now = self._clock()
+        duration_ms = (time.monotonic() - started) * 1000
+        attempts = [
+            Attempt(p.seq, True, "PUBACK", duration_ms, None)
+            if error is None
+            else Attempt(p.seq, False, error, duration_ms, now + timedelta(seconds=_broker_retry_s(p.attempts + 1)))
+            for p, error in zip(publications, errors, strict=True)
+        ]
+        self.outbox.record_attempts(now, attempts)
+        failed = [attempt.detail for attempt in attempts if not attempt.ok]
+        if failed:
+            self.last_error = f"broker: {failed[0]}"
+            logger.warning(
+                "%d of %d alert(s) not published on the broker yet: %s", len(failed), len(attempts), failed[0]
             )
 
     def _send(self, delivery: Delivery, recipient: Recipient, delivery_id: str, attempt: int) -> str:

@@ -15,9 +15,12 @@ import pytest
 
 from edge.outbox import numbered
 from hub.config import load_settings
+from hub.connection import connect
 from hub.live import LiveBoard
 from hub.loss import MAX_OPEN_GAPS, StreamLoss
+from hub.notify import Notifier
 from hub.processor import Incoming, Processor
+from hub.runtime import alert_json
 from hub.sqlite_store import SqliteStore
 from hub.store import Store, open_store
 from protocol.errors import ProtocolError
@@ -240,3 +243,57 @@ def test_an_alert_raised_by_the_tick_is_queued_for_delivery_with_its_raise(tmp_p
     assert hub.tick(NOW + GRACE) == [(AlertState.RAISED, 2)]
     assert queued == [(AlertType.MESSAGES_MISSING, AlertState.RAISED, 2)]
     hub.store.close()
+
+
+def refuse_alert_intake(url: str) -> None:
+    """Make the record refuse, for good, every alert the deliveries take in (a persistent database error)."""
+    conn = connect(url)
+    try:
+        if conn.postgresql:
+            conn.raw.execute(
+                "CREATE FUNCTION refuse_intake() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN RAISE EXCEPTION 'notify_alerts refused by the test'; END $$"
+            )
+            conn.raw.execute(
+                "CREATE TRIGGER refuse_intake BEFORE INSERT ON notify_alerts "
+                "FOR EACH ROW EXECUTE FUNCTION refuse_intake()"
+            )
+        else:
+            conn.raw.execute(
+                "CREATE TRIGGER refuse_intake BEFORE INSERT ON notify_alerts "
+                "BEGIN SELECT RAISE(ABORT, 'notify_alerts refused by the test'); END"
+            )
+    finally:
+        conn.close()
+
+
+def test_alerts_whose_deliveries_the_record_refuses_are_kept_once_and_queued_apart(record_url: str) -> None:
+    """A persistent error while queueing an alert's deliveries used to fail the batch that raised it: split, and
+    the message that raised the alert kept as rejected. The batch is now kept whole, once, without them."""
+    hub = Hub(store=open_store(record_url))
+    notifier = Notifier(hub.settings, hub.store, alert_json)
+    hub.processor.take_alerts = notifier.take_in
+    deferred: list[tuple[str, AlertType, int | None]] = []
+    hub.processor.defer_alerts = lambda alerts: deferred.extend((a.desk, a.alert, a.count) for a in alerts)
+    refuse_alert_intake(record_url)
+    try:
+        assert hub.send(sample(1), sample(5)).accepted == 2  # 2 to 4 missing, within the grace: no alert yet
+        later = NOW + GRACE + timedelta(seconds=1)
+        outcome = hub.send(sample(6, at=later))  # the gap outlived the grace: this batch raises the alert
+        assert (outcome.accepted, outcome.rejected, outcome.isolated) == (1, 0, 0)
+        assert [(a.state, a.count) for a in outcome.alerts] == [(AlertState.RAISED, 3)]
+        assert deferred == [(DESK, AlertType.MESSAGES_MISSING, 3)]
+        assert [a.count for a in hub.store.raised_alerts(AlertType.MESSAGES_MISSING)] == [3]
+        assert hub.store.message_counts() == {"queue": 3, "rejected": 0}
+        assert hub.send(sample(6, at=later)).duplicates == 1  # redelivered: counted once
+        assert hub.missing() == 3 and hub.store.message_counts() == {"queue": 3, "rejected": 0}
+        assert notifier.outbox.alerts_seen() == 0  # the record refused them: nothing half queued
+
+        # The tick's alerts too: a gap of another desk that outlives the grace with no more traffic.
+        assert hub.send(sample(1, desk="q02", at=later), sample(4, desk="q02", at=later)).accepted == 2
+        assert hub.tick(later + 2 * GRACE) == [(AlertState.RAISED, 2)]
+        assert deferred[1:] == [("q02", AlertType.MESSAGES_MISSING, 2)]
+        assert sorted(a.count or 0 for a in hub.store.raised_alerts(AlertType.MESSAGES_MISSING)) == [2, 3]
+    finally:
+        notifier.close()
+        hub.store.close()

@@ -16,6 +16,7 @@ from hub.config import HubSettings
 from hub.connection import connect
 from hub.privacy_docs import camera_notice, dpia_markdown, dpia_pdf, kiosk_notice
 from hub.retention import DailyPurge
+from hub.rollups import rebuild
 from hub.runtime import HubRuntime
 from protocol.messages import FeedbackMessage, Sentiment
 from tests.hub.reports.conftest import RecordBuilder, at
@@ -104,6 +105,25 @@ def test_the_purge_keeps_what_is_allowed_and_the_daily_figures_of_what_goes(
     (purge_entry,) = audit.entries(action_prefix="retention.purge")
     assert purge_entry.detail == outcome.as_dict()
     assert (outcome.comment_texts, outcome.days_summarised, outcome.audit_entries) == (2, 1, 1)
+
+
+def test_the_purge_takes_the_officer_roll_ups_of_the_days_it_purges(record: tuple[RecordBuilder, HubSettings]) -> None:
+    builder, settings = record
+    rebuild(builder.store, date.fromisoformat(OLD_DAY), date.fromisoformat(FRESH_TEXT_DAY))
+    officer_days = "SELECT day, staff, transactions FROM rollup_desk_days WHERE staff <> '' ORDER BY day"
+    assert rows(builder.url, officer_days) == [(OLD_DAY, "cb01", 2), (KEPT_DAY, "cb01", 1)]
+    old_rows = rows(builder.url, f"SELECT COUNT(*) FROM rollup_desk_days WHERE day = '{OLD_DAY}'")[0][0]
+    runtime = HubRuntime(settings)
+    try:
+        outcome = runtime.purge(NOW)
+    finally:
+        runtime.close()
+    # The officer's figures of the purged day went with its per-ticket records; those of the kept day stay.
+    assert rows(builder.url, officer_days) == [(KEPT_DAY, "cb01", 1)]
+    assert rows(builder.url, f"SELECT COUNT(*) FROM rollup_desk_days WHERE day < '{KEPT_DAY}'") == [(0,)]
+    assert outcome.officer_rollup_rows == old_rows
+    # The unit's day (no person in it) stays, as its daily figures do.
+    assert rows(builder.url, "SELECT day, visits FROM rollup_unit_days ORDER BY day") == [(OLD_DAY, 2), (KEPT_DAY, 1)]
 
 
 def test_purge_and_erase_from_the_command_line(

@@ -21,6 +21,7 @@ from protocol.messages import (
     QueueMessage,
     QueueSource,
     RatingMessage,
+    StatusMessage,
     TicketEvent,
     TicketMessage,
 )
@@ -131,7 +132,7 @@ def test_queue_samples_and_nodes_come_back_latest_first(hub: Hub) -> None:
     ]  # fmt: skip
     beats = [
         HeartbeatMessage(id=f"h{n}", ts=at(-n), site=SITE, desk="q01", uptime_s=60 * (10 - n), spool_depth=n)
-        for n in (8, 5, 2)  # in time order (a late, older heartbeat replaces the newer one: noted)
+        for n in (8, 5, 2)  # in time order
     ]
     hub.send(*samples, *beats)
     latest = {(s.desk, s.length, s.est_wait_s, s.present, s.ts) for s in hub.store.latest_queue_samples()}
@@ -143,6 +144,25 @@ def test_queue_samples_and_nodes_come_back_latest_first(hub: Hub) -> None:
     assert node.heartbeat is not None and node.heartbeat["spool_depth"] == 2
     assert hub.store.clamp_node_times(at(-3), NOW) == 1
     assert hub.store.nodes()[0].last_seen == NOW
+
+
+def test_a_late_older_heartbeat_does_not_replace_the_newer_one(hub: Hub) -> None:
+    def beat(minutes: int, spool: int) -> HeartbeatMessage:
+        return HeartbeatMessage(id=f"h{spool}", ts=at(minutes), site=SITE, desk="q01", uptime_s=600, spool_depth=spool)
+
+    def stored() -> tuple[Any, datetime]:
+        [node] = hub.store.nodes()
+        assert node.heartbeat is not None
+        return node.heartbeat["spool_depth"], node.last_seen
+
+    hub.send(beat(-2, 2), beat(-8, 8))  # the older one late, in the same batch
+    assert stored() == (2, at(-2))
+    hub.send(beat(-5, 5))  # and in a later batch
+    assert stored() == (2, at(-2))
+    hub.send(StatusMessage(id="s1", ts=at(-6), site=SITE, desk="q01", online=True))  # no heartbeat: keeps it
+    assert stored() == (2, at(-2))
+    hub.send(beat(-1, 1))  # a newer one replaces it
+    assert stored() == (1, at(-1))
 
 
 def test_rejected_messages_are_kept_whole_and_pruned_oldest_first(hub: Hub) -> None:
