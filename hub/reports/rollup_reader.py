@@ -31,7 +31,7 @@ from hub.reports.periods import Bucket, Period
 from hub.reports.record import Record, RecordError
 from hub.reports.stats import Distribution
 from hub.reports.targets import BASIS_VISIT, DayTargets, TargetSchedule
-from hub.rollups import DeskDay, RollupStore, read_desk_days, read_unit_days
+from hub.rollups import DeskDay, RollupStore, read_desk_days, read_unit_days, times_array
 
 
 class _Officer:
@@ -106,15 +106,11 @@ def _officers_by_row(store: RollupStore, schedule: TargetSchedule, settings: Hub
 
 
 def _concat(store: RollupStore, column: str) -> str:
-    """SQL: the non-empty values of a text column, comma-joined over a group."""
+    """SQL: the packed times of a ``*_times`` column, joined over a group (SQLite's ``group_concat`` keeps a
+    blob's bytes as they are, NUL bytes included; the cast gives them back as a blob)."""
     if getattr(store, "dialect", "sqlite") == "postgresql":
-        return f"string_agg(NULLIF({column}, ''), ',')"
-    return f"group_concat(NULLIF({column}, ''))"
-
-
-def _values(text: str | None) -> npt.NDArray[np.float64]:
-    # numpy's own parser (C strtod, correctly rounded as float()): ten times faster than a list of strings.
-    return np.fromstring(text, dtype=np.float64, sep=",") if text else np.empty(0, dtype=np.float64)
+        return f"string_agg({column}, ''::bytea)"
+    return f"CAST(group_concat({column}, '') AS BLOB)"
 
 
 def _halves(period: Period) -> list[tuple[str, str]]:
@@ -146,16 +142,16 @@ def _officers_by_sql(
 
     Four reads, independent of one another, run on the reader threads of the reports' record where there
     are some (two halves of the period's days, then the units and fields, then the scores), and each half's
-    times are parsed while the other half is still being read."""
+    times are unpacked while the other half is still being read."""
     span = (period.first.isoformat(), period.last.isoformat())
     where = "FROM rollup_desk_days WHERE day BETWEEN ? AND ? AND staff <> ''"
     worked = "CASE WHEN transactions > 0 THEN {} END"
-    handling = _concat(store, "handling_values") if service_limit is not None else "NULL"
+    handling = _concat(store, "handling_times") if service_limit is not None else "NULL"
     sums = (
         "SELECT staff, SUM(transactions), SUM(no_shows), SUM(handled), SUM(handling_sum), SUM(ratings), "
         "SUM(ratings_counted), SUM(comments_negative), SUM(comments_neutral), SUM(comments_positive), "
         f"SUM(emotions), SUM(valence_sum), MIN({worked.format('day')}), MAX({worked.format('day')}), "
-        f"{_concat(store, 'wait_values')}, {handling} {where} GROUP BY staff"
+        f"{_concat(store, 'wait_times')}, {handling} {where} GROUP BY staff"
     )
     halves = [_submit(store, sums, half) for half in _halves(period)]
     mix = _submit(
@@ -188,9 +184,9 @@ def _officers_by_sql(
             if row[12] is None:
                 continue  # no transaction in this half
             o.days = [min([*o.days, row[12]]), max([*o.days, row[13]])]
-            waits.setdefault(row[0], []).append(_values(row[14]))
+            waits.setdefault(row[0], []).append(times_array(row[14]))
             if service_limit is not None:
-                handling_parts.setdefault(row[0], []).append(_values(row[15]))
+                handling_parts.setdefault(row[0], []).append(times_array(row[15]))
     for name, parts in waits.items():
         o = officers[name]
         o.waits = np.concatenate(parts)
@@ -340,7 +336,7 @@ def evaluation_from_record(
 
 
 _PERIOD_DESK_COLUMNS = (
-    "site, day, desk, staff, service, transactions, no_shows, waits, wait_sum, wait_values, handled, handling_values, "
+    "site, day, desk, staff, service, transactions, no_shows, waits, wait_sum, wait_times, handled, handling_times, "
     "ratings, ratings_counted, scores, comments_negative, comments_neutral, comments_positive, emotions, valence_sum"
 )
 
@@ -357,7 +353,7 @@ class RollupPeriod:
             f"SELECT {_PERIOD_DESK_COLUMNS} FROM rollup_desk_days WHERE day BETWEEN ? AND ?", span
         )
         self.units = reader.query(
-            "SELECT site, day, visits, no_shows, waiting, visit_waits, visit_wait_sum, visit_wait_values "
+            "SELECT site, day, visits, no_shows, waiting, visit_waits, visit_wait_sum, visit_wait_times "
             "FROM rollup_unit_days WHERE day BETWEEN ? AND ?",
             span,
         )
@@ -479,11 +475,11 @@ class RollupPeriod:
 
 
 def _within(rows: Sequence[Sequence[Any]], count: int, text: int, limits: Sequence[float | None]) -> list[int]:
-    """Per row: how many of its times (``text`` column, ``count`` of them) are at most its row's limit."""
+    """Per row: how many of its times (packed in column ``text``, ``count`` of them) are at most its row's limit."""
     counts = np.array([int(r[count]) for r in rows], dtype=np.int64)
     if not counts.sum():
         return [0] * len(rows)
-    values = np.fromstring(",".join(r[text] for r in rows if r[text]), dtype=np.float64, sep=",")
+    values = times_array(b"".join(r[text] for r in rows))
     bound = np.array([np.nan if limit is None else limit for limit in limits], dtype=np.float64)
     hits = values <= np.repeat(bound, counts)
     return [int(n) for n in np.bincount(np.repeat(np.arange(len(rows)), counts), weights=hits, minlength=len(rows))]

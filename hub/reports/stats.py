@@ -16,15 +16,21 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
+from hub.rollups import times_array
+
 FloatArray = npt.NDArray[np.float64]
 
 
-def values_from_concat(texts: Iterable[str | None]) -> FloatArray:
-    """Numbers from SQLite ``group_concat`` texts (comma-separated), all texts joined into one array."""
-    joined = ",".join(t for t in texts if t)
-    if not joined:
-        return np.empty(0, dtype=np.float64)
-    return np.array(joined.split(","), dtype=np.float64)
+def values_from_concat(texts: Iterable[str | bytes | None]) -> FloatArray:
+    """Numbers from SQLite ``group_concat`` texts (comma-separated) and from the roll-ups' packed times
+    (``hub.rollups.pack_times``), all joined into one array."""
+    parts = [t for t in texts if t]
+    packed = b"".join(t for t in parts if isinstance(t, bytes))
+    joined = ",".join(t for t in parts if isinstance(t, str))
+    found = [times_array(packed)] if packed else []
+    if joined:
+        found.append(np.array(joined.split(","), dtype=np.float64))
+    return np.concatenate(found) if found else np.empty(0, dtype=np.float64)
 
 
 def percentile_sorted(ordered: FloatArray, q: float) -> float | None:
