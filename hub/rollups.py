@@ -16,8 +16,8 @@ the raw rows on demand (``rebuild``, ``onestop-hub rollups rebuild``):
 Every column is additive: a week, a month or a year is the sum of its days. Medians and 90th percentiles
 are not additive, and neither is "within the target" once a target may change (by date, by the unit's
 level, by configuration): each row therefore keeps its times themselves (``*_times``: the exact values in
-ascending order, packed as 8-byte IEEE 754 doubles in network byte order, as PostgreSQL's ``float8send``
-writes them), so that a percentile or a share within any target is exact over any period: a histogram of
+ascending order, packed as 8-byte IEEE 754 doubles, little-endian: the machine's own order on x86 and ARM),
+so that a percentile or a share within any target is exact over any period: a histogram of
 bucket width 0. Packed, they are read with ``numpy.frombuffer``, without parsing (revision 0007 converted the
 comma-separated text that rows kept before). A row of an officer's day holds some tens of values, so a year
 of an officer is read in about 250 rows instead of thousands of transactions.
@@ -90,7 +90,7 @@ class RollupStore(Protocol):
         ...
 
 
-TIMES = np.dtype(">f8")  # a roll-up row's times: IEEE 754 doubles, big-endian (PostgreSQL's float8send)
+TIMES = np.dtype("<f8")  # a roll-up row's times: IEEE 754 doubles, little-endian
 
 
 def pack_times(values: Iterable[float]) -> bytes:
@@ -99,8 +99,9 @@ def pack_times(values: Iterable[float]) -> bytes:
 
 
 def times_array(packed: bytes | None) -> npt.NDArray[np.float64]:
-    """The times of a roll-up row's ``*_times`` column (or of several, concatenated), as native doubles."""
-    return np.frombuffer(packed or b"", dtype=TIMES).astype(np.float64)
+    """The times of a roll-up row's ``*_times`` column (or of several, concatenated), as native doubles (read-only:
+    on a little-endian machine the bytes themselves, not a copy)."""
+    return np.frombuffer(packed or b"", dtype=TIMES).astype(np.float64, copy=False)
 
 
 def unpack_times(packed: bytes | None) -> list[float]:
@@ -176,12 +177,13 @@ class DeskDay:
 
     def satisfied(self, satisfied_min_for: Any) -> int:
         """Counted ratings at or above the satisfied threshold of the scale each was given on."""
-        total = 0
-        for key, count in self.scores.items():
-            scale, score = key.split("/")
-            if int(score) >= satisfied_min_for(int(scale) if scale else None):
-                total += count
-        return total
+        return sum(count for key, count in self.scores.items() if satisfied_score(key, satisfied_min_for))
+
+
+def satisfied_score(key: str, satisfied_min_for: Any) -> bool:
+    """Whether a key of ``scores`` (``scale/score``, no scale: the configured one) is a satisfied score."""
+    scale, score = key.split("/")
+    return int(score) >= satisfied_min_for(int(scale) if scale else None)
 
 
 # -- computing rows from the raw record ------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from hub.reports.periods import Bucket, Period
 from hub.reports.record import Record, RecordError
 from hub.reports.stats import Distribution
 from hub.reports.targets import BASIS_VISIT, DayTargets, TargetSchedule
-from hub.rollups import DeskDay, RollupStore, read_desk_days, read_unit_days, times_array
+from hub.rollups import DeskDay, RollupStore, read_desk_days, read_unit_days, satisfied_score, times_array
 
 
 class _Officer:
@@ -134,59 +134,65 @@ def _submit(store: RollupStore, sql: str, args: Sequence[Any]) -> Callable[[], l
     return cast(Callable[[], list[Any]], submit(sql, args).result)
 
 
+def _score_counts(store: RollupStore, rows: str) -> str:
+    """SQL: per officer and key of ``scores`` (``scale/score``), how many counted ratings the ``rows`` hold."""
+    if getattr(store, "dialect", "sqlite") == "postgresql":
+        each, count = "jsonb_each_text(scores::jsonb)", "SUM(CAST(j.value AS INTEGER))"
+    else:
+        each, count = "json_each(scores)", "SUM(j.value)"
+    return f"SELECT staff, j.key, {count} FROM rollup_desk_days, {each} AS j WHERE {rows} GROUP BY staff, j.key"
+
+
 def _officers_by_sql(
     store: RollupStore, period: Period, settings: HubSettings, wait_limit: float | None, service_limit: float | None
 ) -> dict[str, _Officer]:
     """Per officer, the sums of their rows added up by the database, when each target is the same on every
     day of the period for every unit (the usual case): the times are then judged all at once.
 
-    Four reads, independent of one another, run on the reader threads of the reports' record where there
-    are some (two halves of the period's days, then the units and fields, then the scores), and each half's
-    times are unpacked while the other half is still being read."""
-    span = (period.first.isoformat(), period.last.isoformat())
-    where = "FROM rollup_desk_days WHERE day BETWEEN ? AND ? AND staff <> ''"
+    Each half of the period's days is read in two queries (the sums and times per officer, unit and field;
+    the counted ratings per officer and score), on the reader threads of the reports' record where there are
+    some; one half's times are unpacked while the other half is still being read."""
+    rows = "day BETWEEN ? AND ? AND staff <> ''"
     worked = "CASE WHEN transactions > 0 THEN {} END"
     handling = _concat(store, "handling_times") if service_limit is not None else "NULL"
     sums = (
-        "SELECT staff, SUM(transactions), SUM(no_shows), SUM(handled), SUM(handling_sum), SUM(ratings), "
-        "SUM(ratings_counted), SUM(comments_negative), SUM(comments_neutral), SUM(comments_positive), "
-        f"SUM(emotions), SUM(valence_sum), MIN({worked.format('day')}), MAX({worked.format('day')}), "
-        f"{_concat(store, 'wait_times')}, {handling} {where} GROUP BY staff"
+        "SELECT staff, site, service, SUM(transactions), SUM(no_shows), SUM(handled), SUM(handling_sum), "
+        "SUM(ratings), SUM(ratings_counted), SUM(comments_negative), SUM(comments_neutral), "
+        f"SUM(comments_positive), SUM(emotions), SUM(valence_sum), MIN({worked.format('day')}), "
+        f"MAX({worked.format('day')}), {_concat(store, 'wait_times')}, {handling} FROM rollup_desk_days WHERE {rows} "
+        "GROUP BY staff, site, service"
     )
-    halves = [_submit(store, sums, half) for half in _halves(period)]
-    mix = _submit(
-        store,
-        f"SELECT staff, site, service, SUM(transactions - no_shows) {where} AND transactions > 0 "
-        "GROUP BY staff, site, service",
-        span,
-    )
-    scored = _submit(
-        store, f"SELECT staff, scores, COUNT(*) {where} AND ratings_counted > 0 GROUP BY staff, scores", span
-    )
+    scored = _score_counts(store, rows + " AND ratings_counted > 0")
+    halves = _halves(period)
+    reads = [_submit(store, sums, half) for half in halves] + [_submit(store, scored, half) for half in halves]
     officers: dict[str, _Officer] = {}
     waits: dict[str, list[npt.NDArray[np.float64]]] = {}
     handling_parts: dict[str, list[npt.NDArray[np.float64]]] = {}
-    for half in halves:
-        for row in half():
+    for read in reads[: len(halves)]:
+        for row in read():
             o = officers.get(row[0])
             if o is None:
                 o = officers[row[0]] = _Officer()
-            o.rows += int(row[1])
-            o.no_shows += int(row[2])
-            o.handled += int(row[3])
-            o.handling_total += float(row[4])
-            o.ratings += int(row[5])
-            o.counted += int(row[6])
-            for name, count in zip(("negative", "neutral", "positive"), row[7:10], strict=True):
+            o.rows += int(row[3])
+            o.no_shows += int(row[4])
+            o.handled += int(row[5])
+            o.handling_total += float(row[6])
+            o.ratings += int(row[7])
+            o.counted += int(row[8])
+            for name, count in zip(("negative", "neutral", "positive"), row[9:12], strict=True):
                 o.comments[name] += int(count)
-            o.emotions += int(row[10])
-            o.valence += float(row[11])
-            if row[12] is None:
-                continue  # no transaction in this half
-            o.days = [min([*o.days, row[12]]), max([*o.days, row[13]])]
-            waits.setdefault(row[0], []).append(times_array(row[14]))
+            o.emotions += int(row[12])
+            o.valence += float(row[13])
+            if row[14] is None:
+                continue  # no transaction of this unit and field in this half
+            # The units and fields of each officer, by dossiers received.
+            served = int(row[3]) - int(row[4])
+            o.sites[row[1]] = o.sites.get(row[1], 0) + served
+            o.services[row[2]] = o.services.get(row[2], 0) + served
+            o.days = [min([*o.days, row[14]]), max([*o.days, row[15]])]
+            waits.setdefault(row[0], []).append(times_array(row[16]))
             if service_limit is not None:
-                handling_parts.setdefault(row[0], []).append(times_array(row[15]))
+                handling_parts.setdefault(row[0], []).append(times_array(row[17]))
     for name, parts in waits.items():
         o = officers[name]
         o.waits = np.concatenate(parts)
@@ -197,16 +203,14 @@ def _officers_by_sql(
             times = np.concatenate(parts)
             officers[name].handling_judged = len(times)
             officers[name].handling_within = int(np.count_nonzero(times <= service_limit))
-    for name, site, service, served in mix():  # the units and fields of each officer, by dossiers received
-        o = officers[name]
-        o.sites[site] = o.sites.get(site, 0) + int(served)
-        o.services[service] = o.services.get(service, 0) + int(served)
     satisfied_min = settings.rating.satisfied_min_for
-    satisfied: dict[str, int] = {}  # per text of scores (a few hundred distinct ones)
-    for name, scores, count in scored():
-        if scores not in satisfied:
-            satisfied[scores] = DeskDay("", "", "", "", "", scores=json.loads(scores)).satisfied(satisfied_min)
-        officers[name].satisfied += satisfied[scores] * int(count)
+    satisfied: dict[str, bool] = {}  # per key of the scores (a few, one per scale and score)
+    for read in reads[len(halves) :]:
+        for name, key, count in read():
+            if key not in satisfied:
+                satisfied[key] = satisfied_score(key, satisfied_min)
+            if satisfied[key]:
+                officers[name].satisfied += int(count)
     return officers
 
 

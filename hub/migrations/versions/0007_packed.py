@@ -1,12 +1,12 @@
 """The roll-ups' times packed: ``*_values`` (comma-separated text) become ``*_times`` (8-byte doubles).
 
 Each roll-up row keeps the exact times of its day (``hub.rollups``); as text, a yearly report spent most of its
-time parsing them. They are now kept as IEEE 754 doubles in network byte order (PostgreSQL's ``float8send``),
-read with ``numpy.frombuffer``. The rows kept before are converted in place, each value exactly (the text held
-each double's shortest round-trip form; both engines parse it correctly rounded), so a record upgraded gives
-the figures it gave: this matters for the days whose raw events the retention has purged, which a rebuild
-could not recompute. PostgreSQL converts on the server in one statement per table; SQLite in Python.
-A record without roll-up tables gets them from the schema, already packed.
+time parsing them. They are now kept as IEEE 754 doubles, little-endian, read with ``numpy.frombuffer``. The
+rows kept before are converted in place, each value exactly (the text held each double's shortest round-trip
+form; both engines parse it correctly rounded), so a record upgraded gives the figures it gave: this matters
+for the days whose raw events the retention has purged, which a rebuild could not recompute. PostgreSQL
+converts on the server in one statement per table; SQLite in Python. A record without roll-up tables gets them
+from the schema, already packed.
 
 Revision ID: 0007
 Revises: 0006
@@ -31,10 +31,12 @@ BATCH = 5000
 
 
 def _packed_sql(column: str) -> str:
-    """PostgreSQL: the packed times of a comma-separated text column, in the text's (ascending) order."""
+    """PostgreSQL: the packed times of a comma-separated text column, in the text's (ascending) order; each
+    value's bytes as ``float8send`` gives them (big-endian), reversed."""
+    reversed_bytes = " || ".join(f"substring(b FROM {i} FOR 1)" for i in range(8, 0, -1))
     return (
-        "COALESCE((SELECT string_agg(float8send(v::float8), ''::bytea ORDER BY n) "
-        f"FROM unnest(string_to_array(NULLIF({column}, ''), ',')) WITH ORDINALITY AS t(v, n)), ''::bytea)"
+        f"COALESCE((SELECT string_agg({reversed_bytes}, ''::bytea ORDER BY n) FROM (SELECT float8send(v::float8) AS b, "
+        f"n FROM unnest(string_to_array(NULLIF({column}, ''), ',')) WITH ORDINALITY AS t(v, n)) AS s), ''::bytea)"
     )
 
 
