@@ -314,8 +314,9 @@ class _RecordReader:
         return list(self._record.connection().execute(sql, tuple(args)).fetchall())
 
     def submit(self, sql: str, args: Sequence[Any] = ()) -> Future[list[Any]]:
-        """Start a read on one of the record's reader threads (each with its own connection)."""
-        return self._record.submit(lambda conn: list(conn.execute(sql, tuple(args)).fetchall()))
+        """Start a read on one of the record's reader threads (each with its own connection); the packed times
+        come from PostgreSQL as they are kept (binary results), not in hex."""
+        return self._record.submit(lambda conn: list(conn.execute(sql, tuple(args), binary=True).fetchall()))
 
     def write(self, sql: str, row: tuple[Any, ...]) -> None:
         raise RecordError("the reports' record is read-only")

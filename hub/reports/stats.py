@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
@@ -74,11 +75,17 @@ class Distribution:
         )
 
 
+@lru_cache(maxsize=8)
+def _z(confidence: float) -> float:
+    """The standard normal quantile of a two-sided ``confidence``."""
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
 def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tuple[float, float] | None:
     """Wilson score interval of a share; None when nothing was counted."""
     if total <= 0:
         return None
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    z = _z(confidence)
     p = successes / total
     denominator = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denominator

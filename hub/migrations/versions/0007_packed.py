@@ -8,6 +8,10 @@ for the days whose raw events the retention has purged, which a rebuild could no
 converts on the server in one statement per table; SQLite in Python. A record without roll-up tables gets them
 from the schema, already packed.
 
+PostgreSQL also gets extended statistics on the officer's unit and field (``rollup_desk_days_officers``): without
+them the planner guessed some 30,000 groups of (staff, site, service) where a province has about 1,300, sorted
+a year's rows to group them, and read the yearly evaluation a third slower than with a hash aggregate.
+
 Revision ID: 0007
 Revises: 0006
 """
@@ -57,11 +61,19 @@ def _convert_sqlite(bind: sa.Connection, table: str, pairs: tuple[tuple[str, str
         bind.exec_driver_sql(f"UPDATE {table} SET {sets} WHERE rowid = ?", batch)
 
 
+STATISTICS = (
+    "CREATE STATISTICS IF NOT EXISTS rollup_desk_days_officers (ndistinct) ON staff, site, service "
+    "FROM rollup_desk_days"
+)
+
+
 def upgrade() -> None:
     """Add the packed columns, fill them from the text ones, drop the text ones (where a table has them)."""
     bind = op.get_bind()
     inspector = sa.inspect(bind)
     postgresql = bind.dialect.name == "postgresql"
+    if postgresql and inspector.has_table("rollup_desk_days"):
+        bind.exec_driver_sql(STATISTICS)
     for table, pairs in COLUMNS.items():
         if not inspector.has_table(table):
             continue
@@ -81,6 +93,8 @@ def upgrade() -> None:
             _convert_sqlite(bind, table, todo)
         for old, _ in todo:
             bind.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN {old}")
+    if postgresql and inspector.has_table("rollup_desk_days"):
+        bind.exec_driver_sql("ANALYZE rollup_desk_days")  # the statistics, and the rows rewritten
 
 
 def downgrade() -> None:
