@@ -151,10 +151,16 @@ def _officers_by_sql(
 
     Each half of the period's days is read in two queries (the sums and times per officer, unit and field;
     the counted ratings per officer and score), on the reader threads of the reports' record where there are
-    some; one half's times are unpacked while the other half is still being read."""
+    some; one half's times are unpacked while the other half is still being read. The handling times serve
+    only to count those within the target: a row whose longest is within has them all within and is counted
+    by the database; only the times of the other rows are read."""
     rows = "day BETWEEN ? AND ? AND staff <> ''"
     worked = "CASE WHEN transactions > 0 THEN {} END"
-    handling = _concat(store, "handling_times") if service_limit is not None else "NULL"
+    handling, limits = "0, NULL", ()
+    if service_limit is not None:
+        handling = "SUM(CASE WHEN handling_max <= ? THEN handled ELSE 0 END), "
+        handling += _concat(store, "CASE WHEN handling_max > ? THEN handling_times END")
+        limits = (service_limit, service_limit)
     sums = (
         "SELECT staff, site, service, SUM(transactions), SUM(no_shows), SUM(handled), SUM(handling_sum), "
         "SUM(ratings), SUM(ratings_counted), SUM(comments_negative), SUM(comments_neutral), "
@@ -164,7 +170,8 @@ def _officers_by_sql(
     )
     scored = _score_counts(store, rows + " AND ratings_counted > 0")
     halves = _halves(period)
-    reads = [_submit(store, sums, half) for half in halves] + [_submit(store, scored, half) for half in halves]
+    reads = [_submit(store, sums, (*limits, *half)) for half in halves]
+    reads += [_submit(store, scored, half) for half in halves]
     officers: dict[str, _Officer] = {}
     waits: dict[str, list[npt.NDArray[np.float64]]] = {}
     handling_parts: dict[str, list[npt.NDArray[np.float64]]] = {}
@@ -192,17 +199,16 @@ def _officers_by_sql(
             o.days = [min([*o.days, row[14]]), max([*o.days, row[15]])]
             waits.setdefault(row[0], []).append(times_array(row[16]))
             if service_limit is not None:
-                handling_parts.setdefault(row[0], []).append(times_array(row[17]))
+                o.handling_judged += int(row[5])
+                o.handling_within += int(row[17])
+                handling_parts.setdefault(row[0], []).append(times_array(row[18]))
     for name, parts in waits.items():
         o = officers[name]
         o.waits = np.concatenate(parts)
         if wait_limit is not None:
             o.wait_judged, o.wait_within = len(o.waits), int(np.count_nonzero(o.waits <= wait_limit))
-    if service_limit is not None:
-        for name, parts in handling_parts.items():
-            times = np.concatenate(parts)
-            officers[name].handling_judged = len(times)
-            officers[name].handling_within = int(np.count_nonzero(times <= service_limit))
+    for name, parts in handling_parts.items():
+        officers[name].handling_within += int(np.count_nonzero(np.concatenate(parts) <= service_limit))
     satisfied_min = settings.rating.satisfied_min_for
     satisfied: dict[str, bool] = {}  # per key of the scores (a few, one per scale and score)
     for read in reads[len(halves) :]:
