@@ -17,6 +17,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
@@ -134,13 +135,14 @@ def _submit(store: RollupStore, sql: str, args: Sequence[Any]) -> Callable[[], l
     return cast(Callable[[], list[Any]], submit(sql, args).result)
 
 
-def _score_counts(store: RollupStore, rows: str) -> str:
-    """SQL: per officer and key of ``scores`` (``scale/score``), how many counted ratings the ``rows`` hold."""
+def _score_counts(store: RollupStore, rows: str, by: str = "staff") -> str:
+    """SQL: per officer (or ``by`` column) and key of ``scores`` (``scale/score``), how many counted ratings the
+    ``rows`` hold."""
     if getattr(store, "dialect", "sqlite") == "postgresql":
         each, count = "jsonb_each_text(scores::jsonb)", "SUM(CAST(j.value AS INTEGER))"
     else:
         each, count = "json_each(scores)", "SUM(j.value)"
-    return f"SELECT staff, j.key, {count} FROM rollup_desk_days, {each} AS j WHERE {rows} GROUP BY staff, j.key"
+    return f"SELECT {by}, j.key, {count} FROM rollup_desk_days, {each} AS j WHERE {rows} GROUP BY {by}, j.key"
 
 
 def _officers_by_sql(
@@ -344,6 +346,50 @@ def evaluation_from_record(
     if not _keeps_rollups(record, reader):
         return None
     return evaluation_from_rollups(reader, settings, period, staff)
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRatings:
+    """Per unit seen in the period: its counted ratings and the satisfied ones (units with a rating), and its
+    transactions served (units with a transaction, no-shows included): what Decision 766 points need."""
+
+    counted: dict[str, tuple[int, int]]
+    served: dict[str, int]
+
+
+def unit_ratings_from_record(
+    record: Record, settings: HubSettings, period: Period, site: str | None = None
+) -> UnitRatings | None:
+    """Decision 766's counts per unit from the roll-ups of the reports' record (the same as from the raw ratings
+    and transactions: every rating and transaction is in the row of its own unit, desk and day); None when the
+    record keeps none."""
+    reader = _RecordReader(record)
+    if not _keeps_rollups(record, reader):
+        return None
+    rows, args = "day BETWEEN ? AND ?", [period.first.isoformat(), period.last.isoformat()]
+    if site is not None:
+        rows, args = rows + " AND site = ?", [*args, site]
+    sums = reader.submit(
+        f"SELECT site, SUM(ratings), SUM(ratings_counted), SUM(transactions), SUM(transactions - no_shows) "
+        f"FROM rollup_desk_days WHERE {rows} GROUP BY site",
+        args,
+    )
+    scored = reader.submit(_score_counts(reader, rows + " AND ratings_counted > 0", by="site"), args)
+    satisfied: dict[str, int] = {}
+    verdicts: dict[str, bool] = {}
+    for unit, key, count in scored.result():
+        if key not in verdicts:
+            verdicts[key] = satisfied_score(key, settings.rating.satisfied_min_for)
+        if verdicts[key]:
+            satisfied[unit] = satisfied.get(unit, 0) + int(count)
+    counted: dict[str, tuple[int, int]] = {}
+    served: dict[str, int] = {}
+    for unit, ratings, n, transactions, done in sums.result():
+        if int(ratings):
+            counted[unit] = (int(n), satisfied.get(unit, 0))
+        if int(transactions):
+            served[unit] = int(done)
+    return UnitRatings(counted, served)
 
 
 _PERIOD_DESK_COLUMNS = (

@@ -378,6 +378,39 @@ def test_a_record_from_before_the_rollups_gets_them_when_the_hub_opens_it(record
         store.close()
 
 
+def test_decision766_points_from_the_rollups_equal_the_raw_scan_and_a_rebuild(
+    record_url: str, traffic: Traffic
+) -> None:
+    now = datetime(YEAR + 1, 1, 5, 1, 0, tzinfo=UTC)
+    chosen = settings()
+    store = open_store(record_url)
+    deliver(store, chosen, Traffic(traffic.days[:8]))
+    asked = [(year_period(YEAR), None), (parse_period("2025-Q1"), "bn-tu-son")]
+
+    def points() -> list[Any]:
+        with Record(record_url) as record:
+            return [
+                json.loads(service.decision766(record, chosen, p, site, ReportFormat.JSON, now).content)
+                for p, site in asked
+            ]
+
+    try:
+        rolled = points()
+        with store.transaction():  # without roll-ups, the reports scan the raw ratings and transactions
+            store.write("DELETE FROM rollup_desk_days WHERE site <> ?", ("",))
+            store.write("DELETE FROM rollup_unit_days WHERE site <> ?", ("",))
+        raw = points()
+        rebuild(store, date(YEAR, 1, 1), date(YEAR, 12, 31))
+        rebuilt = points()
+    finally:
+        store.close()
+    assert rolled == raw == rebuilt
+    units = {u["site"]: u for u in raw[0]["units"]}
+    assert all(units[s]["ratings"] > units[s]["satisfied"] > 0 for s in UNITS)  # judged, not all satisfied
+    assert all(units[s]["transactions"] > 0 for s in UNITS)
+    assert [u["site"] for u in raw[1]["units"]] == ["bn-tu-son"]
+
+
 # The roll-up tables as the releases before revision 0007 made them: the times as comma-separated text.
 TEXT_ROLLUPS = """
 CREATE TABLE rollup_unit_days (
