@@ -17,10 +17,10 @@ Every column is additive: a week, a month or a year is the sum of its days. Medi
 are not additive, and neither is "within the target" once a target may change (by date, by the unit's
 level, by configuration): each row therefore keeps its times themselves (``*_times``: the exact values in
 ascending order, packed as 8-byte IEEE 754 doubles, little-endian: the machine's own order on x86 and ARM),
-so that a percentile or a share within any target is exact over any period: a histogram of
-bucket width 0. Packed, they are read with ``numpy.frombuffer``, without parsing (revision 0007 converted the
-comma-separated text that rows kept before). A row of an officer's day holds some tens of values, so a year
-of an officer is read in about 250 rows instead of thousands of transactions.
+so that a percentile or a share within any target is exact over any period: a histogram of bucket width 0.
+Packed, they are read with ``numpy.frombuffer``, without parsing (revision 0007 converted the comma-separated
+text that rows kept before). A row of an officer's day holds some tens of values, so a year of an officer is
+read in about 250 rows instead of thousands of transactions.
 
 A refresh recomputes the affected rows from the raw rows (it never increments), so a duplicate message, a
 visit rebuilt from a late event or a rating judged again leave exactly what a rebuild leaves.
