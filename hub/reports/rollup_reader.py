@@ -158,7 +158,8 @@ def _officers_by_sql(
     by the database; only the times of the other rows are read."""
     rows = "day BETWEEN ? AND ? AND staff <> ''"
     worked = "CASE WHEN transactions > 0 THEN {} END"
-    handling, limits = "0, NULL", ()
+    handling = "0, NULL"
+    limits: tuple[float, ...] = ()
     if service_limit is not None:
         handling = "SUM(CASE WHEN handling_max <= ? THEN handled ELSE 0 END), "
         handling += _concat(store, "CASE WHEN handling_max > ? THEN handling_times END")
@@ -209,8 +210,9 @@ def _officers_by_sql(
         o.waits = np.concatenate(parts)
         if wait_limit is not None:
             o.wait_judged, o.wait_within = len(o.waits), int(np.count_nonzero(o.waits <= wait_limit))
-    for name, parts in handling_parts.items():
-        officers[name].handling_within += int(np.count_nonzero(np.concatenate(parts) <= service_limit))
+    if service_limit is not None:
+        for name, parts in handling_parts.items():
+            officers[name].handling_within += int(np.count_nonzero(np.concatenate(parts) <= service_limit))
     satisfied_min = settings.rating.satisfied_min_for
     satisfied: dict[str, bool] = {}  # per key of the scores (a few, one per scale and score)
     for read in reads[len(halves) :]:
