@@ -15,10 +15,12 @@ the raw rows on demand (``rebuild``, ``onestop-hub rollups rebuild``):
 
 Every column is additive: a week, a month or a year is the sum of its days. Medians and 90th percentiles
 are not additive, and neither is "within the target" once a target may change (by date, by the unit's
-level, by configuration): each row therefore keeps its times themselves (``*_values``: the exact values,
-comma-separated, in ascending order), so that a percentile or a share within any target is exact over any
-period: a histogram of bucket width 0. A row of an officer's day holds some tens of values, so a year of an
-officer is read in about 250 rows instead of thousands of transactions.
+level, by configuration): each row therefore keeps its times themselves (``*_times``: the exact values in
+ascending order, packed as 8-byte IEEE 754 doubles, little-endian: the machine's own order on x86 and ARM),
+so that a percentile or a share within any target is exact over any period: a histogram of bucket width 0.
+Packed, they are read with ``numpy.frombuffer``, without parsing (revision 0007 converted the comma-separated
+text that rows kept before). A row of an officer's day holds some tens of values, so a year of an officer is
+read in about 250 rows instead of thousands of transactions.
 
 A refresh recomputes the affected rows from the raw rows (it never increments), so a duplicate message, a
 visit rebuilt from a late event or a rating judged again leave exactly what a rebuild leaves.
@@ -36,7 +38,10 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
+
+import numpy as np
+import numpy.typing as npt
 
 from protocol.errors import OneStopError
 
@@ -46,13 +51,13 @@ ROLLUP_SCHEMA = """
 CREATE TABLE IF NOT EXISTS rollup_unit_days (
     site TEXT NOT NULL, day TEXT NOT NULL, visits INTEGER NOT NULL, no_shows INTEGER NOT NULL,
     waiting INTEGER NOT NULL, visit_waits INTEGER NOT NULL, visit_wait_sum REAL NOT NULL, visit_wait_max REAL,
-    visit_wait_values TEXT NOT NULL, PRIMARY KEY (site, day));
+    visit_wait_times BLOB NOT NULL, PRIMARY KEY (site, day));
 CREATE INDEX IF NOT EXISTS rollup_unit_days_by_day ON rollup_unit_days (day);
 CREATE TABLE IF NOT EXISTS rollup_desk_days (
     site TEXT NOT NULL, day TEXT NOT NULL, desk TEXT NOT NULL, staff TEXT NOT NULL, service TEXT NOT NULL,
     transactions INTEGER NOT NULL, no_shows INTEGER NOT NULL,
-    waits INTEGER NOT NULL, wait_sum REAL NOT NULL, wait_max REAL, wait_values TEXT NOT NULL,
-    handled INTEGER NOT NULL, handling_sum REAL NOT NULL, handling_max REAL, handling_values TEXT NOT NULL,
+    waits INTEGER NOT NULL, wait_sum REAL NOT NULL, wait_max REAL, wait_times BLOB NOT NULL,
+    handled INTEGER NOT NULL, handling_sum REAL NOT NULL, handling_max REAL, handling_times BLOB NOT NULL,
     ratings INTEGER NOT NULL, ratings_counted INTEGER NOT NULL, scores TEXT NOT NULL,
     comments_negative INTEGER NOT NULL, comments_neutral INTEGER NOT NULL, comments_positive INTEGER NOT NULL,
     emotions INTEGER NOT NULL, valence_sum REAL NOT NULL, PRIMARY KEY (site, day, desk, staff, service));
@@ -61,10 +66,10 @@ CREATE INDEX IF NOT EXISTS feedback_by_day ON feedback (site, day);
 CREATE INDEX IF NOT EXISTS emotions_by_day ON emotions (site, day);
 """
 
-UNIT_COLUMNS = "site, day, visits, no_shows, waiting, visit_waits, visit_wait_sum, visit_wait_max, visit_wait_values"
+UNIT_COLUMNS = "site, day, visits, no_shows, waiting, visit_waits, visit_wait_sum, visit_wait_max, visit_wait_times"
 DESK_COLUMNS = (
-    "site, day, desk, staff, service, transactions, no_shows, waits, wait_sum, wait_max, wait_values, handled, "
-    "handling_sum, handling_max, handling_values, ratings, ratings_counted, scores, comments_negative, "
+    "site, day, desk, staff, service, transactions, no_shows, waits, wait_sum, wait_max, wait_times, handled, "
+    "handling_sum, handling_max, handling_times, ratings, ratings_counted, scores, comments_negative, "
     "comments_neutral, comments_positive, emotions, valence_sum"
 )
 _INSERT_UNIT = f"INSERT INTO rollup_unit_days ({UNIT_COLUMNS}) VALUES ({', '.join('?' * 9)})"
@@ -85,14 +90,23 @@ class RollupStore(Protocol):
         ...
 
 
-def values_text(values: Iterable[float]) -> str:
-    """Times as kept in a roll-up row: ascending, comma-separated, each exactly (shortest round-trip form)."""
-    return ",".join(repr(float(v)) for v in sorted(values))
+TIMES = np.dtype("<f8")  # a roll-up row's times: IEEE 754 doubles, little-endian
 
 
-def parse_values(text: str) -> list[float]:
-    """The times of a roll-up row's ``*_values`` column."""
-    return [float(v) for v in text.split(",")] if text else []
+def pack_times(values: Iterable[float]) -> bytes:
+    """Times as kept in a roll-up row (``*_times``): ascending, each exactly, 8 bytes each."""
+    return np.array(sorted(values), dtype=TIMES).tobytes()
+
+
+def times_array(packed: bytes | None) -> npt.NDArray[np.float64]:
+    """The times of a roll-up row's ``*_times`` column (or of several, concatenated), as native doubles (read-only:
+    on a little-endian machine the bytes themselves, not a copy)."""
+    return np.frombuffer(packed or b"", dtype=TIMES).astype(np.float64, copy=False)
+
+
+def unpack_times(packed: bytes | None) -> list[float]:
+    """The times of a roll-up row's ``*_times`` column, as a list."""
+    return cast(list[float], times_array(packed).tolist())
 
 
 @dataclass(slots=True)
@@ -111,13 +125,13 @@ class UnitDay:
         waits = self.visit_wait_values
         return (
             self.site, self.day, self.visits, self.no_shows, self.waiting, len(waits), math.fsum(waits),
-            max(waits, default=None), values_text(waits),
+            max(waits, default=None), pack_times(waits),
         )  # fmt: skip
 
     @staticmethod
     def of(row: Sequence[Any]) -> UnitDay:
         """From a table row (``UNIT_COLUMNS``)."""
-        return UnitDay(row[0], row[1], int(row[2]), int(row[3]), int(row[4]), parse_values(row[8]))
+        return UnitDay(row[0], row[1], int(row[2]), int(row[3]), int(row[4]), unpack_times(row[8]))
 
 
 @dataclass(slots=True)
@@ -145,8 +159,8 @@ class DeskDay:
         waits, handling = self.wait_values, self.handling_values
         return (
             self.site, self.day, self.desk, self.staff, self.service, self.transactions, self.no_shows,
-            len(waits), math.fsum(waits), max(waits, default=None), values_text(waits),
-            len(handling), math.fsum(handling), max(handling, default=None), values_text(handling),
+            len(waits), math.fsum(waits), max(waits, default=None), pack_times(waits),
+            len(handling), math.fsum(handling), max(handling, default=None), pack_times(handling),
             self.ratings, self.ratings_counted, json.dumps(dict(sorted(self.scores.items())), separators=(",", ":")),
             *(self.comments[s] for s in SENTIMENTS), self.emotions, self.valence_sum,
         )  # fmt: skip
@@ -155,20 +169,21 @@ class DeskDay:
     def of(row: Sequence[Any]) -> DeskDay:
         """From a table row (``DESK_COLUMNS``)."""
         return DeskDay(
-            row[0], row[1], row[2], row[3], row[4], int(row[5]), int(row[6]), parse_values(row[10]),
-            parse_values(row[14]), int(row[15]), int(row[16]), json.loads(row[17]),
+            row[0], row[1], row[2], row[3], row[4], int(row[5]), int(row[6]), unpack_times(row[10]),
+            unpack_times(row[14]), int(row[15]), int(row[16]), json.loads(row[17]),
             dict(zip(SENTIMENTS, (int(row[18]), int(row[19]), int(row[20])), strict=True)), int(row[21]),
             float(row[22]),
         )  # fmt: skip
 
     def satisfied(self, satisfied_min_for: Any) -> int:
         """Counted ratings at or above the satisfied threshold of the scale each was given on."""
-        total = 0
-        for key, count in self.scores.items():
-            scale, score = key.split("/")
-            if int(score) >= satisfied_min_for(int(scale) if scale else None):
-                total += count
-        return total
+        return sum(count for key, count in self.scores.items() if satisfied_score(key, satisfied_min_for))
+
+
+def satisfied_score(key: str, satisfied_min_for: Any) -> bool:
+    """Whether a key of ``scores`` (``scale/score``, no scale: the configured one) is a satisfied score."""
+    scale, score = key.split("/")
+    return int(score) >= satisfied_min_for(int(scale) if scale else None)
 
 
 # -- computing rows from the raw record ------------------------------------------------------------------------

@@ -228,8 +228,8 @@ class PeriodFigures:
 class Acc:
     """What the queries found for one group, before it becomes GroupFigures."""
 
-    wait_texts: list[str | None] = field(default_factory=list)
-    service_texts: list[str | None] = field(default_factory=list)
+    wait_texts: list[str | bytes | None] = field(default_factory=list)  # group_concat texts, roll-ups' packed times
+    service_texts: list[str | bytes | None] = field(default_factory=list)
     rows: int = 0
     no_shows: int = 0
     wait_judged: int = 0

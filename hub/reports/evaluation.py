@@ -491,6 +491,7 @@ class _NormCalendar:
         self._period = period
         self._year_days = 366 if _leap(period.first.year) else 365
         self._cache: dict[object, tuple[list[float], list[float], list[str]]] = {}
+        self._level_runs: dict[int, list[tuple[int, int, str]]] = {}  # by the id of a list of levels in the cache
 
     def _of(self, site: str | None) -> tuple[list[float], list[float], list[str]]:
         found = self._cache.get(site)
@@ -513,14 +514,29 @@ class _NormCalendar:
         return found
 
     def over(self, site: str | None, first: date, last: date) -> tuple[float, float, dict[str, int]]:
-        """The norm range from ``first`` to ``last`` and the days at each level."""
+        """The norm range from ``first`` to ``last`` and the days at each level (in the order met)."""
         low, high, levels = self._of(site)
         start = (first - self._period.first).days
         end = (last - self._period.first).days + 1
         days: dict[str, int] = {}
-        for level in levels[start:end]:
-            days[level] = days.get(level, 0) + 1
+        for run_start, run_end, level in self._runs(levels):
+            overlap = min(end, run_end) - max(start, run_start)
+            if overlap > 0:
+                days[level] = days.get(level, 0) + overlap
         return low[end] - low[start], high[end] - high[start], days
+
+    def _runs(self, levels: list[str]) -> list[tuple[int, int, str]]:
+        """The days of one level in a row, as (first index, index after the last, level): a few per period."""
+        found = self._level_runs.get(id(levels))
+        if found is None:
+            found = []
+            for index, level in enumerate(levels):
+                if found and found[-1][2] == level:
+                    found[-1] = (found[-1][0], index + 1, level)
+                else:
+                    found.append((index, index + 1, level))
+            self._level_runs[id(levels)] = found
+        return found
 
 
 def _officer_from(aggregator: PeriodAggregator, row: Sequence[Any]) -> OfficerEvaluation:

@@ -17,6 +17,7 @@ import json
 import math
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, cast
 
@@ -31,7 +32,7 @@ from hub.reports.periods import Bucket, Period
 from hub.reports.record import Record, RecordError
 from hub.reports.stats import Distribution
 from hub.reports.targets import BASIS_VISIT, DayTargets, TargetSchedule
-from hub.rollups import DeskDay, RollupStore, read_desk_days, read_unit_days
+from hub.rollups import DeskDay, RollupStore, read_desk_days, read_unit_days, satisfied_score, times_array
 
 
 class _Officer:
@@ -106,15 +107,11 @@ def _officers_by_row(store: RollupStore, schedule: TargetSchedule, settings: Hub
 
 
 def _concat(store: RollupStore, column: str) -> str:
-    """SQL: the non-empty values of a text column, comma-joined over a group."""
+    """SQL: the packed times of a ``*_times`` column, joined over a group (SQLite's ``group_concat`` keeps a
+    blob's bytes as they are, NUL bytes included; the cast gives them back as a blob)."""
     if getattr(store, "dialect", "sqlite") == "postgresql":
-        return f"string_agg(NULLIF({column}, ''), ',')"
-    return f"group_concat(NULLIF({column}, ''))"
-
-
-def _values(text: str | None) -> npt.NDArray[np.float64]:
-    # numpy's own parser (C strtod, correctly rounded as float()): ten times faster than a list of strings.
-    return np.fromstring(text, dtype=np.float64, sep=",") if text else np.empty(0, dtype=np.float64)
+        return f"string_agg({column}, ''::bytea)"
+    return f"CAST(group_concat({column}, '') AS BLOB)"
 
 
 def _halves(period: Period) -> list[tuple[str, str]]:
@@ -138,59 +135,76 @@ def _submit(store: RollupStore, sql: str, args: Sequence[Any]) -> Callable[[], l
     return cast(Callable[[], list[Any]], submit(sql, args).result)
 
 
+def _score_counts(store: RollupStore, rows: str, by: str = "staff") -> str:
+    """SQL: per officer (or ``by`` column) and key of ``scores`` (``scale/score``), how many counted ratings the
+    ``rows`` hold."""
+    if getattr(store, "dialect", "sqlite") == "postgresql":
+        each, count = "jsonb_each_text(scores::jsonb)", "SUM(CAST(j.value AS INTEGER))"
+    else:
+        each, count = "json_each(scores)", "SUM(j.value)"
+    return f"SELECT {by}, j.key, {count} FROM rollup_desk_days, {each} AS j WHERE {rows} GROUP BY {by}, j.key"
+
+
 def _officers_by_sql(
     store: RollupStore, period: Period, settings: HubSettings, wait_limit: float | None, service_limit: float | None
 ) -> dict[str, _Officer]:
     """Per officer, the sums of their rows added up by the database, when each target is the same on every
     day of the period for every unit (the usual case): the times are then judged all at once.
 
-    Four reads, independent of one another, run on the reader threads of the reports' record where there
-    are some (two halves of the period's days, then the units and fields, then the scores), and each half's
-    times are parsed while the other half is still being read."""
-    span = (period.first.isoformat(), period.last.isoformat())
-    where = "FROM rollup_desk_days WHERE day BETWEEN ? AND ? AND staff <> ''"
+    Each half of the period's days is read in two queries (the sums and times per officer, unit and field;
+    the counted ratings per officer and score), on the reader threads of the reports' record where there are
+    some; one half's times are unpacked while the other half is still being read. The handling times serve
+    only to count those within the target: a row whose longest is within has them all within and is counted
+    by the database; only the times of the other rows are read."""
+    rows = "day BETWEEN ? AND ? AND staff <> ''"
     worked = "CASE WHEN transactions > 0 THEN {} END"
-    handling = _concat(store, "handling_values") if service_limit is not None else "NULL"
+    handling = "0, NULL"
+    limits: tuple[float, ...] = ()
+    if service_limit is not None:
+        handling = "SUM(CASE WHEN handling_max <= ? THEN handled ELSE 0 END), "
+        handling += _concat(store, "CASE WHEN handling_max > ? THEN handling_times END")
+        limits = (service_limit, service_limit)
     sums = (
-        "SELECT staff, SUM(transactions), SUM(no_shows), SUM(handled), SUM(handling_sum), SUM(ratings), "
-        "SUM(ratings_counted), SUM(comments_negative), SUM(comments_neutral), SUM(comments_positive), "
-        f"SUM(emotions), SUM(valence_sum), MIN({worked.format('day')}), MAX({worked.format('day')}), "
-        f"{_concat(store, 'wait_values')}, {handling} {where} GROUP BY staff"
+        "SELECT staff, site, service, SUM(transactions), SUM(no_shows), SUM(handled), SUM(handling_sum), "
+        "SUM(ratings), SUM(ratings_counted), SUM(comments_negative), SUM(comments_neutral), "
+        f"SUM(comments_positive), SUM(emotions), SUM(valence_sum), MIN({worked.format('day')}), "
+        f"MAX({worked.format('day')}), {_concat(store, 'wait_times')}, {handling} FROM rollup_desk_days WHERE {rows} "
+        "GROUP BY staff, site, service"
     )
-    halves = [_submit(store, sums, half) for half in _halves(period)]
-    mix = _submit(
-        store,
-        f"SELECT staff, site, service, SUM(transactions - no_shows) {where} AND transactions > 0 "
-        "GROUP BY staff, site, service",
-        span,
-    )
-    scored = _submit(
-        store, f"SELECT staff, scores, COUNT(*) {where} AND ratings_counted > 0 GROUP BY staff, scores", span
-    )
+    scored = _score_counts(store, rows + " AND ratings_counted > 0")
+    halves = _halves(period)
+    reads = [_submit(store, sums, (*limits, *half)) for half in halves]
+    reads += [_submit(store, scored, half) for half in halves]
     officers: dict[str, _Officer] = {}
     waits: dict[str, list[npt.NDArray[np.float64]]] = {}
     handling_parts: dict[str, list[npt.NDArray[np.float64]]] = {}
-    for half in halves:
-        for row in half():
+    for read in reads[: len(halves)]:
+        for row in read():
             o = officers.get(row[0])
             if o is None:
                 o = officers[row[0]] = _Officer()
-            o.rows += int(row[1])
-            o.no_shows += int(row[2])
-            o.handled += int(row[3])
-            o.handling_total += float(row[4])
-            o.ratings += int(row[5])
-            o.counted += int(row[6])
-            for name, count in zip(("negative", "neutral", "positive"), row[7:10], strict=True):
+            o.rows += int(row[3])
+            o.no_shows += int(row[4])
+            o.handled += int(row[5])
+            o.handling_total += float(row[6])
+            o.ratings += int(row[7])
+            o.counted += int(row[8])
+            for name, count in zip(("negative", "neutral", "positive"), row[9:12], strict=True):
                 o.comments[name] += int(count)
-            o.emotions += int(row[10])
-            o.valence += float(row[11])
-            if row[12] is None:
-                continue  # no transaction in this half
-            o.days = [min([*o.days, row[12]]), max([*o.days, row[13]])]
-            waits.setdefault(row[0], []).append(_values(row[14]))
+            o.emotions += int(row[12])
+            o.valence += float(row[13])
+            if row[14] is None:
+                continue  # no transaction of this unit and field in this half
+            # The units and fields of each officer, by dossiers received.
+            served = int(row[3]) - int(row[4])
+            o.sites[row[1]] = o.sites.get(row[1], 0) + served
+            o.services[row[2]] = o.services.get(row[2], 0) + served
+            o.days = [min([*o.days, row[14]]), max([*o.days, row[15]])]
+            waits.setdefault(row[0], []).append(times_array(row[16]))
             if service_limit is not None:
-                handling_parts.setdefault(row[0], []).append(_values(row[15]))
+                o.handling_judged += int(row[5])
+                o.handling_within += int(row[17])
+                handling_parts.setdefault(row[0], []).append(times_array(row[18]))
     for name, parts in waits.items():
         o = officers[name]
         o.waits = np.concatenate(parts)
@@ -198,19 +212,15 @@ def _officers_by_sql(
             o.wait_judged, o.wait_within = len(o.waits), int(np.count_nonzero(o.waits <= wait_limit))
     if service_limit is not None:
         for name, parts in handling_parts.items():
-            times = np.concatenate(parts)
-            officers[name].handling_judged = len(times)
-            officers[name].handling_within = int(np.count_nonzero(times <= service_limit))
-    for name, site, service, served in mix():  # the units and fields of each officer, by dossiers received
-        o = officers[name]
-        o.sites[site] = o.sites.get(site, 0) + int(served)
-        o.services[service] = o.services.get(service, 0) + int(served)
+            officers[name].handling_within += int(np.count_nonzero(np.concatenate(parts) <= service_limit))
     satisfied_min = settings.rating.satisfied_min_for
-    satisfied: dict[str, int] = {}  # per text of scores (a few hundred distinct ones)
-    for name, scores, count in scored():
-        if scores not in satisfied:
-            satisfied[scores] = DeskDay("", "", "", "", "", scores=json.loads(scores)).satisfied(satisfied_min)
-        officers[name].satisfied += satisfied[scores] * int(count)
+    satisfied: dict[str, bool] = {}  # per key of the scores (a few, one per scale and score)
+    for read in reads[len(halves) :]:
+        for name, key, count in read():
+            if key not in satisfied:
+                satisfied[key] = satisfied_score(key, satisfied_min)
+            if satisfied[key]:
+                officers[name].satisfied += int(count)
     return officers
 
 
@@ -314,8 +324,9 @@ class _RecordReader:
         return list(self._record.connection().execute(sql, tuple(args)).fetchall())
 
     def submit(self, sql: str, args: Sequence[Any] = ()) -> Future[list[Any]]:
-        """Start a read on one of the record's reader threads (each with its own connection)."""
-        return self._record.submit(lambda conn: list(conn.execute(sql, tuple(args)).fetchall()))
+        """Start a read on one of the record's reader threads (each with its own connection); the packed times
+        come from PostgreSQL as they are kept (binary results), not in hex."""
+        return self._record.submit(lambda conn: list(conn.execute(sql, tuple(args), binary=True).fetchall()))
 
     def write(self, sql: str, row: tuple[Any, ...]) -> None:
         raise RecordError("the reports' record is read-only")
@@ -339,8 +350,52 @@ def evaluation_from_record(
     return evaluation_from_rollups(reader, settings, period, staff)
 
 
+@dataclass(frozen=True, slots=True)
+class UnitRatings:
+    """Per unit seen in the period: its counted ratings and the satisfied ones (units with a rating), and its
+    transactions served (units with a transaction, no-shows included): what Decision 766 points need."""
+
+    counted: dict[str, tuple[int, int]]
+    served: dict[str, int]
+
+
+def unit_ratings_from_record(
+    record: Record, settings: HubSettings, period: Period, site: str | None = None
+) -> UnitRatings | None:
+    """Decision 766's counts per unit from the roll-ups of the reports' record (the same as from the raw ratings
+    and transactions: every rating and transaction is in the row of its own unit, desk and day); None when the
+    record keeps none."""
+    reader = _RecordReader(record)
+    if not _keeps_rollups(record, reader):
+        return None
+    rows, args = "day BETWEEN ? AND ?", [period.first.isoformat(), period.last.isoformat()]
+    if site is not None:
+        rows, args = rows + " AND site = ?", [*args, site]
+    sums = reader.submit(
+        f"SELECT site, SUM(ratings), SUM(ratings_counted), SUM(transactions), SUM(transactions - no_shows) "
+        f"FROM rollup_desk_days WHERE {rows} GROUP BY site",
+        args,
+    )
+    scored = reader.submit(_score_counts(reader, rows + " AND ratings_counted > 0", by="site"), args)
+    satisfied: dict[str, int] = {}
+    verdicts: dict[str, bool] = {}
+    for unit, key, count in scored.result():
+        if key not in verdicts:
+            verdicts[key] = satisfied_score(key, settings.rating.satisfied_min_for)
+        if verdicts[key]:
+            satisfied[unit] = satisfied.get(unit, 0) + int(count)
+    counted: dict[str, tuple[int, int]] = {}
+    served: dict[str, int] = {}
+    for unit, ratings, n, transactions, done in sums.result():
+        if int(ratings):
+            counted[unit] = (int(n), satisfied.get(unit, 0))
+        if int(transactions):
+            served[unit] = int(done)
+    return UnitRatings(counted, served)
+
+
 _PERIOD_DESK_COLUMNS = (
-    "site, day, desk, staff, service, transactions, no_shows, waits, wait_sum, wait_values, handled, handling_values, "
+    "site, day, desk, staff, service, transactions, no_shows, waits, wait_sum, wait_times, handled, handling_times, "
     "ratings, ratings_counted, scores, comments_negative, comments_neutral, comments_positive, emotions, valence_sum"
 )
 
@@ -357,7 +412,7 @@ class RollupPeriod:
             f"SELECT {_PERIOD_DESK_COLUMNS} FROM rollup_desk_days WHERE day BETWEEN ? AND ?", span
         )
         self.units = reader.query(
-            "SELECT site, day, visits, no_shows, waiting, visit_waits, visit_wait_sum, visit_wait_values "
+            "SELECT site, day, visits, no_shows, waiting, visit_waits, visit_wait_sum, visit_wait_times "
             "FROM rollup_unit_days WHERE day BETWEEN ? AND ?",
             span,
         )
@@ -479,11 +534,11 @@ class RollupPeriod:
 
 
 def _within(rows: Sequence[Sequence[Any]], count: int, text: int, limits: Sequence[float | None]) -> list[int]:
-    """Per row: how many of its times (``text`` column, ``count`` of them) are at most its row's limit."""
+    """Per row: how many of its times (packed in column ``text``, ``count`` of them) are at most its row's limit."""
     counts = np.array([int(r[count]) for r in rows], dtype=np.int64)
     if not counts.sum():
         return [0] * len(rows)
-    values = np.fromstring(",".join(r[text] for r in rows if r[text]), dtype=np.float64, sep=",")
+    values = times_array(b"".join(r[text] for r in rows))
     bound = np.array([np.nan if limit is None else limit for limit in limits], dtype=np.float64)
     hits = values <= np.repeat(bound, counts)
     return [int(n) for n in np.bincount(np.repeat(np.arange(len(rows)), counts), weights=hits, minlength=len(rows))]

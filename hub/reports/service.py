@@ -27,7 +27,7 @@ from hub.reports.line_report import line_section
 from hub.reports.periods import Period
 from hub.reports.planning import forecasts, staffing_plan
 from hub.reports.record import Record
-from hub.reports.rollup_reader import evaluation_from_record
+from hub.reports.rollup_reader import evaluation_from_record, unit_ratings_from_record
 from hub.reports.settings import EvaluationProfile
 from hub.reports.targets import UNKNOWN_LEVEL
 from protocol.errors import OneStopError
@@ -126,15 +126,20 @@ def figures(
 def decision766_points(
     record: Record, settings: HubSettings, period: Period, site: str | None = None
 ) -> list[UnitPoints]:
-    """Decision 766 points of every unit (configured ones even without data, then any other seen)."""
-    aggregator = PeriodAggregator(record, settings, period)
-    filters = Filters(site=site)
-    ratings, transactions = record.run(
-        aggregator.query("ratings", "r", GroupBy.UNIT, aggregator.rating_columns(), filters),
-        aggregator.query("transactions", "t", GroupBy.UNIT, ["TOTAL(t.end_reason IS NOT 'no_show')"], filters),
-    )
-    counted = {row[0]: (int(row[2]), int(row[3])) for row in ratings}
-    served = {row[0]: int(row[1]) for row in transactions}
+    """Decision 766 points of every unit (configured ones even without data, then any other seen), from the
+    roll-ups when the record keeps them."""
+    rolled = unit_ratings_from_record(record, settings, period, site)
+    if rolled is not None:
+        counted, served = rolled.counted, rolled.served
+    else:  # a record without roll-ups: the raw ratings and transactions
+        aggregator = PeriodAggregator(record, settings, period)
+        filters = Filters(site=site)
+        ratings, transactions = record.run(
+            aggregator.query("ratings", "r", GroupBy.UNIT, aggregator.rating_columns(), filters),
+            aggregator.query("transactions", "t", GroupBy.UNIT, ["TOTAL(t.end_reason IS NOT 'no_show')"], filters),
+        )
+        counted = {row[0]: (int(row[2]), int(row[3])) for row in ratings}
+        served = {row[0]: int(row[1]) for row in transactions}
     sites = [s.id for s in settings.sites if site is None or s.id == site]
     sites += sorted(s for s in {*counted, *served} if s not in sites)
     result = []

@@ -11,20 +11,27 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
 
+from hub.rollups import times_array
+
 FloatArray = npt.NDArray[np.float64]
 
 
-def values_from_concat(texts: Iterable[str | None]) -> FloatArray:
-    """Numbers from SQLite ``group_concat`` texts (comma-separated), all texts joined into one array."""
-    joined = ",".join(t for t in texts if t)
-    if not joined:
-        return np.empty(0, dtype=np.float64)
-    return np.array(joined.split(","), dtype=np.float64)
+def values_from_concat(texts: Iterable[str | bytes | None]) -> FloatArray:
+    """Numbers from SQLite ``group_concat`` texts (comma-separated) and from the roll-ups' packed times
+    (``hub.rollups.pack_times``), all joined into one array."""
+    parts = [t for t in texts if t]
+    packed = b"".join(t for t in parts if isinstance(t, bytes))
+    joined = ",".join(t for t in parts if isinstance(t, str))
+    found = [times_array(packed)] if packed else []
+    if joined:
+        found.append(np.array(joined.split(","), dtype=np.float64))
+    return np.concatenate(found) if found else np.empty(0, dtype=np.float64)
 
 
 def percentile_sorted(ordered: FloatArray, q: float) -> float | None:
@@ -68,11 +75,17 @@ class Distribution:
         )
 
 
+@lru_cache(maxsize=8)
+def _z(confidence: float) -> float:
+    """The standard normal quantile of a two-sided ``confidence``."""
+    return NormalDist().inv_cdf(0.5 + confidence / 2)
+
+
 def wilson_interval(successes: int, total: int, confidence: float = 0.95) -> tuple[float, float] | None:
     """Wilson score interval of a share; None when nothing was counted."""
     if total <= 0:
         return None
-    z = NormalDist().inv_cdf(0.5 + confidence / 2)
+    z = _z(confidence)
     p = successes / total
     denominator = 1 + z * z / total
     centre = (p + z * z / (2 * total)) / denominator

@@ -25,6 +25,7 @@ import pytest
 from hub import rollups
 from hub.cli import main
 from hub.config import HubSettings, TargetMetric, load_settings, targets_in_force, wait_target
+from hub.connection import connect
 from hub.figures import compute_figures
 from hub.live import LiveBoard
 from hub.processor import Incoming, Processor
@@ -375,6 +376,105 @@ def test_a_record_from_before_the_rollups_gets_them_when_the_hub_opens_it(record
         assert rollup_rows(store) == kept
     finally:
         store.close()
+
+
+def test_decision766_points_from_the_rollups_equal_the_raw_scan_and_a_rebuild(
+    record_url: str, traffic: Traffic
+) -> None:
+    now = datetime(YEAR + 1, 1, 5, 1, 0, tzinfo=UTC)
+    chosen = settings()
+    store = open_store(record_url)
+    deliver(store, chosen, Traffic(traffic.days[:8]))
+    asked = [(year_period(YEAR), None), (parse_period("2025-Q1"), "bn-tu-son")]
+
+    def points() -> list[Any]:
+        with Record(record_url) as record:
+            return [
+                json.loads(service.decision766(record, chosen, p, site, ReportFormat.JSON, now).content)
+                for p, site in asked
+            ]
+
+    try:
+        rolled = points()
+        with store.transaction():  # without roll-ups, the reports scan the raw ratings and transactions
+            store.write("DELETE FROM rollup_desk_days WHERE site <> ?", ("",))
+            store.write("DELETE FROM rollup_unit_days WHERE site <> ?", ("",))
+        raw = points()
+        rebuild(store, date(YEAR, 1, 1), date(YEAR, 12, 31))
+        rebuilt = points()
+    finally:
+        store.close()
+    assert rolled == raw == rebuilt
+    units = {u["site"]: u for u in raw[0]["units"]}
+    assert all(units[s]["ratings"] > units[s]["satisfied"] > 0 for s in UNITS)  # judged, not all satisfied
+    assert all(units[s]["transactions"] > 0 for s in UNITS)
+    assert [u["site"] for u in raw[1]["units"]] == ["bn-tu-son"]
+
+
+# The roll-up tables as the releases before revision 0008 made them: the times as comma-separated text.
+TEXT_ROLLUPS = """
+CREATE TABLE rollup_unit_days (
+    site TEXT NOT NULL, day TEXT NOT NULL, visits INTEGER NOT NULL, no_shows INTEGER NOT NULL,
+    waiting INTEGER NOT NULL, visit_waits INTEGER NOT NULL, visit_wait_sum REAL NOT NULL, visit_wait_max REAL,
+    visit_wait_values TEXT NOT NULL, PRIMARY KEY (site, day));
+CREATE TABLE rollup_desk_days (
+    site TEXT NOT NULL, day TEXT NOT NULL, desk TEXT NOT NULL, staff TEXT NOT NULL, service TEXT NOT NULL,
+    transactions INTEGER NOT NULL, no_shows INTEGER NOT NULL,
+    waits INTEGER NOT NULL, wait_sum REAL NOT NULL, wait_max REAL, wait_values TEXT NOT NULL,
+    handled INTEGER NOT NULL, handling_sum REAL NOT NULL, handling_max REAL, handling_values TEXT NOT NULL,
+    ratings INTEGER NOT NULL, ratings_counted INTEGER NOT NULL, scores TEXT NOT NULL,
+    comments_negative INTEGER NOT NULL, comments_neutral INTEGER NOT NULL, comments_positive INTEGER NOT NULL,
+    emotions INTEGER NOT NULL, valence_sum REAL NOT NULL, PRIMARY KEY (site, day, desk, staff, service));
+"""
+
+
+def as_text(packed: bytes) -> str:
+    """Times as the releases before revision 0008 wrote them: ascending, comma-separated, shortest round trip."""
+    return ",".join(repr(v) for v in sorted(rollups.unpack_times(packed)))
+
+
+def test_a_record_keeping_the_times_as_text_is_upgraded_to_packed_times_with_the_same_figures(
+    record_url: str, traffic: Traffic
+) -> None:
+    now = datetime(YEAR + 1, 1, 5, 1, 0, tzinfo=UTC)
+    store = open_store(record_url)
+    deliver(store, settings(), Traffic(traffic.days[:3]))
+    with store.transaction():  # the first day's raw records purged: only its roll-ups are left of it
+        for table in rollups.RAW_TABLES:
+            store.write(f"DELETE FROM {table} WHERE day = ?", (traffic.days[0][0].isoformat(),))
+    units, desks = kept = rollup_rows(store)
+    store.close()
+    assert any(row[8] for row in units) and any(row[10] and row[14] for row in desks)
+    with Record(record_url) as record:
+        before = service.evaluation(record, settings(), year_period(YEAR), None, ReportFormat.JSON, now).content
+
+    # The same record as the release before kept it: its roll-ups' times as text, at revision 0007.
+    old = connect(record_url)
+    old.execute("DROP TABLE rollup_unit_days")
+    old.execute("DROP TABLE rollup_desk_days")
+    old.execute_script(TEXT_ROLLUPS)
+    with old.transaction():
+        old.executemany(
+            f"INSERT INTO rollup_unit_days VALUES ({', '.join('?' * 9)})", [(*r[:8], as_text(r[8])) for r in units]
+        )
+        old.executemany(
+            f"INSERT INTO rollup_desk_days VALUES ({', '.join('?' * 23)})",
+            [(*r[:10], as_text(r[10]), *r[11:14], as_text(r[14]), *r[15:]) for r in desks],
+        )
+        old.execute("UPDATE alembic_version SET version_num = '0007'")
+    assert old.execute("SELECT COUNT(*) FROM rollup_desk_days WHERE wait_values LIKE '%,%'").fetchone()[0] > 5
+    old.close()
+
+    store = open_store(record_url)  # revision 0008: the times packed, exactly, in place
+    try:
+        assert store.query("SELECT version_num FROM alembic_version") == [("0008",)]
+        assert rollup_rows(store) == kept
+    finally:
+        store.close()
+    with Record(record_url) as record:
+        after = service.evaluation(record, settings(), year_period(YEAR), None, ReportFormat.JSON, now).content
+    assert differences(json.loads(before), json.loads(after)) == []  # sums of floats: to the last bits
+    assert sum(o["received"] for o in json.loads(after)["officers"]) > 0
 
 
 @pytest.mark.parametrize(
