@@ -63,6 +63,9 @@ class LiveBoard:
         self._counted_services: set[tuple[str, str, int]] = set()
         self._active: dict[tuple[str, str, AlertType], AlertMessage] = {}
         self._ticketing_sites: set[str] = set()
+        # The wait target of a unit on a day, looked up once: every tick asks it of every desk (17,000 in the
+        # country) and the settings do not change under a board.
+        self._targets: dict[tuple[str, date], float | None] = {}
 
     # -- updates -----------------------------------------------------------------------------------------
 
@@ -80,6 +83,7 @@ class LiveBoard:
         if day == self._day:
             return False
         self._day = day
+        self._targets.clear()
         self._placement.clear()
         self._counted_services.clear()
         self._ticketing_sites.clear()
@@ -197,6 +201,12 @@ class LiveBoard:
 
     def target_wait_s(self, site: str, day: date) -> float | None:
         """The wait target in force at a unit on a day, seconds."""
+        key = (site, day)
+        if key not in self._targets:
+            self._targets[key] = self._target_wait_s(site, day)
+        return self._targets[key]
+
+    def _target_wait_s(self, site: str, day: date) -> float | None:
         configured = self._settings.site(site)
         level = configured.level_on(day) if configured else UNKNOWN_UNIT_LEVEL
         rule = wait_target(self._settings, day, level)

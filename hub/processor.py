@@ -19,7 +19,7 @@ import json
 import logging
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -262,7 +262,7 @@ class Processor:
         effects.extend(alerts)
 
     def _missing_alerts(
-        self, streams: Iterable[StreamLoss], now: datetime, maybe_raised: bool = True
+        self, streams: Collection[StreamLoss], now: datetime, maybe_raised: bool = True
     ) -> list[AlertMessage]:
         """Raise a device's messages_missing alert when its count of numbers missing for longer than the grace
         grows beyond what its alert says; clear it when none is. Runs under the devices' advisory locks, so the
@@ -271,6 +271,8 @@ class Processor:
         Gaps younger than the grace are left out: with several workers on a shared subscription, or after a
         broker's redelivery, a device's numbers are committed out of order and most gaps fill moments later.
         """
+        if not maybe_raised and not any(s.gaps or s.written_off for s in streams):
+            return []  # nothing overdue anywhere (without counting it stream by stream, a country's batch)
         overdue = overdue_by_device(streams, now.timestamp(), self._limits.missing_grace_s)
         if not any(overdue.values()) and not maybe_raised:
             return []
@@ -413,7 +415,7 @@ class Processor:
             with self._store.transaction():
                 # Every worker's board sees every desk and evaluates the same alerts: the one whose change of
                 # state the record takes first raises (or clears) it; the others' boards follow the record.
-                alerts = [alert for alert in alerts if self._store.claim_alert(alert)]
+                alerts = self._store.claim_alerts(alerts)
                 for alert in alerts:
                     self._store.add_alert(alert)
                 if alerts and self.take_alerts is not None:

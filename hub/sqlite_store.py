@@ -521,6 +521,10 @@ class SqliteStore:
         )
         return bool(cursor.rowcount == 1)
 
+    def claim_alerts(self, alerts: list[AlertMessage]) -> list[AlertMessage]:
+        """:meth:`claim_alert` of each of these alerts; those whose change this call claimed, in their order."""
+        return [alert for alert in alerts if self.claim_alert(alert)]
+
     def set_alert_state(self, alert: AlertMessage) -> None:
         """Record an alert's state, whatever it was (under the advisory lock of its device: a raised alert's
         count may change while it stays raised)."""
@@ -781,7 +785,9 @@ class SqliteStore:
                 json.dumps(
                     [[first, last, since] for (first, last), since in zip(loss.gaps, loss.opened, strict=True)],
                     separators=(",", ":"),
-                ),
+                )
+                if loss.gaps
+                else "[]",  # most streams have no gap: a country's batch saves one per device
                 _utc_text(updated_at),
             ),
         )
@@ -812,7 +818,7 @@ def ticket_event(row: Any) -> TicketEventRecord:
 def stream_loss(row: Any) -> StreamLoss:
     """A device's numbered stream from its row (the columns of ``STREAM_LOSS_COLUMNS``). Each gap is kept as
     [first, last, opened]; a gap kept before the grace existed, as [first, last], counts as opened long ago."""
-    gaps = json.loads(row[6])
+    gaps = json.loads(row[6]) if row[6] != "[]" else []
     return StreamLoss(
         row[0],
         row[1],

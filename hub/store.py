@@ -176,6 +176,10 @@ class Store(Protocol):
         it (several workers: the one that claims a change raises or clears the alert, once)."""
         ...
 
+    def claim_alerts(self, alerts: list[AlertMessage]) -> list[AlertMessage]:
+        """:meth:`claim_alert` of each of these alerts; those whose change this call claimed, in their order."""
+        ...
+
     def set_alert_state(self, alert: AlertMessage) -> None:
         """Record an alert's state, whatever it was (under the advisory lock of its device: a raised alert's
         count may change while it stays raised)."""

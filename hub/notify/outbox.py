@@ -411,6 +411,7 @@ class StoreUnit:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._held: set[int] = set()  # held until the unit of work ends: taken once (a tick may take thousands)
 
     def read(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
         return self._store.query(sql, args, flush=True)
@@ -419,7 +420,9 @@ class StoreUnit:
         self._store.write(sql, args)
 
     def hold(self, key: int) -> None:
-        self._store.lock_keys([key])
+        if key not in self._held:
+            self._store.lock_keys([key])
+            self._held.add(key)
 
 
 def take_alert_in(unit: UnitOfWork, alert: AlertMessage, day: str) -> tuple[str, bool] | None:
