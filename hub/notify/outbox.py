@@ -433,14 +433,16 @@ def take_alert_in(unit: UnitOfWork, alert: AlertMessage, day: str) -> tuple[str,
     used to forget which alerts are open and raise them again). A cleared alert closes the open one.
     """
     unit.hold(INTAKE_LOCK)  # PostgreSQL: two workers taking alerts of one desk at once would both open it
-    if unit.read("SELECT 1 FROM notify_alerts WHERE alert_id = ?", (alert.id,)):
-        return None
-    open_rows = unit.read(
-        "SELECT root_id, day FROM notify_alerts WHERE site = ? AND desk = ? AND kind = ? AND state = 'raised' "
-        "AND cleared_at IS NULL ORDER BY ts DESC LIMIT 1",
-        (alert.site, alert.desk, alert.alert.value),
+    # Seen before, and the open alert of its desk and kind: one read (a tick may take thousands of alerts).
+    rows = unit.read(
+        "SELECT 1, NULL, NULL FROM notify_alerts WHERE alert_id = ? UNION ALL SELECT * FROM (SELECT 0, root_id, "
+        "day FROM notify_alerts WHERE site = ? AND desk = ? AND kind = ? AND state = 'raised' "
+        "AND cleared_at IS NULL ORDER BY ts DESC LIMIT 1) AS open_alert",
+        (alert.id, alert.site, alert.desk, alert.alert.value),
     )
-    open_row = open_rows[0] if open_rows else None
+    if any(row[0] == 1 for row in rows):
+        return None
+    open_row = next((row[1:] for row in rows), None)
     root, continues = alert.id, False
     at = utc_text(alert.ts)
     if alert.state is AlertState.RAISED:
