@@ -34,6 +34,7 @@ from hub.notify.outbox import (
     queue_delivery_in,
     schedule_escalation_in,
     take_alert_in,
+    take_alerts_in,
 )
 from hub.notify.render import STAGE_ESCALATION, STAGE_FIRST, names_of, render
 from hub.notify.settings import Recipient
@@ -185,8 +186,10 @@ class Notifier:
         tick, on its writing thread): they commit together, so a worker killed right after the commit leaves
         them in the outbox, for any worker's sending threads. :meth:`wake` the senders after the commit."""
         unit = StoreUnit(self._store)
-        for alert in alerts:
-            self._take(unit, alert)
+        alerts = list(alerts)
+        days = [(alert, alert.ts.astimezone(self._hub.zone).date().isoformat()) for alert in alerts]
+        for alert, taken in zip(alerts, take_alerts_in(unit, days), strict=True):  # one read for many
+            self._queue_deliveries(unit, alert, taken)
 
     def _intake(self, alert: AlertMessage) -> None:
         with self._intake_lock, self.outbox.unit() as unit:
@@ -197,6 +200,10 @@ class Notifier:
     def _take(self, unit: UnitOfWork, alert: AlertMessage) -> None:
         """Keep an alert and queue its deliveries and escalations, all in one unit of work."""
         taken = take_alert_in(unit, alert, alert.ts.astimezone(self._hub.zone).date().isoformat())
+        self._queue_deliveries(unit, alert, taken)
+
+    def _queue_deliveries(self, unit: UnitOfWork, alert: AlertMessage, taken: tuple[str, bool] | None) -> None:
+        """Queue the deliveries and escalations of an alert just taken in (``take_alert_in``'s answer)."""
         if taken is None:
             return
         root, continues = taken
