@@ -276,7 +276,8 @@ class Processor:
         overdue = overdue_by_device(streams, now.timestamp(), self._limits.missing_grace_s)
         if not any(overdue.values()) and not maybe_raised:
             return []
-        alerted = {(a.site, a.desk): a.count or 0 for a in self._store.raised_alerts(AlertType.MESSAGES_MISSING)}
+        raised = self._store.raised_alerts(AlertType.MESSAGES_MISSING, list(overdue))
+        alerted = {(a.site, a.desk): a.count or 0 for a in raised}
         alerts: list[AlertMessage] = []
         for device, count in overdue.items():
             was = alerted.get(device, 0)

@@ -6,7 +6,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -535,17 +535,28 @@ class SqliteStore:
             (alert.site, alert.desk, alert.alert.value, alert.state.value, alert.id, _utc_text(alert.ts)),
         )
 
-    def raised_alerts(self, alert: AlertType | None = None) -> list[AlertMessage]:
-        """The alerts raised (by :meth:`claim_alert`) and not cleared yet, oldest first; or those of one type."""
+    def raised_alerts(
+        self, alert: AlertType | None = None, devices: Collection[tuple[str, str]] | None = None
+    ) -> list[AlertMessage]:
+        """The alerts raised (by :meth:`claim_alert`) and not cleared yet, oldest first; or those of one type;
+        of these (site, desk) devices only, when given (a batch asks of its own: a country may have thousands
+        raised)."""
         of_type, args = ("", ()) if alert is None else (" AND s.alert = ?", (alert.value,))
-        return [
-            AlertMessage.model_validate_json(row[0])
-            for row in self._conn.execute(
-                "SELECT a.payload FROM alert_states s JOIN alerts a ON a.id = s.alert_id WHERE s.state = 'raised'"
-                f"{of_type} ORDER BY a.ts",
-                args,
-            )
-        ]
+        sql = "SELECT a.payload, a.ts FROM alert_states s JOIN alerts a ON a.id = s.alert_id"
+        if devices is None:
+            rows = list(self._conn.execute(f"{sql} WHERE s.state = 'raised'{of_type} ORDER BY a.ts", args))
+        else:
+            keys, rows = list(dict.fromkeys(devices)), []
+            for start in range(0, len(keys), 1000):
+                chunk = keys[start : start + 1000]
+                rows += self._conn.execute(
+                    f"WITH d (site, desk) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) {sql} "
+                    f"JOIN d ON d.site = s.site AND d.desk = s.desk WHERE s.state = 'raised'{of_type} ORDER BY a.ts",
+                    (*(v for key in chunk for v in key), *args),
+                )
+            if len(keys) > 1000:
+                rows.sort(key=lambda row: row[1])
+        return [AlertMessage.model_validate_json(row[0]) for row in rows]
 
     def lock_keys(self, keys: list[int]) -> None:
         """Hold these keys until the transaction ends (one SQLite writer: its transaction holds them all)."""
