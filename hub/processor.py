@@ -293,9 +293,11 @@ class Processor:
         device. Reads first without locks; locks only the devices whose alert must change, and checks again."""
         at, grace = now.timestamp(), self._limits.missing_grace_s
         overdue = overdue_by_device(self._store.stream_losses(open_only=True), at, grace)
+        overdue = {device: count for device, count in overdue.items() if count}  # only these may have grown
         if not overdue:
             return []
-        alerted = {(a.site, a.desk): a.count or 0 for a in self._store.raised_alerts(AlertType.MESSAGES_MISSING)}
+        raised = self._store.raised_alerts(AlertType.MESSAGES_MISSING, list(overdue))
+        alerted = {(a.site, a.desk): a.count or 0 for a in raised}
         grown = [device for device, count in overdue.items() if count > alerted.get(device, 0)]
         if not grown:
             return []
