@@ -26,6 +26,24 @@ from protocol.topics import UNIT_WIDE_DESK
 UNKNOWN_UNIT_LEVEL = UnitLevel.COMMUNE
 
 
+@dataclass(frozen=True, slots=True)
+class _Figures:
+    """A desk's live figures now (``LiveBoard._figures``)."""
+
+    waiting: list[tuple[str, tuple[datetime, Any]]]  # the tickets waiting, longest first: (ticket, (since, priority))
+    waited: list[float]  # how long each has waited, seconds
+    elapsed: float  # of the visit in service, seconds (0 without one)
+    queue_length: int
+    source: str
+    head_wait: float | None
+    present: bool | None
+    predicted: float
+    service_mean: float | None
+    target: float | None
+    state: str
+    online: bool | None
+
+
 @dataclass(slots=True)
 class _Serving:
     ticket: str
@@ -63,6 +81,9 @@ class LiveBoard:
         self._counted_services: set[tuple[str, str, int]] = set()
         self._active: dict[tuple[str, str, AlertType], AlertMessage] = {}
         self._ticketing_sites: set[str] = set()
+        # The wait target of a unit on a day, looked up once: every tick asks it of every desk (17,000 in the
+        # country) and the settings do not change under a board.
+        self._targets: dict[tuple[str, date], float | None] = {}
 
     # -- updates -----------------------------------------------------------------------------------------
 
@@ -80,6 +101,7 @@ class LiveBoard:
         if day == self._day:
             return False
         self._day = day
+        self._targets.clear()
         self._placement.clear()
         self._counted_services.clear()
         self._ticketing_sites.clear()
@@ -197,6 +219,12 @@ class LiveBoard:
 
     def target_wait_s(self, site: str, day: date) -> float | None:
         """The wait target in force at a unit on a day, seconds."""
+        key = (site, day)
+        if key not in self._targets:
+            self._targets[key] = self._target_wait_s(site, day)
+        return self._targets[key]
+
+    def _target_wait_s(self, site: str, day: date) -> float | None:
         configured = self._settings.site(site)
         level = configured.level_on(day) if configured else UNKNOWN_UNIT_LEVEL
         rule = wait_target(self._settings, day, level)
@@ -205,25 +233,56 @@ class LiveBoard:
     def desk_view(self, site: str, desk_id: str, now: datetime) -> dict[str, Any]:
         """What a supervisor sees of one desk now."""
         desk = self._desks.get((site, desk_id)) or _Desk()
-        live = self._settings.live
         configured_site = self._settings.site(site)
         configured_desk = next((d for d in configured_site.desks if d.id == desk_id), None) if configured_site else None
+        f = self._figures(site, desk_id, desk, now)
+        waiting_tickets: list[dict[str, Any]] = [
+            {"ticket": t, "waited_s": waited, "priority": prio}
+            for (t, (_, prio)), waited in zip(f.waiting, f.waited, strict=True)
+        ]
+        serving = None
+        if desk.serving is not None:
+            serving = {"ticket": desk.serving.ticket, "elapsed_s": f.elapsed, "staff": desk.serving.staff}
+        return {
+            "site": site,
+            "desk": desk_id,
+            "name": configured_desk.name if configured_desk else desk_id,
+            "services": configured_desk.services if configured_desk else [],
+            "queue_length": f.queue_length,
+            "queue_source": f.source,
+            "waiting_tickets": waiting_tickets,
+            "serving": serving,
+            "staff": desk.serving.staff if desk.serving else desk.last_staff,
+            "staff_present": f.present,
+            "head_wait_s": f.head_wait,
+            "predicted_wait_s": f.predicted,
+            "mean_service_s": f.service_mean,
+            "target_wait_s": f.target,
+            "state": f.state,
+            "ratings_today": desk.ratings,
+            "satisfaction_share_today": desk.satisfied / desk.ratings if desk.ratings else None,
+            "node_online": f.online,
+            "node_last_seen": desk.node_seen_at.isoformat() if desk.node_seen_at else None,
+            "tickets_waiting": len(waiting_tickets),
+            "walkouts_today": desk.walkouts,
+            "pre_ticket_waits_today": len(desk.pre_ticket_waits),
+            "pre_ticket_wait_mean_s": mean(desk.pre_ticket_waits),
+            "line_mismatch": self._mismatch_view(site, desk_id, desk),
+        }
+
+    def _figures(self, site: str, desk_id: str, desk: _Desk, now: datetime) -> _Figures:
+        """The live figures of a desk now, which the view shows and the alerts judge (every tick: every desk)."""
+        live = self._settings.live
         waiting = sorted(desk.waiting.items(), key=lambda item: item[1][0])
         waited = [max(0.0, (now - since).total_seconds()) for _, (since, _) in waiting]
-        waiting_tickets: list[dict[str, Any]] = [
-            {"ticket": t, "waited_s": max(0.0, (now - since).total_seconds()), "priority": prio}
-            for t, (since, prio) in waiting
-        ]
         sample = desk.queue
         fresh = sample is not None and (now - sample.ts).total_seconds() <= live.queue_sample_fresh_s
         service_mean = mean(list(desk.recent_service_s))
         service_s = service_mean if service_mean is not None else live.default_service_s
-        serving = None
-        remaining = 0.0
+        remaining = elapsed = 0.0
         if desk.serving is not None:
             elapsed = max(0.0, (now - desk.serving.since).total_seconds())
             remaining = max(0.0, service_s - elapsed)
-            serving = {"ticket": desk.serving.ticket, "elapsed_s": elapsed, "staff": desk.serving.staff}
 
         if fresh and sample is not None:
             queue_length = sample.length
@@ -235,7 +294,7 @@ class LiveBoard:
             last_waited = 0.0
             present = sample.present
         else:
-            queue_length = len(waiting_tickets)
+            queue_length = len(waiting)
             source = "tickets"
             head_wait = waited[0] if waited else None
             last_waited = waited[-1] if waited else 0.0
@@ -257,32 +316,10 @@ class LiveBoard:
         online = desk.node_online
         if desk.node_seen_at is not None and (now - desk.node_seen_at).total_seconds() > live.offline_after_s:
             online = False
-        return {
-            "site": site,
-            "desk": desk_id,
-            "name": configured_desk.name if configured_desk else desk_id,
-            "services": configured_desk.services if configured_desk else [],
-            "queue_length": queue_length,
-            "queue_source": source,
-            "waiting_tickets": waiting_tickets,
-            "serving": serving,
-            "staff": desk.serving.staff if desk.serving else desk.last_staff,
-            "staff_present": present,
-            "head_wait_s": head_wait,
-            "predicted_wait_s": predicted,
-            "mean_service_s": service_mean,
-            "target_wait_s": target,
-            "state": state,
-            "ratings_today": desk.ratings,
-            "satisfaction_share_today": desk.satisfied / desk.ratings if desk.ratings else None,
-            "node_online": online,
-            "node_last_seen": desk.node_seen_at.isoformat() if desk.node_seen_at else None,
-            "tickets_waiting": len(waiting_tickets),
-            "walkouts_today": desk.walkouts,
-            "pre_ticket_waits_today": len(desk.pre_ticket_waits),
-            "pre_ticket_wait_mean_s": mean(desk.pre_ticket_waits),
-            "line_mismatch": self._mismatch_view(site, desk_id, desk),
-        }
+        return _Figures(
+            waiting, waited, elapsed, queue_length, source, head_wait, present, predicted, service_mean, target,
+            state, online,
+        )  # fmt: skip
 
     def _mismatch_view(self, site: str, desk_id: str, desk: _Desk) -> dict[str, Any] | None:
         """The camera's line against the tickets waiting, once the alert on their disagreement is raised."""
@@ -347,12 +384,12 @@ class LiveBoard:
         """Raise or clear alerts from the state now; return the changes."""
         changes: list[AlertMessage] = []
         clear_ratio = self._settings.live.at_risk_clear_ratio
-        for site, desk_id in list(self._desks):
-            view = self.desk_view(site, desk_id, now)
-            target = view["target_wait_s"]
+        for (site, desk_id), desk in list(self._desks.items()):
+            figures = self._figures(site, desk_id, desk, now)  # what desk_view shows, without the view
+            target = figures.target
             if target is not None:
-                head = view["head_wait_s"] or 0.0
-                predicted = view["predicted_wait_s"]
+                head = figures.head_wait or 0.0
+                predicted = figures.predicted
                 changes += self._switch(
                     site,
                     desk_id,
@@ -373,22 +410,20 @@ class LiveBoard:
                     target,
                     now,
                 )
-            if view["node_online"] is not None:
-                offline = view["node_online"] is False
+            if figures.online is not None:
+                offline = figures.online is False
                 changes += self._switch(site, desk_id, AlertType.NODE_OFFLINE, offline, not offline, None, None, now)
-            changes += self._evaluate_line_mismatch(site, desk_id, view, now)
+            changes += self._evaluate_line_mismatch(site, desk_id, figures, now)
         return changes + self._evaluate_no_ratings(now)
 
-    def _evaluate_line_mismatch(
-        self, site: str, desk_id: str, view: dict[str, Any], now: datetime
-    ) -> list[AlertMessage]:
+    def _evaluate_line_mismatch(self, site: str, desk_id: str, figures: _Figures, now: datetime) -> list[AlertMessage]:
         """The camera sees a longer line than there are tickets waiting, for longer than configured: a ticket
         printer out of order, or people queuing without a ticket. Only at units that issue tickets today."""
         live = self._settings.live
         desk = self._desks[(site, desk_id)]
-        gap = view["queue_length"] - view["tickets_waiting"]
+        gap = figures.queue_length - len(figures.waiting)
         disagree = (
-            view["queue_source"] in ("camera", "fused")
+            figures.source in ("camera", "fused")
             and site in self._ticketing_sites
             and gap >= live.line_mismatch_min_gap
         )

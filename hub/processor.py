@@ -19,7 +19,7 @@ import json
 import logging
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -307,7 +307,7 @@ class Processor:
         effects.extend(alerts)
 
     def _missing_alerts(
-        self, streams: Iterable[StreamLoss], now: datetime, maybe_raised: bool = True
+        self, streams: Collection[StreamLoss], now: datetime, maybe_raised: bool = True
     ) -> list[AlertMessage]:
         """Raise a device's messages_missing alert when its count of numbers missing for longer than the grace
         grows beyond what its alert says; clear it when none is. Runs under the devices' advisory locks, so the
@@ -316,10 +316,13 @@ class Processor:
         Gaps younger than the grace are left out: with several workers on a shared subscription, or after a
         broker's redelivery, a device's numbers are committed out of order and most gaps fill moments later.
         """
+        if not maybe_raised and not any(s.gaps or s.written_off for s in streams):
+            return []  # nothing overdue anywhere (without counting it stream by stream, a country's batch)
         overdue = overdue_by_device(streams, now.timestamp(), self._limits.missing_grace_s)
         if not any(overdue.values()) and not maybe_raised:
             return []
-        alerted = {(a.site, a.desk): a.count or 0 for a in self._store.raised_alerts(AlertType.MESSAGES_MISSING)}
+        raised = self._store.raised_alerts(AlertType.MESSAGES_MISSING, list(overdue))
+        alerted = {(a.site, a.desk): a.count or 0 for a in raised}
         alerts: list[AlertMessage] = []
         for device, count in overdue.items():
             was = alerted.get(device, 0)
@@ -335,9 +338,11 @@ class Processor:
         device. Reads first without locks; locks only the devices whose alert must change, and checks again."""
         at, grace = now.timestamp(), self._limits.missing_grace_s
         overdue = overdue_by_device(self._store.stream_losses(open_only=True), at, grace)
+        overdue = {device: count for device, count in overdue.items() if count}  # only these may have grown
         if not overdue:
             return []
-        alerted = {(a.site, a.desk): a.count or 0 for a in self._store.raised_alerts(AlertType.MESSAGES_MISSING)}
+        raised = self._store.raised_alerts(AlertType.MESSAGES_MISSING, list(overdue))
+        alerted = {(a.site, a.desk): a.count or 0 for a in raised}
         grown = [device for device, count in overdue.items() if count > alerted.get(device, 0)]
         if not grown:
             return []
@@ -465,7 +470,7 @@ class Processor:
                 with self._store.transaction():
                     # Every worker's board sees every desk and evaluates the same alerts: the one whose change of
                     # state the record takes first raises (or clears) it; the others' boards follow the record.
-                    claimed = [alert for alert in evaluated if self._store.claim_alert(alert)]
+                    claimed = self._store.claim_alerts(evaluated)
                     for alert in claimed:
                         self._store.add_alert(alert)
                     self._queue_deliveries(claimed, queue)

@@ -189,35 +189,87 @@ def satisfied_score(key: str, satisfied_min_for: Any) -> bool:
 # -- computing rows from the raw record ------------------------------------------------------------------------
 
 
-def _in(column: str, values: Collection[str] | None) -> tuple[str, list[str]]:
-    if values is None:
-        return "", []
-    if not values:
-        return " AND 1 = 0", []
-    return f" AND {column} IN ({', '.join('?' * len(values))})", sorted(values)
+# Unit-days read in one statement (each desk key takes 3 parameters: far within either engine's limit).
+DAYS_PER_READ = 500
+# The raw rows of each table, as (site, day, kind, desk, ticket, then four columns by kind; see _desk_days).
+_RAW_PARTS = (
+    ("t", "transactions", "ticket, seq, staff, service, end_reason, wait_s, service_s"),
+    ("r", "ratings", "ticket, counted, staff, CAST(scale AS TEXT), CAST(score AS TEXT), NULL, NULL"),
+    ("f", "feedback", "ticket, NULL, staff, NULL, sentiment, NULL, NULL"),
+    ("e", "emotions", "ticket, NULL, NULL, NULL, NULL, valence, NULL"),
+)
 
 
-def _raw_rows(
-    store: RollupStore, site: str, day: str, desks: Collection[str] | None, visits: bool
-) -> dict[str, list[Any]]:
-    """The raw rows a unit's day (of some desks) is computed from, by table, in one round trip."""
-    where, desk_args = _in("desk", desks)
-    parts = [
-        "SELECT 't', desk, ticket, seq, staff, service, end_reason, wait_s, service_s FROM transactions",
-        "SELECT 'r', desk, ticket, counted, staff, CAST(scale AS TEXT), CAST(score AS TEXT), NULL, NULL FROM ratings",
-        "SELECT 'f', desk, ticket, NULL, staff, NULL, sentiment, NULL, NULL FROM feedback",
-        "SELECT 'e', desk, ticket, NULL, NULL, NULL, NULL, valence, NULL FROM emotions",
-    ]
-    sql = " UNION ALL ".join(f"{part} WHERE site = ? AND day = ?{where}" for part in parts)
-    args: list[Any] = [site, day, *desk_args] * len(parts)
-    if visits:
-        sql += " UNION ALL SELECT 'v', NULL, NULL, NULL, NULL, NULL, status, wait_s, NULL FROM visits "
-        sql += "WHERE site = ? AND day = ?"
-        args += [site, day]
-    found: dict[str, list[Any]] = {"t": [], "r": [], "f": [], "e": [], "v": []}
-    for row in store.query(sql, args):
-        found[row[0]].append(row[1:])
+@dataclass(frozen=True, slots=True)
+class DayToRead:
+    """What to read of a unit's day: the rows of some desks (None: of all) and, with ``visits``, its visits."""
+
+    site: str
+    day: str
+    desks: Collection[str] | None
+    visits: bool
+
+
+def _values(name: str, columns: str, keys: Sequence[tuple[str, ...]]) -> tuple[str, list[str]]:
+    """A common table of these keys (``WITH`` part) and its parameters."""
+    width = len(keys[0])
+    row = f"({', '.join('?' * width)})"
+    return f"{name} ({columns}) AS (VALUES {', '.join([row] * len(keys))})", [v for key in keys for v in key]
+
+
+def _raw_rows(store: RollupStore, days: Sequence[DayToRead]) -> dict[tuple[str, str], dict[str, list[Any]]]:
+    """The raw rows each unit's day (of some desks) is computed from, by (site, day) and table, in one round trip
+    per ``DAYS_PER_READ`` days: the cost of a batch's refresh is its rows, not a round trip per unit-day."""
+    found: dict[tuple[str, str], dict[str, list[Any]]] = {
+        (d.site, d.day): {"t": [], "r": [], "f": [], "e": [], "v": []} for d in days
+    }
+    for start in range(0, len(days), DAYS_PER_READ):
+        chunk = days[start : start + DAYS_PER_READ]
+        whole = [(d.site, d.day) for d in chunk if d.desks is None]
+        some = [(d.site, d.day, desk) for d in chunk if d.desks is not None for desk in sorted(d.desks)]
+        visits = [(d.site, d.day) for d in chunk if d.visits]
+        tables: list[str] = []
+        args: list[Any] = []
+        parts: list[str] = []
+        for name, keys, columns, join in (
+            ("kw", whole, "site, day", "x.site = k.site AND x.day = k.day"),
+            ("kd", some, "site, day, desk", "x.site = k.site AND x.day = k.day AND x.desk = k.desk"),
+        ):
+            if keys:
+                table, table_args = _values(name, columns, keys)
+                tables.append(table)
+                args += table_args
+                parts += [
+                    f"SELECT x.site, x.day, '{kind}', x.desk, {_prefixed(selected)} FROM {name} k "
+                    f"JOIN {raw} x ON {join}"
+                    for kind, raw, selected in _RAW_PARTS
+                ]
+        if visits:
+            table, table_args = _values("kv", "site, day", visits)
+            tables.append(table)
+            args += table_args
+            parts.append(
+                "SELECT x.site, x.day, 'v', NULL, NULL, NULL, NULL, NULL, x.status, x.wait_s, NULL "
+                "FROM kv k JOIN visits x ON x.site = k.site AND x.day = k.day"
+            )
+        if not parts:
+            continue
+        for row in store.query(f"WITH {', '.join(tables)} " + " UNION ALL ".join(parts), args):
+            found[(row[0], row[1])][row[2]].append(row[3:])
     return found
+
+
+def _prefixed(columns: str) -> str:
+    """The columns of a raw table as read through the alias ``x`` (constants and casts kept as they are)."""
+    out = []
+    for column in columns.split(", "):
+        if column == "NULL":
+            out.append(column)
+        elif column.startswith("CAST("):
+            out.append("CAST(x." + column[len("CAST(") :])
+        else:
+            out.append(f"x.{column}")
+    return ", ".join(out)
 
 
 def _unit_day(site: str, day: str, visits: list[Any]) -> UnitDay | None:
@@ -243,7 +295,7 @@ def recompute(
 ) -> tuple[UnitDay | None, list[DeskDay]]:
     """The unit row (when ``unit``) and the desk rows (of the given desks only, when given) of a unit's day,
     computed from the raw rows."""
-    raw = _raw_rows(store, site, day, desks, unit)
+    raw = _raw_rows(store, [DayToRead(site, day, desks, unit)])[(site, day)]
     return _unit_day(site, day, raw["v"]), _desk_days(site, day, raw)
 
 
@@ -297,30 +349,40 @@ def _desk_days(site: str, day: str, raw: dict[str, list[Any]]) -> list[DeskDay]:
 
 def refresh(store: RollupStore, units: Iterable[tuple[str, str]], desks: Iterable[tuple[str, str, str]]) -> None:
     """Recompute, inside the current unit of work, the roll-up rows of these (site, day) units and (site, day,
-    desk) desks from the raw rows (after the unit of work's own buffered writes)."""
-    units = sorted(set(units))
+    desk) desks from the raw rows (after the unit of work's own buffered writes).
+
+    A batch of a country's desks touches hundreds of unit-days: they are locked in one statement and read in
+    one (``_raw_rows``), never one round trip each."""
+    dirty_units = set(units)
     by_day: dict[tuple[str, str], set[str]] = {}
     for site, day, desk in desks:
         by_day.setdefault((site, day), set()).add(desk)
-    if not units and not by_day:
+    keys = sorted(dirty_units | set(by_day))
+    if not keys:
         return
-    store.query("SELECT 1", flush=True)  # the batch's own rows first
     if getattr(store, "dialect", "sqlite") == "postgresql":
         # Hub workers sharing one record: the recomputes of one unit's day run one after the other, each
-        # reading what the previous committed (SQLite has one writer at a time already). Taken in one order.
-        for site, day in sorted({*units, *by_day}):
-            store.query("SELECT pg_advisory_xact_lock(hashtext(?), hashtext(?))", (site, day))
-    dirty_units = set(units)
-    for site, day in sorted(dirty_units | set(by_day)):
+        # reading what the previous committed (SQLite has one writer at a time already). Taken in one order
+        # (the VALUES' order, sorted), after the batch's own rows are written.
+        for start in range(0, len(keys), DAYS_PER_READ):
+            table, args = _values("k", "site, day", keys[start : start + DAYS_PER_READ])
+            store.query(
+                f"WITH {table} SELECT pg_advisory_xact_lock(hashtext(site), hashtext(day)) FROM k", args, flush=True
+            )
+    else:
+        store.query("SELECT 1", flush=True)  # the batch's own rows first
+    days = [DayToRead(site, day, by_day.get((site, day), set()), (site, day) in dirty_units) for site, day in keys]
+    raw = _raw_rows(store, days)
+    for site, day in keys:
         named = by_day.get((site, day), set())
-        unit_row, rows = recompute(store, site, day, named, (site, day) in dirty_units)
         if (site, day) in dirty_units:
             store.write("DELETE FROM rollup_unit_days WHERE site = ? AND day = ?", (site, day))
+            unit_row = _unit_day(site, day, raw[(site, day)]["v"])
             if unit_row is not None:
                 store.write(_INSERT_UNIT, unit_row.row())
         for desk in sorted(named):
             store.write("DELETE FROM rollup_desk_days WHERE site = ? AND day = ? AND desk = ?", (site, day, desk))
-        for row in rows:
+        for row in _desk_days(site, day, raw[(site, day)]):
             store.write(_INSERT_DESK, row.row())
 
 
@@ -356,10 +418,11 @@ def rebuild(store: Any, first: date, last: date) -> RebuildOutcome:
     unit_rows = desk_rows = 0
     for day, sites in sorted(by_day.items()):
         with store.transaction():
+            raw = _raw_rows(store, [DayToRead(site, day, None, True) for site in sites])
             for site in sites:
                 store.write("DELETE FROM rollup_unit_days WHERE site = ? AND day = ?", (site, day))
                 store.write("DELETE FROM rollup_desk_days WHERE site = ? AND day = ?", (site, day))
-                unit_row, rows = recompute(store, site, day)
+                unit_row, rows = _unit_day(site, day, raw[(site, day)]["v"]), _desk_days(site, day, raw[(site, day)])
                 if unit_row is not None:
                     store.write(_INSERT_UNIT, unit_row.row())
                     unit_rows += 1

@@ -6,7 +6,7 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -531,6 +531,10 @@ class SqliteStore:
         )
         return bool(cursor.rowcount == 1)
 
+    def claim_alerts(self, alerts: list[AlertMessage]) -> list[AlertMessage]:
+        """:meth:`claim_alert` of each of these alerts; those whose change this call claimed, in their order."""
+        return [alert for alert in alerts if self.claim_alert(alert)]
+
     def set_alert_state(self, alert: AlertMessage) -> None:
         """Record an alert's state, whatever it was (under the advisory lock of its device: a raised alert's
         count may change while it stays raised)."""
@@ -541,17 +545,28 @@ class SqliteStore:
             (alert.site, alert.desk, alert.alert.value, alert.state.value, alert.id, _utc_text(alert.ts)),
         )
 
-    def raised_alerts(self, alert: AlertType | None = None) -> list[AlertMessage]:
-        """The alerts raised (by :meth:`claim_alert`) and not cleared yet, oldest first; or those of one type."""
+    def raised_alerts(
+        self, alert: AlertType | None = None, devices: Collection[tuple[str, str]] | None = None
+    ) -> list[AlertMessage]:
+        """The alerts raised (by :meth:`claim_alert`) and not cleared yet, oldest first; or those of one type;
+        of these (site, desk) devices only, when given (a batch asks of its own: a country may have thousands
+        raised)."""
         of_type, args = ("", ()) if alert is None else (" AND s.alert = ?", (alert.value,))
-        return [
-            AlertMessage.model_validate_json(row[0])
-            for row in self._conn.execute(
-                "SELECT a.payload FROM alert_states s JOIN alerts a ON a.id = s.alert_id WHERE s.state = 'raised'"
-                f"{of_type} ORDER BY a.ts",
-                args,
-            )
-        ]
+        sql = "SELECT a.payload, a.ts FROM alert_states s JOIN alerts a ON a.id = s.alert_id"
+        if devices is None:
+            rows = list(self._conn.execute(f"{sql} WHERE s.state = 'raised'{of_type} ORDER BY a.ts", args))
+        else:
+            keys, rows = list(dict.fromkeys(devices)), []
+            for start in range(0, len(keys), 1000):
+                chunk = keys[start : start + 1000]
+                rows += self._conn.execute(
+                    f"WITH d (site, desk) AS (VALUES {', '.join(['(?, ?)'] * len(chunk))}) {sql} "
+                    f"JOIN d ON d.site = s.site AND d.desk = s.desk WHERE s.state = 'raised'{of_type} ORDER BY a.ts",
+                    (*(v for key in chunk for v in key), *args),
+                )
+            if len(keys) > 1000:
+                rows.sort(key=lambda row: row[1])
+        return [AlertMessage.model_validate_json(row[0]) for row in rows]
 
     def lock_keys(self, keys: list[int]) -> None:
         """Hold these keys until the transaction ends (one SQLite writer: its transaction holds them all)."""
@@ -791,7 +806,9 @@ class SqliteStore:
                 json.dumps(
                     [[first, last, since] for (first, last), since in zip(loss.gaps, loss.opened, strict=True)],
                     separators=(",", ":"),
-                ),
+                )
+                if loss.gaps
+                else "[]",  # most streams have no gap: a country's batch saves one per device
                 _utc_text(updated_at),
             ),
         )
@@ -822,7 +839,7 @@ def ticket_event(row: Any) -> TicketEventRecord:
 def stream_loss(row: Any) -> StreamLoss:
     """A device's numbered stream from its row (the columns of ``STREAM_LOSS_COLUMNS``). Each gap is kept as
     [first, last, opened]; a gap kept before the grace existed, as [first, last], counts as opened long ago."""
-    gaps = json.loads(row[6])
+    gaps = json.loads(row[6]) if row[6] != "[]" else []
     return StreamLoss(
         row[0],
         row[1],

@@ -8,7 +8,7 @@ ISO 8601 text; ``day`` columns hold the local day (YYYY-MM-DD) in the hub's time
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
@@ -176,13 +176,20 @@ class Store(Protocol):
         it (several workers: the one that claims a change raises or clears the alert, once)."""
         ...
 
+    def claim_alerts(self, alerts: list[AlertMessage]) -> list[AlertMessage]:
+        """:meth:`claim_alert` of each of these alerts; those whose change this call claimed, in their order."""
+        ...
+
     def set_alert_state(self, alert: AlertMessage) -> None:
         """Record an alert's state, whatever it was (under the advisory lock of its device: a raised alert's
         count may change while it stays raised)."""
         ...
 
-    def raised_alerts(self, alert: AlertType | None = None) -> list[AlertMessage]:
-        """The alerts raised and not cleared yet (for a restarted worker's live board), or those of one type."""
+    def raised_alerts(
+        self, alert: AlertType | None = None, devices: Collection[tuple[str, str]] | None = None
+    ) -> list[AlertMessage]:
+        """The alerts raised and not cleared yet (for a restarted worker's live board), or those of one type;
+        of these (site, desk) devices only, when given."""
         ...
 
     def lock_keys(self, keys: list[int]) -> None:

@@ -448,6 +448,7 @@ class StoreUnit:
 
     def __init__(self, store: Store) -> None:
         self._store = store
+        self._held: set[int] = set()  # held until the unit of work ends: taken once (a tick may take thousands)
 
     def read(self, sql: str, args: tuple[Any, ...]) -> list[Any]:
         return self._store.query(sql, args, flush=True)
@@ -456,7 +457,9 @@ class StoreUnit:
         self._store.write(sql, args)
 
     def hold(self, key: int) -> None:
-        self._store.lock_keys([key])
+        if key not in self._held:
+            self._store.lock_keys([key])
+            self._held.add(key)
 
 
 def take_alert_in(unit: UnitOfWork, alert: AlertMessage, day: str) -> tuple[str, bool] | None:
@@ -466,25 +469,93 @@ def take_alert_in(unit: UnitOfWork, alert: AlertMessage, day: str) -> tuple[str,
     A raised alert continues the open alert of the same desk and kind raised the same local day (a hub restart
     used to forget which alerts are open and raise them again). A cleared alert closes the open one.
     """
+    return take_alerts_in(unit, [(alert, day)])[0]
+
+
+# Alerts judged on one read (each takes 4 parameters of it).
+INTAKE_READ = 500
+_OpenRow = tuple[str, str, str]  # root_id, day, ts of an open (raised, not cleared) alert
+
+
+def take_alerts_in(unit: UnitOfWork, alerts: Sequence[tuple[AlertMessage, str]]) -> list[tuple[str, bool] | None]:
+    """:func:`take_alert_in` of each (alert, local day) in turn, with one read for up to ``INTAKE_READ`` of them
+    instead of one each (a tick that sees a province's desks go offline takes thousands). What was read is kept
+    in step with the unit's own writes, so that each alert is judged as a read of its own after the ones
+    before it would judge it; an alert of a desk and kind already in the read starts a new read."""
+    taken: list[tuple[str, bool] | None] = []
+    if not alerts:
+        return taken
     unit.hold(INTAKE_LOCK)  # PostgreSQL: two workers taking alerts of one desk at once would both open it
-    if unit.read("SELECT 1 FROM notify_alerts WHERE alert_id = ?", (alert.id,)):
-        return None
-    open_rows = unit.read(
-        "SELECT root_id, day FROM notify_alerts WHERE site = ? AND desk = ? AND kind = ? AND state = 'raised' "
-        "AND cleared_at IS NULL ORDER BY ts DESC LIMIT 1",
-        (alert.site, alert.desk, alert.alert.value),
+    for run in _runs(alerts):
+        seen, open_rows = _intake_state(unit, [alert for alert, _ in run])
+        taken += [_take_one(unit, alert, day, seen, open_rows) for alert, day in run]
+    return taken
+
+
+def _runs(alerts: Sequence[tuple[AlertMessage, str]]) -> Iterator[list[tuple[AlertMessage, str]]]:
+    """The alerts in runs of at most ``INTAKE_READ``, none with a desk and kind twice."""
+    run: list[tuple[AlertMessage, str]] = []
+    keys: set[tuple[str, str, str]] = set()
+    for alert, day in alerts:
+        key = (alert.site, alert.desk, alert.alert.value)
+        if key in keys or len(run) == INTAKE_READ:
+            yield run
+            run, keys = [], set()
+        run.append((alert, day))
+        keys.add(key)
+    if run:
+        yield run
+
+
+def _intake_state(
+    unit: UnitOfWork, alerts: list[AlertMessage]
+) -> tuple[set[str], dict[tuple[str, str, str], list[_OpenRow]]]:
+    """Which of these alerts' ids were taken before, and the open alerts of their desks and kinds: one read."""
+    ids = list(dict.fromkeys(a.id for a in alerts))
+    keys = list(dict.fromkeys((a.site, a.desk, a.alert.value) for a in alerts))
+    rows = unit.read(
+        f"WITH k (site, desk, kind) AS (VALUES {', '.join(['(?, ?, ?)'] * len(keys))}) "
+        "SELECT 1, alert_id, NULL, NULL, NULL, NULL, NULL FROM notify_alerts "
+        f"WHERE alert_id IN ({', '.join('?' * len(ids))}) UNION ALL "
+        "SELECT 0, n.root_id, n.day, n.ts, n.site, n.desk, n.kind FROM k JOIN notify_alerts n "
+        "ON n.site = k.site AND n.desk = k.desk AND n.kind = k.kind WHERE n.state = 'raised' AND n.cleared_at IS NULL",
+        (*(v for key in keys for v in key), *ids),
     )
-    open_row = open_rows[0] if open_rows else None
+    seen = {row[1] for row in rows if row[0] == 1}
+    open_rows: dict[tuple[str, str, str], list[_OpenRow]] = {}
+    for row in rows:
+        if row[0] == 0:
+            open_rows.setdefault((row[4], row[5], row[6]), []).append((row[1], row[2], row[3]))
+    return seen, open_rows
+
+
+def _take_one(
+    unit: UnitOfWork,
+    alert: AlertMessage,
+    day: str,
+    seen: set[str],
+    open_rows: dict[tuple[str, str, str], list[_OpenRow]],
+) -> tuple[str, bool] | None:
+    """One alert of :func:`take_alerts_in`, on what was read (and is kept in step here)."""
+    if alert.id in seen:
+        return None
+    key = (alert.site, alert.desk, alert.alert.value)
+    candidates = open_rows.get(key, [])
+    open_row = max(candidates, key=lambda row: row[2]) if candidates else None  # the latest (ORDER BY ts DESC)
     root, continues = alert.id, False
     at = utc_text(alert.ts)
+    closed = None
     if alert.state is AlertState.RAISED:
         if open_row is not None and open_row[1] == day:
             root, continues = open_row[0], True
         elif open_row is not None:  # open since an earlier day: the hub never saw it end
-            unit.write("UPDATE notify_alerts SET cleared_at = ? WHERE root_id = ?", (at, open_row[0]))
+            closed = open_row[0]
     elif open_row is not None:
-        root = open_row[0]
-        unit.write("UPDATE notify_alerts SET cleared_at = ? WHERE root_id = ?", (at, root))
+        root = closed = open_row[0]
+    if closed is not None:
+        unit.write("UPDATE notify_alerts SET cleared_at = ? WHERE root_id = ?", (at, closed))
+        for rows in open_rows.values():
+            rows[:] = [row for row in rows if row[0] != closed]
     unit.write(
         "INSERT INTO notify_alerts (alert_id, root_id, site, desk, kind, state, ts, day, payload, cleared_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -501,6 +572,9 @@ def take_alert_in(unit: UnitOfWork, alert: AlertMessage, day: str) -> tuple[str,
             at if alert.state is AlertState.CLEARED else None,
         ),
     )
+    seen.add(alert.id)
+    if alert.state is AlertState.RAISED:
+        open_rows.setdefault(key, []).append((root, day, at))
     return root, continues
 
 

@@ -47,6 +47,7 @@ from hub.notify.outbox import (
     queue_delivery_in,
     schedule_escalation_in,
     take_alert_in,
+    take_alerts_in,
 )
 from hub.notify.render import STAGE_ESCALATION, STAGE_FIRST, names_of, render
 from hub.notify.settings import Recipient
@@ -227,8 +228,11 @@ class Notifier:
         tick, on its writing thread): they commit together, so a worker killed right after the commit leaves
         them in the outbox, for any worker's sending threads. :meth:`wake` the senders after the commit."""
         unit = StoreUnit(self._store)
-        for alert in alerts:
-            self._take(unit, alert, publish=self.publish is not None)
+        alerts = list(alerts)
+        days = [(alert, alert.ts.astimezone(self._hub.zone).date().isoformat()) for alert in alerts]
+        publish = self.publish is not None
+        for alert, taken in zip(alerts, take_alerts_in(unit, days), strict=True):  # one read for many
+            self._queue_deliveries(unit, alert, taken, publish)
 
     def _intake(self, alert: AlertMessage, publish: bool = False) -> None:
         with self._intake_lock, self.outbox.unit() as unit:
@@ -240,6 +244,13 @@ class Notifier:
         """Keep an alert and queue its deliveries and escalations, all in one unit of work; with ``publish``, its
         publication on the broker too (an alert just raised: not one caught up at a start or acknowledged later)."""
         taken = take_alert_in(unit, alert, alert.ts.astimezone(self._hub.zone).date().isoformat())
+        self._queue_deliveries(unit, alert, taken, publish)
+
+    def _queue_deliveries(
+        self, unit: UnitOfWork, alert: AlertMessage, taken: tuple[str, bool] | None, publish: bool
+    ) -> None:
+        """Queue the deliveries and escalations of an alert just taken in (``take_alert_in``'s answer); with
+        ``publish``, its publication on the broker too."""
         if taken is None:
             return
         root, continues = taken
