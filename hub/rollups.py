@@ -18,7 +18,7 @@ are not additive, and neither is "within the target" once a target may change (b
 level, by configuration): each row therefore keeps its times themselves (``*_times``: the exact values in
 ascending order, packed as 8-byte IEEE 754 doubles, little-endian: the machine's own order on x86 and ARM),
 so that a percentile or a share within any target is exact over any period: a histogram of bucket width 0.
-Packed, they are read with ``numpy.frombuffer``, without parsing (revision 0007 converted the comma-separated
+Packed, they are read with ``numpy.frombuffer``, without parsing (revision 0008 converted the comma-separated
 text that rows kept before). A row of an officer's day holds some tens of values, so a year of an officer is
 read in about 250 rows instead of thousands of transactions.
 
