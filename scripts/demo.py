@@ -102,6 +102,10 @@ def main() -> int:
     """Start broker, hub and simulator; print the addresses; wait for Ctrl-C."""
     state = Path(os.environ.get("ONESTOP_DEMO_STATE") or ROOT / "var" / "demo")  # a test runs it elsewhere
     state.mkdir(parents=True, exist_ok=True)
+    # Ctrl-C stops the demo however it was started: a shell that runs a command in the background without job
+    # control (`( make demo & )`, some CI runners) hands it SIGINT ignored, and Python then leaves it ignored,
+    # while the broker and the hub install their own handlers and stop: the demo saw "a process stopped".
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     broker = MosquittoBroker(workdir=state / "broker").start()
     web_port = 8080 if _port_free(8080) else free_port()
     processes: list[subprocess.Popen[bytes]] = []

@@ -45,6 +45,8 @@ def test_ctrl_c_stops_the_demo_and_every_process_it_started(tmp_path: Path) -> N
             stderr=subprocess.STDOUT,
             env={**os.environ, "ONESTOP_DEMO_STATE": str(tmp_path / "demo")},
             start_new_session=True,  # its own process group, as the terminal's foreground group would be
+            # as a shell without job control starts a background command (some CI runners): SIGINT ignored
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
         )
     group = demo.pid
     try:
