@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS notify_alerts (
     alert_id TEXT PRIMARY KEY, root_id TEXT NOT NULL, site TEXT NOT NULL, desk TEXT NOT NULL, kind TEXT NOT NULL,
     state TEXT NOT NULL, ts TEXT NOT NULL, day TEXT NOT NULL, payload TEXT NOT NULL, cleared_at TEXT);
 CREATE INDEX IF NOT EXISTS notify_alerts_open ON notify_alerts (site, desk, kind, cleared_at);
+CREATE INDEX IF NOT EXISTS notify_alerts_by_root ON notify_alerts (root_id);
 CREATE TABLE IF NOT EXISTS notify_outbox (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, alert_id TEXT NOT NULL, recipient TEXT NOT NULL,
     channel TEXT NOT NULL, stage TEXT NOT NULL, created_at TEXT NOT NULL, due_at TEXT NOT NULL,
