@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
 RECEIVE_MAXIMUM = 1000
+MAX_TICK_SHARE = 0.1  # of the worker's time spent re-evaluating the live board at most (see _work)
 DISCONNECT_WAIT_S = 5.0  # at a stop, how long to wait for the DISCONNECT to be sent
 
 Listener = Callable[[BatchOutcome], None]
@@ -341,8 +342,11 @@ class Ingest:
                     batch.append(item)
                 self._process(batch)
             if time.monotonic() >= next_tick:
+                began = time.monotonic()
                 self._tick()
-                next_tick = time.monotonic() + self._tick_s
+                # A tick judges every desk of the board (a country's 17,000 on every worker): at most a tenth of
+                # the worker's time, so that a large board slows its alerts a little, not its ingest.
+                next_tick = time.monotonic() + max(self._tick_s, (time.monotonic() - began) / MAX_TICK_SHARE)
 
     def _drain_and_process(self) -> None:
         batch: list[_Received] = []

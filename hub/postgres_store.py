@@ -26,6 +26,7 @@ from hub.loss import StreamLoss
 from hub.migrations import ADVISORY_LOCK, HEAD, current_revision, upgrade
 from hub.rollups import fill_new_rollups
 from hub.sqlite_store import (
+    INSERT_MESSAGE,
     INSERT_TICKET_EVENT,
     SCHEMA,
     STREAM_LOSS_COLUMNS,
@@ -33,7 +34,10 @@ from hub.sqlite_store import (
     MessageKey,
     SqliteStore,
     VisitKey,
+    _take_pending,
     _utc_text,
+    message_key,
+    message_row,
     queue_sample,
     schema_statements,
     stream_loss,
@@ -42,7 +46,7 @@ from hub.sqlite_store import (
 from hub.store import QueueSample
 from hub.visits import TicketEventRecord
 from protocol.errors import ConfigError
-from protocol.messages import AlertMessage
+from protocol.messages import AlertMessage, Envelope
 
 # The primary key of each table written with INSERT OR REPLACE (the conflict target in PostgreSQL).
 REPLACE_KEYS = {"visits": ("site", "day", "ticket"), "evaluation_months": ("staff", "month")}
@@ -314,7 +318,7 @@ class PostgresStore(SqliteStore):
         try:
             with self._conn.raw.transaction():
                 yield
-                self._flush()
+                self._flush(final=True)
         except BaseException:
             self._pending.clear()
             raise
@@ -367,13 +371,13 @@ class PostgresStore(SqliteStore):
         )
         return [stream_loss(row) for row in rows]
 
-    def _flush(self, only: str | None = None) -> None:
+    def _flush(self, only: str | None = None, final: bool = False) -> None:
         if only is not None:
             rows = self._pending.pop(only, None)
             if rows:
                 self._write_rows(only, rows)
             return
-        pending, self._pending = self._pending, {}
+        pending = _take_pending(self._pending, final)
         if not pending:
             return
         with self._conn.raw.pipeline():  # every statement of the unit of work in one round trip
@@ -388,15 +392,49 @@ class PostgresStore(SqliteStore):
         for arrays in plan.statements(rows):
             self._conn.raw.execute(plan.sql, arrays)
 
-    def lock_keys(self, keys: list[int]) -> None:
-        """Hold these 63-bit keys until the transaction ends (advisory locks), taken in ascending order so that
-        two workers' batches never wait on each other in a cycle; another worker's batch that needs one of
-        them waits for this one to commit."""
-        keys = sorted({_LOCK_BASE + key % MAX_LOCKS for key in keys})
-        if keys:
-            self._conn.raw.execute(
-                "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS k", (sorted(keys),)
-            ).fetchall()
+    def lock_keys(self, keys: list[int], slots: int = MAX_LOCKS) -> None:
+        """Hold these 63-bit keys, folded onto ``slots`` advisory locks, until the transaction ends; taken in
+        ascending order so that two workers' transactions never wait on each other in a cycle: another's that
+        needs one of them waits for this one to commit. Each number of slots is a space of its own.
+
+        The writes buffered so far (but those held to the commit) are sent first: the server's work on them is
+        done before, not while, this transaction holds the locks."""
+        base = _LOCK_BASE if slots == MAX_LOCKS else _LOCK_BASE + (slots << 32)
+        folded = sorted({base + key % slots for key in keys})
+        if folded:
+            self._flush()
+            lock = "SELECT pg_advisory_xact_lock(k) FROM unnest(%b::bigint[]) AS k"
+            self._conn.raw.execute(lock, (folded,)).fetchall()
+
+    def claim_messages(self, messages: list[tuple[Envelope, bytes, datetime]]) -> dict[MessageKey, str]:
+        """Keep those of these (message, payload, received_at), of distinct keys, that the record does not hold
+        yet, in one statement, and return the stored payloads of the others.
+
+        Several workers: the record's unique key decides which worker keeps a message sent twice. An insert
+        that meets another transaction's insert of the same key waits until that one ends (then it is the
+        other's, or it is this one's); the rows go in key order, so two batches never wait on each other in a
+        cycle."""
+        if not messages:
+            return {}
+        rows = sorted(
+            (message_row(message, payload, received_at) for message, payload, received_at in messages),
+            key=lambda row: (row[2], row[3], row[1], row[0]),
+        )
+        plan = self._array_insert(INSERT_MESSAGE)
+        assert plan is not None  # a one-row insert of the messages table
+        self._flush()
+        kept: set[MessageKey] = set()
+        for arrays in plan.statements(rows):
+            claimed = self._conn.raw.execute(plan.sql + " RETURNING site, desk, kind, id", arrays).fetchall()
+            kept.update((site, desk, kind, message_id) for site, desk, kind, message_id in claimed)
+        others: list[MessageKey] = []
+        for message, _, _ in messages:
+            key = message_key(message)
+            if key in kept:
+                self._add_unit(message)
+            else:
+                others.append(key)
+        return self.existing_messages(others) if others else {}
 
     def claim_alerts(self, alerts: list[AlertMessage]) -> list[AlertMessage]:
         """:meth:`claim_alert` of each of these alerts in one statement (a tick that sees a province's desks go
@@ -406,7 +444,8 @@ class PostgresStore(SqliteStore):
             return super().claim_alerts(alerts)
         if not alerts:
             return []
-        rows = [(*key, a.state.value, a.id, _utc_text(a.ts)) for key, a in zip(keys, alerts, strict=True)]
+        # In key order: two workers' ticks claim the same alerts at once, each row waiting for the other's commit.
+        rows = sorted((*key, a.state.value, a.id, _utc_text(a.ts)) for key, a in zip(keys, alerts, strict=True))
         claimed = self._conn.raw.execute(
             "INSERT INTO alert_states (site, desk, alert, state, alert_id, ts) "
             "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "

@@ -30,7 +30,7 @@ from hub.live import DeskKey, LiveBoard
 from hub.live_feed import Change, LineChange, NodeChange, RatingChange, VisitChange, apply_change
 from hub.loss import StreamLoss, overdue_by_device
 from hub.rollups import refresh as refresh_rollups
-from hub.store import QueueSample, Store
+from hub.store import MessageKey, QueueSample, Store, message_key
 from hub.visits import TicketEventRecord, build_visit
 from protocol.errors import ProtocolError
 from protocol.messages import (
@@ -60,6 +60,12 @@ DUPLICATE_REASON = "duplicate id with different content: the first message with 
 # Hub rating flags that keep a rating out of the satisfaction figures (no_ticket is a flag only).
 _HUB_NOT_COUNTED = (RatingFlag.BURST.value, RatingFlag.REPEAT.value)
 PRUNE_EVERY = timedelta(minutes=1)
+# Advisory lock slots (several workers on PostgreSQL, hub/postgres_store.py ``lock_keys``), each a space of its
+# own. The head's few keys (visits, rated desks) on many slots, so that two batches seldom share one by chance;
+# a batch's numbered devices (up to one per message) on 256, which bounds the locks a batch holds within the
+# server's lock table (max_locks_per_transaction x max_connections: 6,400 by default).
+HEAD_SLOTS = 1 << 16
+DEVICE_SLOTS = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,29 +212,37 @@ class Processor:
         dirty_desks: set[tuple[str, str, str]] = set()  # (site, day, desk) rows of the daily roll-ups
         numbered: list[Message] = []
         with self._store.transaction():
-            self._store.lock_keys(self._lock_keys([m for _, m in parsed]))
             for item, reason in rejections:
                 self._reject(item, reason)
                 attempt.rejected += 1
-            keys = [(m.site, m.desk, m.kind.value, m.id) for _, m in parsed]
-            stored = self._store.existing_messages(list(dict.fromkeys(keys)))
-            for (item, message), key in zip(parsed, keys, strict=True):
-                first = stored.get(key)
-                if first is not None:
-                    if _same_content(first, item.payload):
-                        attempt.duplicates += 1
-                        numbered.append(message)
-                    else:
-                        self._reject(item, DUPLICATE_REASON)
-                        attempt.rejected += 1
+            keys = [message_key(m) for _, m in parsed]
+            firsts: dict[MessageKey, int] = {}
+            for index, key in enumerate(keys):
+                firsts.setdefault(key, index)
+            # Each id once, also between workers (the record's unique key), before any lock: the messages kept
+            # here are this batch's alone; the others' stored payloads tell a duplicate from a conflicting id.
+            stored = self._store.claim_messages(
+                [(parsed[i][1], parsed[i][0].payload, parsed[i][0].received_at) for i in firsts.values()]
+            )
+            self._store.lock_keys(
+                self._head_keys([parsed[i][1] for k, i in firsts.items() if k not in stored]), HEAD_SLOTS
+            )
+            for index, ((item, message), key) in enumerate(zip(parsed, keys, strict=True)):
+                if firsts[key] == index and key not in stored:
+                    stored[key] = item.payload.decode("utf-8", errors="replace")
+                    attempt.accepted += 1
+                    numbered.append(message)
+                    self._keep(message, dirty_visits, effects, attempt.calls)
+                    if isinstance(message, RatingMessage | FeedbackMessage | EmotionMessage):
+                        dirty_desks.add((message.site, self.local_day(message.ts), message.desk))
                     continue
-                stored[key] = item.payload.decode("utf-8", errors="replace")
-                self._store.add_message(message, item.payload, item.received_at)
-                attempt.accepted += 1
-                numbered.append(message)
-                self._keep(message, dirty_visits, effects, attempt.calls)
-                if isinstance(message, RatingMessage | FeedbackMessage | EmotionMessage):
-                    dirty_desks.add((message.site, self.local_day(message.ts), message.desk))
+                first = stored.get(key)
+                if first is None or _same_content(first, item.payload):  # None: deleted since (a purge)
+                    attempt.duplicates += 1
+                    numbered.append(message)
+                else:
+                    self._reject(item, DUPLICATE_REASON)
+                    attempt.rejected += 1
             for (site, day, ticket), events in self._store.visits_events(list(dirty_visits)).items():
                 dirty_desks.update((site, day, desk) for e in events for desk in (e.desk, e.to_desk) if desk)
                 visit = build_visit(ticket, events)
@@ -275,15 +289,21 @@ class Processor:
             self.defer_alerts(alerts)
         return done
 
-    def _lock_keys(self, messages: list[Message]) -> list[int]:
-        """What a batch must hold alone while it commits, when several workers write one record: each device
-        it has messages of (deduplication of an id sent twice, the numbered streams, the ratings' verdicts)
-        and each visit it has ticket events of (events of one visit committed by two workers at once would
-        each rebuild half of it). As 63-bit keys, sorted, so that two batches never wait on each other."""
-        names = {_device_lock(m.site, m.desk) for m in messages}
-        names |= {
+    def _head_keys(self, messages: list[Message]) -> list[int]:
+        """What a batch must hold alone from the start, when several workers write one record (the "head" locks,
+        :data:`HEAD_SLOTS`): each visit it has ticket events of (events of one visit committed by two workers
+        at once would each rebuild half of it) and each desk it has ratings of (a rating's verdict reads the
+        desk's ratings). Few per batch, so two batches seldom share one. As 63-bit keys.
+
+        A batch's other locks come later, in this order (so no two transactions ever wait on each other in a
+        cycle): the unit-days of its roll-ups (hub/rollups.py), then its numbered devices
+        (:meth:`_note_numbers`, :data:`DEVICE_SLOTS`), after which the commit writes the rows other workers'
+        batches write too (nodes, numbered streams). Deduplication needs no lock: :meth:`Store.claim_messages`.
+        """
+        names = {
             f"v\x1f{m.site}\x1f{self.local_day(m.ts)}\x1f{m.ticket}" for m in messages if isinstance(m, TicketMessage)
         }
+        names |= {_device_lock(m.site, m.desk) for m in messages if isinstance(m, RatingMessage)}
         return _lock_numbers(names)
 
     def _note_numbers(
@@ -296,6 +316,8 @@ class Processor:
             if m.seq is not None and m.stream is not None:
                 numbers.setdefault((m.site, m.desk, m.stream), []).append(m.seq)
         devices = list(dict.fromkeys((site, desk) for site, desk, _ in numbers))
+        # The batch's "tail": its numbered devices, held from here to the commit (read, note, save).
+        self._store.lock_keys(_lock_numbers({_device_lock(*device) for device in devices}), DEVICE_SLOTS)
         streams = {(s.site, s.desk, s.stream): s for s in self._store.stream_losses(devices)}
         had_gaps = any(s.missing for s in streams.values())  # else no alert of these devices can be raised
         for key, seqs in numbers.items():
@@ -349,7 +371,7 @@ class Processor:
 
         def raise_overdue(queue: bool) -> list[AlertMessage]:
             with self._store.transaction():
-                self._store.lock_keys(_lock_numbers({_device_lock(*device) for device in grown}))
+                self._store.lock_keys(_lock_numbers({_device_lock(*device) for device in grown}), DEVICE_SLOTS)
                 alerts = self._missing_alerts(self._store.stream_losses(grown), now)
                 self._queue_deliveries(alerts, queue)  # delivered as every alert: queued with its raise
                 if self.announce and alerts:

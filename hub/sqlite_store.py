@@ -17,7 +17,7 @@ from hub.figures import RatingFact
 from hub.loss import StreamLoss
 from hub.migrations import HEAD, current_revision, upgrade
 from hub.rollups import ROLLUP_SCHEMA, fill_new_rollups
-from hub.store import LineFact, NodeHealth, QueueSample, RejectedMessage
+from hub.store import LineFact, MessageKey, NodeHealth, QueueSample, RejectedMessage, message_key
 from hub.visits import TicketEventRecord, Transaction, TransactionEnd, Visit, VisitStatus
 from protocol.messages import (
     AlertMessage,
@@ -150,7 +150,23 @@ INSERT_RATING = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
-MessageKey = tuple[str, str, str, str]
+
+def message_row(message: Envelope, payload: bytes, received_at: datetime) -> tuple[Any, ...]:
+    """A message's row of the messages table (the columns of :data:`INSERT_MESSAGE`)."""
+    return (
+        message.id,
+        message.kind.value,
+        message.site,
+        message.desk,
+        _utc_text(message.ts),
+        _utc_text(received_at),
+        payload.decode("utf-8", errors="replace"),
+    )
+
+
+INSERT_MESSAGE = (
+    "INSERT OR IGNORE INTO messages (id, kind, site, desk, ts, received_at, payload) VALUES (?, ?, ?, ?, ?, ?, ?)"
+)
 VisitKey = tuple[str, str, str]
 TICKET_EVENT_COLUMNS = "id, ts, desk, event, staff, service, priority, to_desk"
 STREAM_LOSS_COLUMNS = "site, desk, stream, highest, missing, written_off, gaps"
@@ -180,10 +196,29 @@ RECORD_NODE = (
 )
 
 
+# Upserts of rows that several workers' batches write (a node's row: the heartbeats of one desk reach different
+# workers) are sent only by the commit's flush, after the batch has taken its devices' locks (hub/processor.py,
+# "tail"): sent earlier, a row locked by one batch while it waits for another's locks would deadlock the two.
+HELD_TO_COMMIT = frozenset({RECORD_NODE})
+
+
 def _utc_text(moment: datetime) -> str:
     if moment.utcoffset() == _NO_OFFSET:  # most messages already carry UTC: skip the conversion
         return moment.isoformat()
     return moment.astimezone(UTC).isoformat()
+
+
+def _take_pending(pending: dict[str, list[tuple[Any, ...]]], final: bool) -> dict[str, list[tuple[Any, ...]]]:
+    """The buffered writes a flush sends now, taken out of ``pending``: all of them at the commit (``final``),
+    else all but the upserts of rows that other workers' transactions write too (:data:`HELD_TO_COMMIT`)."""
+    if final or not any(sql in HELD_TO_COMMIT for sql in pending):
+        taken = dict(pending)
+        pending.clear()
+        return taken
+    taken = {sql: rows for sql, rows in pending.items() if sql not in HELD_TO_COMMIT}
+    for sql in taken:
+        del pending[sql]
+    return taken
 
 
 def _parse(text: str | None) -> datetime | None:
@@ -245,7 +280,7 @@ class SqliteStore:
         conn.execute("BEGIN IMMEDIATE")
         try:
             yield
-            self._flush()
+            self._flush(final=True)
         except BaseException:
             self._pending.clear()
             conn.execute("ROLLBACK")
@@ -255,13 +290,13 @@ class SqliteStore:
     def _write(self, sql: str, row: tuple[Any, ...]) -> None:
         self._pending.setdefault(sql, []).append(row)
 
-    def _flush(self, only: str | None = None) -> None:
+    def _flush(self, only: str | None = None, final: bool = False) -> None:
         if only is not None:
             rows = self._pending.pop(only, None)
             if rows:
                 self._conn.executemany(only, rows)
             return
-        pending, self._pending = self._pending, {}
+        pending = _take_pending(self._pending, final)
         for sql, rows in pending.items():
             self._conn.executemany(sql, rows)
 
@@ -284,21 +319,21 @@ class SqliteStore:
 
     # -- writes ------------------------------------------------------------------------------------------
 
+    def claim_messages(self, messages: list[tuple[Envelope, bytes, datetime]]) -> dict[MessageKey, str]:
+        """Keep those of these (message, payload, received_at), of distinct keys, that the record does not hold
+        yet; return the stored payloads of the others (one SQLite writer: a read, then buffered inserts)."""
+        stored = self.existing_messages([message_key(m) for m, _, _ in messages])
+        for message, payload, received_at in messages:
+            if message_key(message) not in stored:
+                self.add_message(message, payload, received_at)
+        return stored
+
     def add_message(self, message: Envelope, payload: bytes, received_at: datetime) -> None:
         """Keep an accepted message (a repeated id is ignored)."""
-        self._write(
-            "INSERT OR IGNORE INTO messages (id, kind, site, desk, ts, received_at, payload) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                message.id,
-                message.kind.value,
-                message.site,
-                message.desk,
-                _utc_text(message.ts),
-                _utc_text(received_at),
-                payload.decode("utf-8", errors="replace"),
-            ),
-        )
+        self._write(INSERT_MESSAGE, message_row(message, payload, received_at))
+        self._add_unit(message)
+
+    def _add_unit(self, message: Envelope) -> None:
         if message.kind.value not in ("alert", "config"):
             # Every unit and desk ever heard from, kept apart so the dashboard never scans the messages.
             self._write("INSERT OR IGNORE INTO units (site, desk) VALUES (?, ?)", (message.site, message.desk))
@@ -569,7 +604,7 @@ class SqliteStore:
                 rows.sort(key=lambda row: row[1])
         return [AlertMessage.model_validate_json(row[0]) for row in rows]
 
-    def lock_keys(self, keys: list[int]) -> None:
+    def lock_keys(self, keys: list[int], slots: int = 256) -> None:
         """Hold these keys until the transaction ends (one SQLite writer: its transaction holds them all)."""
 
     def announce(self, changes: list[Any]) -> None:

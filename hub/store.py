@@ -32,6 +32,13 @@ from protocol.messages import (
     RatingMessage,
 )
 
+MessageKey = tuple[str, str, str, str]
+
+
+def message_key(message: Envelope) -> MessageKey:
+    """A message's key in the record: (site, desk, kind, id); one id per device and kind."""
+    return (message.site, message.desk, message.kind.value, message.id)
+
 
 @dataclass(frozen=True, slots=True)
 class RejectedMessage:
@@ -98,6 +105,12 @@ class Store(Protocol):
 
     def existing_messages(self, keys: list[tuple[str, str, str, str]]) -> dict[tuple[str, str, str, str], str]:
         """The stored payloads of those of these (site, desk, kind, id) keys already in the record (deduplication)."""
+        ...
+
+    def claim_messages(self, messages: list[tuple[Envelope, bytes, datetime]]) -> dict[MessageKey, str]:
+        """Keep those of these (message, payload, received_at), of distinct (site, desk, kind, id) keys, that the
+        record does not hold yet; return the stored payloads of the others (deduplication, also between workers:
+        of two transactions keeping one key at once, one keeps it and the other gets its payload)."""
         ...
 
     def add_message(self, message: Envelope, payload: bytes, received_at: datetime) -> None:
@@ -192,8 +205,9 @@ class Store(Protocol):
         of these (site, desk) devices only, when given."""
         ...
 
-    def lock_keys(self, keys: list[int]) -> None:
-        """Hold these keys until the transaction ends, against other workers' transactions (PostgreSQL)."""
+    def lock_keys(self, keys: list[int], slots: int = 256) -> None:
+        """Hold these keys, folded onto ``slots`` locks, until the transaction ends, against other workers'
+        transactions (PostgreSQL); the writes buffered so far are sent first."""
         ...
 
     def announce(self, changes: list[Any]) -> None:
