@@ -40,7 +40,10 @@ from protocol.topics import SUBSCRIPTION_ALL
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
-RECEIVE_MAXIMUM = 1000
+# Messages the broker may send before the hub acknowledges them: two batches, so that the next batch arrives while
+# one is being committed (messages are acknowledged after their commit; with one batch's worth the hub would
+# wait for the network between batches). The inbox bounds what is held in memory (ingest.queue_messages).
+RECEIVE_MAXIMUM = 2 * MAX_BATCH
 MAX_TICK_SHARE = 0.1  # of the worker's time spent re-evaluating the live board at most (see _work)
 DISCONNECT_WAIT_S = 5.0  # at a stop, how long to wait for the DISCONNECT to be sent
 
