@@ -227,3 +227,48 @@ def test_a_number_that_never_came_is_reported_once_both_sessions_are_drained(
     wait_for(reported, 60, "every message committed and the loss reported")
     assert workers.missing_alerts() == [("q02", "raised", 1)]
     assert workers.query("SELECT highest, missing, gaps::json->0->>0 FROM seq_streams") == [(200, 1, "120")]
+
+
+def test_a_loss_is_still_reported_when_the_broker_refuses_the_probes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker whose ACL predates the probe topic: Mosquitto grants the subscription but refuses the probe
+    (PUBACK "Not authorized"), so no probe ever comes back. The worker stops probing and the session, probed
+    once and never drained, holds the gap back for three graces at most: the loss is reported, not never."""
+    acl = tmp_path / "acl"
+    acl.write_text(
+        "user hub\ntopic read onestop/v1/#\ntopic write onestop/v1/+/+/alert\n\nuser desk\ntopic write onestop/v1/#\n"
+    )
+    monkeypatch.setenv("TEST_PROGRESS_HUB_PW", "hub-secret")
+    with MosquittoBroker(workdir=tmp_path / "broker", users={"hub": "hub-secret", "desk": "desk-secret"},
+                         extra=f"acl_file {acl}\n") as broker:  # fmt: skip
+        settings = load_settings().with_overrides(
+            mqtt={"host": broker.host, "port": broker.port, "client_id": "hub", "shared_group": "hubs",
+                  "username": "hub", "password_env": "TEST_PROGRESS_HUB_PW"},
+            database=f"sqlite:///{tmp_path / 'hub.db'}",
+            ingest={"missing_grace_s": 0.5},
+            live={"tick_s": 0.1},
+        )  # fmt: skip
+        runtime = HubRuntime(settings)
+        runtime.start()
+        try:
+            wait_for(lambda: runtime.ingest.connected, 20, "the worker subscribed")
+            desk = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="desk")
+            desk.username_pw_set("desk", "desk-secret")
+            desk.connect(broker.host, broker.port)
+            desk.loop_start()
+            try:
+                for info in [desk.publish(*sample("q03", n), qos=1) for n in (1, 2, 4)]:  # 3 never sent
+                    info.wait_for_publish(timeout=10)
+            finally:
+                desk.disconnect()
+                desk.loop_stop()
+
+            def reported() -> list[tuple[str, int | None]]:
+                return [(a.desk, a.count) for a in runtime.store.raised_alerts() if a.alert.value == "messages_missing"]
+
+            assert wait_for(reported, 30, "the loss reported") == [("q03", 1)]
+            [(drained, probed)] = runtime.store.session_progress("hubs")
+            assert drained is None and probed is not None  # no probe came back: probed once, then no more
+        finally:
+            runtime.close()
