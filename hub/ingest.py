@@ -12,6 +12,10 @@ Memory is bounded: a payload over ``ingest.max_payload_bytes`` is cut to a short
 rejected anyway), and the hand-over queue holds at most ``ingest.queue_messages`` messages and
 ``ingest.queue_bytes`` payload bytes. When it is full the network thread waits, so paho stops reading the
 socket and the broker holds (QoS 1) or drops (QoS 0, within its own limits) what is not read yet.
+
+With several workers (a shared group) each session is also probed through its own queue at the broker, on a
+topic of its client id outside the desks' protocol, so that the record knows how far it is drained
+(hub/progress.py): a probe is not a message of the record, and counts once the batch holding it is committed.
 """
 
 from __future__ import annotations
@@ -446,9 +450,12 @@ class Ingest:
         probed but never drained holds every gap back: probing then stops until the next connection."""
         if self._progress is None or self._probe_topic is None or not self._probing or not self._connected.is_set():
             return
-        refused = [self._refused[info.mid] for info in self._probes if info.mid in self._refused]
-        self._probes = [info for info in self._probes if not info.is_published()]  # the broker has not taken yet
-        self._refused.clear()  # others' (an alert's publication) are not this worker's concern here
+        # A probe's refusal is noted (_on_publish) before paho marks it published: those marked are settled.
+        taken = [info for info in self._probes if info.is_published()]
+        self._probes = [info for info in self._probes if not any(info is other for other in taken)]
+        refused = [self._refused.pop(info.mid) for info in taken if info.mid in self._refused]
+        if len(self._refused) > 1000:  # others' (an alert's publication) are not this worker's concern here
+            self._refused.clear()
         if refused:
             self._probing = False
             logger.error(
