@@ -12,6 +12,10 @@ Memory is bounded: a payload over ``ingest.max_payload_bytes`` is cut to a short
 rejected anyway), and the hand-over queue holds at most ``ingest.queue_messages`` messages and
 ``ingest.queue_bytes`` payload bytes. When it is full the network thread waits, so paho stops reading the
 socket and the broker holds (QoS 1) or drops (QoS 0, within its own limits) what is not read yet.
+
+With several workers (a shared group) each session is also probed through its own queue at the broker, on a
+topic of its client id outside the desks' protocol, so that the record knows how far it is drained
+(hub/progress.py): a probe is not a message of the record, and counts once the batch holding it is committed.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from hub.config import IngestSettings, MqttSettings
 from hub.notify.channels import DeliveryError
 from hub.processor import BatchOutcome, Incoming, Processor, is_transient
+from hub.progress import SessionProgress, probe_payload, probe_sent, probe_topic
 from protocol.topics import SUBSCRIPTION_ALL
 
 logger = logging.getLogger(__name__)
@@ -137,8 +142,18 @@ class Ingest:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         limits: IngestSettings | None = None,
         on_taken_over: Callable[[], None] | None = None,
+        progress: SessionProgress | None = None,
+        probe_s: float | None = None,
     ) -> None:
         self._settings = settings
+        # Several workers (hub/progress.py): this session is probed through its own queue at the broker, every
+        # ``probe_s`` (the tick by default), and how far it is drained is kept in the record.
+        self._progress = progress
+        self._probe_topic = probe_topic(settings.client_id) if progress is not None else None
+        self._probe_s = probe_s if probe_s is not None else tick_s
+        self._probing = False  # the broker took the probe subscription on the current connection
+        self._probes: list[mqtt.MQTTMessageInfo] = []  # probes sent, not taken by the broker yet (PUBACK)
+        self._refused: dict[int, str] = {}  # message ids of publications the broker refused (PUBACK), and why
         # A worker's session adopted by this one (hub/adoption.py): handed back when the broker says another
         # client took it over, never fought for.
         self._on_taken_over = on_taken_over
@@ -180,6 +195,7 @@ class Ingest:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_subscribe = self._on_subscribe
+        client.on_publish = self._on_publish
         return client
 
     def start(self) -> None:
@@ -260,7 +276,11 @@ class Ingest:
         if self._settings.shared_group:
             topic = f"$share/{self._settings.shared_group}/{SUBSCRIPTION_ALL}"
         # no_local: the hub does not receive the alerts it publishes itself.
-        client.subscribe(topic, options=SubscribeOptions(qos=1, noLocal=True))
+        subscriptions = [(topic, SubscribeOptions(qos=1, noLocal=True))]
+        if self._probe_topic is not None:  # its own probes, non-shared: it must receive what it publishes there
+            subscriptions.append((self._probe_topic, SubscribeOptions(qos=1, noLocal=False)))
+        self._probing = False
+        client.subscribe(subscriptions)
         self.last_error = None
         logger.info(
             "hub connected to MQTT %s:%s (session present: %s), subscribed to %s",
@@ -279,11 +299,32 @@ class Ingest:
         properties: Properties | None,
     ) -> None:
         # Connected counts from the SUBACK: only then does the broker route the desks' messages to the hub.
-        if reason_codes and not any(code.is_failure for code in reason_codes):
+        if reason_codes and not reason_codes[0].is_failure:
+            if self._probe_topic is not None:
+                self._probing = len(reason_codes) > 1 and not reason_codes[1].is_failure
+                if not self._probing:  # the session then counts as probed by nobody: the grace alone decides
+                    logger.error(
+                        "MQTT broker refused the hub's probe subscription %s (%s): check its ACL "
+                        "(docs/scaling.md); messages_missing waits for the grace only",
+                        self._probe_topic,
+                        reason_codes[1:],
+                    )
             self._connected.set()
         else:
             self.last_error = f"broker refused the subscription: {reason_codes}"
             logger.error("MQTT broker refused the hub's subscription: %s", reason_codes)
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_code: mqtt.ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        # Called with paho's own locks held: only note it (a probe refused by the ACL, see _probe).
+        if reason_code.is_failure:
+            self._refused[mid] = str(reason_code)
 
     def _on_disconnect(
         self,
@@ -319,9 +360,9 @@ class Ingest:
     # -- worker thread ------------------------------------------------------------------------------------
 
     def _work(self) -> None:
-        next_tick = time.monotonic()
+        next_tick = next_probe = time.monotonic()
         while True:
-            timeout = max(0.0, next_tick - time.monotonic())
+            timeout = max(0.0, min(next_tick, next_probe) - time.monotonic())
             try:
                 first = self._queue.get(timeout=timeout)
             except queue.Empty:
@@ -350,6 +391,9 @@ class Ingest:
                 # A tick judges every desk of the board (a country's 17,000 on every worker): at most a tenth of
                 # the worker's time, so that a large board slows its alerts a little, not its ingest.
                 next_tick = time.monotonic() + max(self._tick_s, (time.monotonic() - began) / MAX_TICK_SHARE)
+            if time.monotonic() >= next_probe:
+                self._probe()
+                next_probe = time.monotonic() + self._probe_s
 
     def _drain_and_process(self) -> None:
         batch: list[_Received] = []
@@ -364,27 +408,20 @@ class Ingest:
             self._process(batch)
 
     def _process(self, batch: list[_Received]) -> None:
-        delay = 0.2
-        while True:
-            try:
-                now = self._clock()
-                incoming = [Incoming(topic, bytes(payload), now, size) for topic, payload, _, _, _, size in batch]
-                with self._lock:
-                    outcome = self._processor.process(incoming, now)
-                break
-            except Exception as error:  # the database is unavailable: keep the batch, retry, never drop it
-                if not is_transient(error):
-                    logger.error("unexpected error on a batch (%s); retrying it", error)
-                self.counters.retries += 1
-                self.last_error = f"database write failed: {error}"
-                logger.exception("writing a batch of %d messages failed; retrying in %.1f s", len(batch), delay)
-                if self._stopping.is_set() and delay > 5:
-                    return  # not acknowledged: the broker redelivers after restart
-                time.sleep(delay)
-                delay = min(delay * 2, 30.0)
+        data, probes = batch, list[bytes | bytearray]()
+        if self._probe_topic is not None:  # this session's probes: not messages of the record
+            data = [item for item in batch if item[0] != self._probe_topic]
+            probes = [item[1] for item in batch if item[0] == self._probe_topic]
+        outcome = self._commit(data) if data else BatchOutcome()
+        if outcome is None:
+            return  # not acknowledged: the broker redelivers after restart
+        if probes:
+            self._drained(probes)
         for _, _, mid, qos, generation, _ in batch:
             if qos > 0 and generation == self._generation:
                 self._client.ack(mid, qos)
+        if not data:
+            return
         self.counters.accepted += outcome.accepted
         self.counters.duplicates += outcome.duplicates
         self.counters.rejected += outcome.rejected
@@ -393,6 +430,67 @@ class Ingest:
         if outcome.rejected:
             logger.warning("rejected %d malformed message(s); kept with reasons in the record", outcome.rejected)
         self._notify(outcome)  # its alerts go on the broker from the outbox (hub.notify.service)
+
+    def _commit(self, batch: list[_Received]) -> BatchOutcome | None:
+        """Hand a batch to the processor, retrying while the database refuses it; None when given up at a stop."""
+        delay = 0.2
+        while True:
+            try:
+                now = self._clock()
+                incoming = [Incoming(topic, bytes(payload), now, size) for topic, payload, _, _, _, size in batch]
+                with self._lock:
+                    return self._processor.process(incoming, now)
+            except Exception as error:  # the database is unavailable: keep the batch, retry, never drop it
+                if not is_transient(error):
+                    logger.error("unexpected error on a batch (%s); retrying it", error)
+                self.counters.retries += 1
+                self.last_error = f"database write failed: {error}"
+                logger.exception("writing a batch of %d messages failed; retrying in %.1f s", len(batch), delay)
+                if self._stopping.is_set() and delay > 5:
+                    return None
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def _probe(self) -> None:
+        """Send a probe through this session's queue at the broker, and keep when (hub/progress.py). A probe the
+        broker refuses (an ACL without the probe topic: its PUBACK says so) would never come back, and a session
+        probed but never drained holds every gap back: probing then stops until the next connection."""
+        if self._progress is None or self._probe_topic is None or not self._probing or not self._connected.is_set():
+            return
+        # A probe's refusal is noted (_on_publish) before paho marks it published: those marked are settled.
+        taken = [info for info in self._probes if info.is_published()]
+        self._probes = [info for info in self._probes if not any(info is other for other in taken)]
+        refused = [self._refused.pop(info.mid) for info in taken if info.mid in self._refused]
+        if len(self._refused) > 1000:  # others' (an alert's publication) are not this worker's concern here
+            self._refused.clear()
+        if refused:
+            self._probing = False
+            logger.error(
+                "MQTT broker refused the hub's probe on %s (%s): check its ACL (docs/scaling.md); "
+                "messages_missing waits for the grace only",
+                self._probe_topic,
+                refused[0],
+            )
+            return
+        sent = self._clock().timestamp()
+        info = self._client.publish(self._probe_topic, probe_payload(sent), qos=1)
+        if info.rc != mqtt.MQTT_ERR_SUCCESS:
+            return
+        self._probes.append(info)
+        try:
+            self._progress.probed(self._settings.client_id, sent)
+        except Exception:
+            logger.exception("keeping when this MQTT session was probed failed; again at the next probe")
+
+    def _drained(self, probes: list[bytes | bytearray]) -> None:
+        """Everything this session's queue held before these probes is committed: keep how far it is drained."""
+        sent = [moment for moment in map(probe_sent, map(bytes, probes)) if moment is not None]
+        if not sent or self._progress is None:
+            return
+        try:  # never ahead of this hub's clock, whatever a probe says
+            self._progress.drained(self._settings.client_id, min(max(sent), self._clock().timestamp()))
+        except Exception:
+            logger.exception("keeping how far this MQTT session is drained failed; again at the next probe")
 
     def _tick(self) -> None:
         try:

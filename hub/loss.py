@@ -13,11 +13,17 @@ numbers in whatever order their batches finish, and a broker redelivers out of o
 Each open range therefore keeps when it opened (:attr:`StreamLoss.opened`); :meth:`StreamLoss.overdue` counts
 only the numbers in ranges open longer than a grace time (``ingest.missing_grace_s``), which is what the
 messages_missing alert reports. The record of gaps itself stays exact.
+
+With several workers the grace alone is not enough: draining a deep backlog, one worker's session queue can
+hold a device's earlier numbers for minutes while another worker commits its later ones. So a range counts only
+once, besides, every session of the group has been drained past the moment it opened (``drained``: the moment
+the group's sessions are all drained up to, measured by probes through the broker's queues, hub/progress.py).
 """
 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -46,9 +52,10 @@ class StreamLoss:
             self.opened.pop(0)
             self.written_off += last - first + 1
 
-    def overdue(self, now: float, grace_s: float) -> int:
-        """The missing numbers in ranges open for at least ``grace_s`` at ``now`` (written-off ones included)."""
-        cutoff = now - grace_s
+    def overdue(self, now: float, grace_s: float, drained: float = math.inf) -> int:
+        """The missing numbers in ranges open for at least ``grace_s`` at ``now`` and opened at or before
+        ``drained`` (written-off ones included)."""
+        cutoff = min(now - grace_s, drained)
         return self.written_off + sum(
             last - first + 1 for (first, last), since in zip(self.gaps, self.opened, strict=True) if since <= cutoff
         )
@@ -82,10 +89,13 @@ def missing_by_device(streams: Iterable[StreamLoss]) -> dict[tuple[str, str], in
     return totals
 
 
-def overdue_by_device(streams: Iterable[StreamLoss], now: float, grace_s: float) -> dict[tuple[str, str], int]:
-    """Missing messages per (site, desk) in ranges open for at least ``grace_s``, all streams together."""
+def overdue_by_device(
+    streams: Iterable[StreamLoss], now: float, grace_s: float, drained: float = math.inf
+) -> dict[tuple[str, str], int]:
+    """Missing messages per (site, desk) in ranges open for at least ``grace_s`` and opened at or before
+    ``drained``, all streams together."""
     totals: dict[tuple[str, str], int] = {}
     for stream in streams:
         key = (stream.site, stream.desk)
-        totals[key] = totals.get(key, 0) + stream.overdue(now, grace_s)
+        totals[key] = totals.get(key, 0) + stream.overdue(now, grace_s, drained)
     return totals

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import sqlite3
 import sys
 from collections.abc import Callable, Collection, Sequence
@@ -29,6 +30,7 @@ from hub.hall import Call
 from hub.live import DeskKey, LiveBoard
 from hub.live_feed import Change, LineChange, NodeChange, RatingChange, VisitChange, apply_change
 from hub.loss import StreamLoss, overdue_by_device
+from hub.progress import group_drained, stale_after_s
 from hub.rollups import refresh as refresh_rollups
 from hub.store import MessageKey, QueueSample, Store, message_key
 from hub.visits import TicketEventRecord, build_visit
@@ -337,18 +339,25 @@ class Processor:
 
         Gaps younger than the grace are left out: with several workers on a shared subscription, or after a
         broker's redelivery, a device's numbers are committed out of order and most gaps fill moments later.
+        With several workers, so are gaps opened after the moment every session of the group is drained up to
+        (:meth:`drained`): their numbers may still wait in a session's queue at the broker.
         """
         if not maybe_raised and not any(s.gaps or s.written_off for s in streams):
             return []  # nothing overdue anywhere (without counting it stream by stream, a country's batch)
-        overdue = overdue_by_device(streams, now.timestamp(), self._limits.missing_grace_s)
+        at, grace = now.timestamp(), self._limits.missing_grace_s
+        drained = self.drained(at)
+        overdue = overdue_by_device(streams, at, grace, drained)
         if not any(overdue.values()) and not maybe_raised:
             return []
         raised = self._store.raised_alerts(AlertType.MESSAGES_MISSING, list(overdue))
         alerted = {(a.site, a.desk): a.count or 0 for a in raised}
+        # A raised alert clears when its gaps fill, not when a session falls behind (one started, one back from
+        # the dead): the sessions' progress only holds raises back.
+        settled = overdue if drained >= at - grace else overdue_by_device(streams, at, grace)
         alerts: list[AlertMessage] = []
         for device, count in overdue.items():
             was = alerted.get(device, 0)
-            if count > was or (was and not count):
+            if count > was or (was and not settled[device]):
                 alert = self._board.missing_alert(*device, count, now)
                 self._store.set_alert_state(alert)
                 self._store.add_alert(alert)
@@ -359,7 +368,10 @@ class Processor:
         """Raise the messages_missing alerts of gaps that outlived the grace with no further traffic from their
         device. Reads first without locks; locks only the devices whose alert must change, and checks again."""
         at, grace = now.timestamp(), self._limits.missing_grace_s
-        overdue = overdue_by_device(self._store.stream_losses(open_only=True), at, grace)
+        streams = self._store.stream_losses(open_only=True)
+        if not streams:
+            return []
+        overdue = overdue_by_device(streams, at, grace, self.drained(at))
         overdue = {device: count for device, count in overdue.items() if count}  # only these may have grown
         if not overdue:
             return []
@@ -383,6 +395,16 @@ class Processor:
             for alert in alerts:
                 self._board.track_alert(alert)
         return alerts
+
+    def drained(self, at: float) -> float:
+        """The moment (POSIX seconds) up to which every MQTT session of this worker's group that someone still
+        drains has been drained (hub/progress.py: one small read); infinity without a shared group (one worker:
+        the grace alone decides)."""
+        group = self._settings.mqtt.shared_group
+        if not group:
+            return math.inf
+        stale = stale_after_s(self._limits.missing_grace_s, self._settings.live.tick_s)
+        return group_drained(self._store.session_progress(group), at, stale)
 
     def _reject(self, item: Incoming, reason: str) -> None:
         payload, note = rejected_payload(item, self._limits.rejected_payload_bytes)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hub.config import HubSettings
+from hub.progress import PROBE_ROOT, probe_topic
 from protocol.errors import OneStopError
 from protocol.topics import TOPIC_ROOT, MessageKind
 
@@ -130,7 +131,8 @@ def render_acl(accounts: Iterable[Account]) -> str:
         "# Mosquitto ACL written by `onestop-hub provision`; do not edit by hand, run it again.",
         "# Anything not listed is denied. A device publishes only its own kinds under its own",
         f"# {TOPIC_ROOT}/{{site}}/{{desk}}/ and reads only its own config; the hub reads everything and",
-        "# alone publishes alert and config.",
+        "# alone publishes alert and config. Each hub account also reads and writes the probes of its own",
+        f"# session's queue on {PROBE_ROOT}/<account>: not the desks' protocol (docs/scaling.md).",
     ]
     for account in accounts:
         lines += ["", f"user {account.username}"]
@@ -138,6 +140,7 @@ def render_acl(accounts: Iterable[Account]) -> str:
             lines.append(f"topic read {TOPIC_ROOT}/#")
             lines += [f"topic write {TOPIC_ROOT}/+/+/{kind.value}" for kind in HUB_KINDS]
             lines.append("topic read $SYS/#")
+            lines.append(f"topic readwrite {probe_topic(account.username)}")
         else:
             base = f"{TOPIC_ROOT}/{account.site}/{account.desk}"
             lines += [f"topic write {base}/{kind.value}" for kind in DEVICE_KINDS]

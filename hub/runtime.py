@@ -26,6 +26,7 @@ from hub.live import UNKNOWN_UNIT_LEVEL, LiveBoard
 from hub.live_feed import Change, LiveFeed, apply_change
 from hub.notify import Notifier
 from hub.processor import BatchOutcome, Processor
+from hub.progress import SessionProgress
 from hub.retention import DailyPurge, PurgeOutcome, kept_day_figures, purge
 from hub.sinks.influx import InfluxSink
 from hub.store import Store, open_store
@@ -57,6 +58,10 @@ class HubRuntime:
         self.broadcaster: Broadcaster | None = None
         self.live_feed: LiveFeed | None = None
         self.adoption: Adoption | None = None
+        # Several workers: each session this worker drains is probed through its queue at the broker, so that a
+        # gap counts as lost only once every session is drained past it (hub/progress.py).
+        group = settings.mqtt.shared_group
+        self.progress = SessionProgress(self.store, group, self.lock) if group else None
         self.ingest = Ingest(
             settings.mqtt,
             self.processor,
@@ -65,6 +70,7 @@ class HubRuntime:
             tick_s=settings.live.tick_s,
             clock=clock,
             limits=settings.ingest,
+            progress=self.progress,
         )
         self.started_at = clock()
         # The hall display: numbers called lately, and their spoken form made once by espeak-ng.
@@ -148,6 +154,8 @@ class HubRuntime:
             clock=self.clock,
             limits=self.settings.ingest,
             on_taken_over=handed_off,
+            progress=self.progress,  # probed by its adopter, so that its progress goes on
+            probe_s=self.settings.live.tick_s,
         )
 
     def _resync(self) -> str:
@@ -381,12 +389,13 @@ class HubRuntime:
         """Per device: the messages missing from its numbered streams, with the open gaps and their age, and
         how many have been missing longer than ``ingest.missing_grace_s`` (what its alert reports; hub/loss.py)."""
         at, grace = self.clock().timestamp(), self.settings.ingest.missing_grace_s
+        drained = self.processor.drained(at)  # several workers: gaps still maybe queued at the broker wait too
         devices: dict[tuple[str, str], dict[str, Any]] = {}
         for s in self.store.stream_losses():
             device = devices.setdefault(
                 (s.site, s.desk), {"site": s.site, "desk": s.desk, "missing": 0, "overdue": 0, "streams": []}
             )
-            overdue = s.overdue(at, grace)
+            overdue = s.overdue(at, grace, drained)
             device["missing"] += s.missing
             device["overdue"] += overdue
             device["streams"].append(

@@ -131,7 +131,8 @@ CREATE TABLE IF NOT EXISTS alert_states (
     site TEXT NOT NULL, desk TEXT NOT NULL, alert TEXT NOT NULL, state TEXT NOT NULL, alert_id TEXT NOT NULL,
     ts TEXT NOT NULL, PRIMARY KEY (site, desk, alert));
 CREATE TABLE IF NOT EXISTS hub_workers (
-    client_id TEXT PRIMARY KEY, shared_group TEXT NOT NULL, started_at TEXT NOT NULL);
+    client_id TEXT PRIMARY KEY, shared_group TEXT NOT NULL, started_at TEXT NOT NULL, drained_to REAL,
+    probed_at REAL);
 """
 SCHEMA += SHARED_SCHEMA
 SCHEMA += ROLLUP_SCHEMA  # the daily roll-ups and the indexes they read by (hub/rollups.py)
@@ -172,6 +173,17 @@ TICKET_EVENT_COLUMNS = "id, ts, desk, event, staff, service, priority, to_desk"
 STREAM_LOSS_COLUMNS = "site, desk, stream, highest, missing, written_off, gaps"
 
 INSERT_ALERT = "INSERT OR IGNORE INTO alerts (id, site, desk, ts, payload) VALUES (?, ?, ?, ?, ?)"
+
+# A session's progress (hub/progress.py): each time only moves forward (a probe redelivered late, or two workers
+# around a hand-over, never take it back); a row not registered yet (hub/adoption.py) is made with it.
+NOTE_SESSION_PROGRESS = (
+    "INSERT INTO hub_workers (client_id, shared_group, started_at, drained_to, probed_at) VALUES (?, ?, ?, ?, ?) "
+    "ON CONFLICT (client_id) DO UPDATE SET "
+    "drained_to = CASE WHEN excluded.drained_to > COALESCE(hub_workers.drained_to, 0) THEN excluded.drained_to "
+    "ELSE hub_workers.drained_to END, "
+    "probed_at = CASE WHEN excluded.probed_at > COALESCE(hub_workers.probed_at, 0) THEN excluded.probed_at "
+    "ELSE hub_workers.probed_at END"
+)
 
 
 INSERT_TICKET_EVENT = (
@@ -824,6 +836,20 @@ class SqliteStore:
             for site, desk in dict.fromkeys(devices):
                 rows += self._conn.execute(sql + " WHERE site = ? AND desk = ?", (site, desk))
         return [stream_loss(row) for row in rows]
+
+    def note_session_progress(
+        self, client_id: str, group: str, *, drained_to: float | None = None, probed_at: float | None = None
+    ) -> None:
+        """Keep, in a unit of work of its own, how far an MQTT session is drained and when it was last probed
+        (POSIX seconds; hub/progress.py)."""
+        with self.transaction():
+            started = datetime.now(UTC).isoformat()
+            self._write(NOTE_SESSION_PROGRESS, (client_id, group, started, drained_to, probed_at))
+
+    def session_progress(self, group: str) -> list[tuple[float | None, float | None]]:
+        """(drained_to, probed_at) of every session of a worker group (a few rows)."""
+        rows = self._conn.execute("SELECT drained_to, probed_at FROM hub_workers WHERE shared_group = ?", (group,))
+        return [(row[0], row[1]) for row in rows]
 
     def save_stream_loss(self, loss: StreamLoss, updated_at: datetime) -> None:
         """Keep what the hub knows of a stream now (inside the batch's transaction)."""

@@ -281,6 +281,17 @@ class Store(Protocol):
         """Keep what the hub knows of a stream now (inside the batch's transaction)."""
         ...
 
+    def note_session_progress(
+        self, client_id: str, group: str, *, drained_to: float | None = None, probed_at: float | None = None
+    ) -> None:
+        """Keep, in a unit of work of its own, how far an MQTT session is drained and when it was last probed
+        (POSIX seconds; hub/progress.py)."""
+        ...
+
+    def session_progress(self, group: str) -> list[tuple[float | None, float | None]]:
+        """(drained_to, probed_at) of every session of a worker group (a few rows)."""
+        ...
+
     def query(self, sql: str, args: Sequence[Any] = (), *, flush: bool = False) -> list[Any]:
         """Rows of a read in SQLite's dialect; with ``flush``, after the unit of work's buffered writes."""
         ...

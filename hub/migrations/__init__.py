@@ -14,6 +14,7 @@ that the sinks follow, kept). Revisions live in ``versions/``:
   transaction that inserted each row (``xact``), and ``sink_cursors`` the ``xact`` of the last row delivered.
 - ``0007``: a node's heartbeat keeps its own time (``nodes.heartbeat_at``): a late, older one replaces nothing.
 - ``0008``: the roll-ups' times packed (``*_values`` text becomes ``*_times``, 8-byte doubles), converted exactly.
+- ``0009``: each hub worker's MQTT session progress (``hub_workers.drained_to``, ``probed_at``: hub/progress.py).
 
 A new change of the schema is a new revision here, never an edit of an old one.
 """
@@ -24,7 +25,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-HEAD = "0008"
+HEAD = "0009"
 ADVISORY_LOCK = 4242001  # PostgreSQL: one worker migrates at a time
 _lock = threading.Lock()
 

@@ -6,6 +6,7 @@ all of it across a restart."""
 
 from __future__ import annotations
 
+import math
 import random
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -14,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from edge.outbox import numbered
-from hub.config import load_settings
+from hub.config import HubSettings, load_settings
 from hub.connection import connect
 from hub.live import LiveBoard
 from hub.loss import MAX_OPEN_GAPS, StreamLoss
 from hub.notify import Notifier
 from hub.processor import Incoming, Processor
+from hub.progress import group_drained, stale_after_s
 from hub.runtime import alert_json
 from hub.sqlite_store import SqliteStore
 from hub.store import Store, open_store
@@ -42,8 +44,10 @@ def sample(seq: int | None, stream: str = "s1", desk: str = DESK, at: datetime =
 class Hub:
     """One hub worker: its processor and live board on a record (its own connection to it)."""
 
-    def __init__(self, path: Path | None = None, store: Store | None = None) -> None:
-        self.settings = load_settings()
+    def __init__(
+        self, path: Path | None = None, store: Store | None = None, settings: HubSettings | None = None
+    ) -> None:
+        self.settings = settings or load_settings()
         assert self.settings.ingest.missing_grace_s == GRACE.total_seconds()
         self.store = store if store is not None else SqliteStore(path)  # type: ignore[arg-type]
         self.board = LiveBoard(self.settings)
@@ -297,3 +301,80 @@ def test_alerts_whose_deliveries_the_record_refuses_are_kept_once_and_queued_apa
     finally:
         notifier.close()
         hub.store.close()
+
+
+# Several workers on a shared subscription (hub/progress.py): each session's progress through its queue at the
+# broker, as the workers' probes keep it in hub_workers (POSIX seconds).
+GROUP = "hubs"
+T = NOW.timestamp()
+
+
+def grouped(record_url: str) -> Hub:
+    return Hub(store=open_store(record_url), settings=load_settings().with_overrides(mqtt={"shared_group": GROUP}))
+
+
+def progress(hub: Hub, client_id: str, probed_at: float, drained_to: float | None) -> None:
+    hub.store.note_session_progress(client_id, GROUP, probed_at=probed_at, drained_to=drained_to)
+
+
+def test_a_gap_counts_only_once_every_session_is_drained_past_it(record_url: str) -> None:
+    """Worker hub-b's session is ten minutes behind: a gap opened now may be its numbers, still queued at the
+    broker. Past the grace it is not reported; once hub-b is drained past the gap's opening, it is."""
+    hub = grouped(record_url)
+    try:
+        progress(hub, "hub-a", T, T)
+        progress(hub, "hub-b", T, T - 600)
+        hub.send(sample(1), sample(4))  # 2-3 open from NOW
+        later = NOW + GRACE
+        progress(hub, "hub-a", later.timestamp(), later.timestamp() - 0.5)
+        progress(hub, "hub-b", later.timestamp(), T - 1)  # probed, still draining what came before the gap
+        assert hub.tick(later) == []
+        assert hub.send(sample(5, at=later)).alerts == []  # nor by the batches of the device
+        progress(hub, "hub-b", later.timestamp(), T + 1)  # drained past the gap: 2-3 are not in its queue
+        assert hub.tick(later) == [(AlertState.RAISED, 2)]
+        assert hub.active() == [(DESK, 2)]
+    finally:
+        hub.store.close()
+
+
+def test_a_session_nobody_probes_any_more_holds_no_gap_back(record_url: str) -> None:
+    """hub-b's worker is gone and nobody drains its session: three graces after its last probe its progress no
+    longer counts, and the gap is reported."""
+    hub = grouped(record_url)
+    try:
+        progress(hub, "hub-b", T - 1, T - 600)
+        hub.send(sample(1), sample(4))
+        stale = timedelta(seconds=stale_after_s(GRACE.total_seconds(), hub.settings.live.tick_s))
+        assert stale == 3 * GRACE
+        for at in (NOW + GRACE, NOW + stale - timedelta(seconds=2), NOW + stale):
+            progress(hub, "hub-a", at.timestamp(), at.timestamp() - 0.5)  # the living worker drains its own
+            assert hub.tick(at) == ([(AlertState.RAISED, 2)] if at == NOW + stale else [])
+    finally:
+        hub.store.close()
+
+
+def test_an_alert_is_not_cleared_by_a_session_that_falls_behind(record_url: str) -> None:
+    """A raised alert clears when its gaps fill, not when a worker joins the group with its queue still to drain
+    (its progress then holds only new raises back)."""
+    hub = grouped(record_url)
+    try:
+        progress(hub, "hub-a", T, T)
+        hub.send(sample(1), sample(4))
+        later = NOW + GRACE
+        progress(hub, "hub-a", later.timestamp(), later.timestamp())
+        assert hub.tick(later) == [(AlertState.RAISED, 2)]
+        progress(hub, "hub-c", later.timestamp(), None)  # started: probed, not drained yet
+        assert hub.send(sample(4, at=later), sample(6, at=later)).alerts == []  # 5 opens, 2-3 stay raised
+        assert hub.active() == [(DESK, 2)]
+        outcome = hub.send(sample(2, at=later), sample(3, at=later), sample(5, at=later))
+        assert [(a.state, a.count) for a in outcome.alerts] == [(AlertState.CLEARED, 0)]
+    finally:
+        hub.store.close()
+
+
+def test_the_group_is_drained_up_to_its_slowest_session_probed_lately() -> None:
+    assert group_drained([], 100.0, 30.0) == math.inf  # no session probed: the grace alone
+    assert group_drained([(90.0, 99.0), (50.0, 98.0)], 100.0, 30.0) == 50.0
+    assert group_drained([(90.0, 99.0), (50.0, 60.0)], 100.0, 30.0) == 90.0  # probed 40 s ago: nobody drains it
+    assert group_drained([(90.0, 99.0), (None, 99.0)], 100.0, 30.0) == 0.0  # probed, nothing drained yet
+    assert group_drained([(90.0, None)], 100.0, 30.0) == math.inf  # registered, never probed

@@ -79,6 +79,7 @@ def test_the_acl_names_each_desk_topics_and_nothing_else(settings: HubSettings, 
         "topic write onestop/v1/+/+/alert",
         "topic write onestop/v1/+/+/config",
         "topic read $SYS/#",
+        "topic readwrite onestop-hub/probe/onestop-hub",
     ]
     assert "pattern" not in acl  # patterns would apply to every user, the hub included
 

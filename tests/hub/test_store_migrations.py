@@ -71,3 +71,33 @@ def test_an_empty_record_gets_every_revision(record_url: str) -> None:
     assert sql(record_url, query="SELECT version_num FROM alembic_version") == [(HEAD,)]
     columns = sql(record_url, query="SELECT hub_flags, counted FROM ratings")
     assert columns == []  # the columns of the later revisions exist
+
+
+def test_a_record_at_0008_gets_the_sessions_progress_and_keeps_its_workers(record_url: str) -> None:
+    """Revision 0009: hub_workers as revision 0008 left it (no drained_to, probed_at) gains the columns, its rows
+    kept, and the progress of a session is then kept (moving forward only)."""
+    open_store(record_url).close()
+    sql(
+        record_url,
+        (
+            "ALTER TABLE hub_workers DROP COLUMN drained_to",
+            "ALTER TABLE hub_workers DROP COLUMN probed_at",
+            "INSERT INTO hub_workers (client_id, shared_group, started_at) VALUES ('hub-1', 'hubs', '2026-11-20')",
+            "UPDATE alembic_version SET version_num = '0008'",
+        ),
+    )
+    store = open_store(record_url)
+    try:
+        assert sql(record_url, query="SELECT version_num FROM alembic_version") == [(HEAD,)]
+        assert store.session_progress("hubs") == [(None, None)]  # kept, not probed yet
+        store.note_session_progress("hub-1", "hubs", probed_at=100.0)
+        store.note_session_progress("hub-1", "hubs", drained_to=90.0)
+        store.note_session_progress("hub-1", "hubs", probed_at=80.0, drained_to=70.0)  # late: takes nothing back
+        store.note_session_progress("hub-2", "hubs", probed_at=101.0)  # a session not registered yet
+        assert sorted(store.session_progress("hubs"), key=str) == [(90.0, 100.0), (None, 101.0)]
+        assert store.session_progress("other") == []
+        assert sql(record_url, query="SELECT started_at FROM hub_workers WHERE client_id = 'hub-1'") == [
+            ("2026-11-20",)
+        ]
+    finally:
+        store.close()

@@ -34,6 +34,7 @@ from devtools.mosquitto import (
 from edge.config import EdgeMqttSettings
 from edge.mqtt_link import MqttLink
 from hub.config import load_settings
+from hub.progress import probe_topic
 from hub.provision import provision
 from protocol.messages import TicketEvent, TicketMessage
 from tests.support.hub_server import HubServer
@@ -360,6 +361,33 @@ def test_the_hub_shares_its_subscription_among_workers(province: Province) -> No
     assert worker.wait_until(lambda: marker in worker.payloads(f"{OWN}/queue"))
     device.close()
     worker.close()
+
+
+def test_each_hub_account_probes_its_own_session_and_no_other(province: Province) -> None:
+    """The probe topics of hub/progress.py: a hub account reads and writes its own; another hub account and a
+    device can neither write it nor read it. A probe that got through would arrive before the sentinel published
+    after it (one queue per session, in order: docs/scaling.md)."""
+    first = connected(province, HUB, tls=False)
+    second = connected(province, SECOND_HUB, tls=False)
+    device = connected(province, DEVICE)
+    try:
+        first.subscribe(probe_topic(HUB))
+        second.subscribe(probe_topic(SECOND_HUB))
+        second.subscribe(probe_topic(HUB))  # not its own: nothing of it may reach it
+        forged = [f"forged-{uuid.uuid4()}".encode() for _ in range(2)]
+        device.publish(probe_topic(HUB), forged[0])
+        second.publish(probe_topic(HUB), forged[1])
+        sentinel = f"probe-{uuid.uuid4()}".encode()
+        first.publish(probe_topic(HUB), sentinel)
+        assert first.wait_until(lambda: sentinel in first.payloads(probe_topic(HUB)))
+        assert first.payloads(probe_topic(HUB)) == [sentinel]
+        own = f"probe-{uuid.uuid4()}".encode()
+        second.publish(probe_topic(SECOND_HUB), own)  # after the first one's probe: it comes after it, if at all
+        assert second.wait_until(lambda: own in second.payloads(probe_topic(SECOND_HUB)))
+        assert second.payloads(probe_topic(HUB)) == []
+    finally:
+        for client in (first, second, device):
+            client.close()
 
 
 def test_a_device_last_will_on_another_desk_is_not_delivered(province: Province, hub: Client) -> None:

@@ -205,6 +205,7 @@ def test_a_worker_killed_mid_burst_and_another_restarted_lose_nothing_and_count_
         wait_for(lambda: burst.sent >= len(messages) // 3, 60, "a third of the burst published")
         b.kill()
         killed_at, killed_wall, sent_at_kill = time.monotonic(), datetime.now(), burst.sent
+        killed_epoch = time.time()
         wait_for(lambda: burst.sent >= 2 * len(messages) // 3, 60, "two thirds of the burst published")
         c.stop()
         c.launch().ready()
@@ -220,6 +221,14 @@ def test_a_worker_killed_mid_burst_and_another_restarted_lose_nothing_and_count_
         wait_for(lambda: recorded() == len(messages), 60, "every message recorded, the killed worker still down")
         done = time.monotonic()
         adopted = adoption_time(tmp_path, "hub-b", killed_wall)
+
+        # Its adopter probes the killed worker's session too (hub/progress.py): drained past the kill, its progress
+        # holds no gap back for ever.
+        def drained_since_the_kill() -> bool:
+            [(drained, probed)] = query("SELECT drained_to, probed_at FROM hub_workers WHERE client_id = 'hub-b'")
+            return drained is not None and probed is not None and drained > killed_epoch
+
+        wait_for(drained_since_the_kill, 30, "the killed worker's session probed and drained by its adopter")
         print(
             f"\n[failover] {len(messages)} messages, a worker killed after {sent_at_kill}: its session taken over "
             f"{adopted:.1f} s after the kill; every message recorded {done - killed_at:.1f} s after the kill, "
