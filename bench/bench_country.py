@@ -554,6 +554,15 @@ def start_workers(count: int, url: str, broker: MosquittoBroker, tmp: Path, run:
     return workers
 
 
+def retried(workers: list[Worker]) -> str:
+    """How many batches the workers retried, as their logs say (a deadlock between two workers' transactions,
+    which PostgreSQL breaks by failing one, is retried too)."""
+    logs = [w.log.with_suffix(".log").read_text(errors="replace") for w in workers]
+    retries = sum(text.count("failed; retrying") for text in logs)
+    deadlocks = sum(text.count("deadlock detected") for text in logs)
+    return f"{retries} ({deadlocks} of them after a deadlock)"
+
+
 def forget_sessions(broker: MosquittoBroker, client_ids: list[str]) -> None:
     """End these clients' persistent sessions on the broker. A disconnected member of a shared subscription
     keeps getting its share of the messages, queued for it (Mosquitto 2.0): a phase's sessions must not
@@ -607,6 +616,7 @@ def hub_backlog_rate(
     for worker in workers:
         commits.update(worker.stop())
     forget_sessions(broker, [w.client_id for w in workers])
+    print(f"  worker batches retried: {retried(workers)}")
     first = min(datetime.fromisoformat(received).timestamp() for received in commits)
     return len(traffic.payloads) / (max(commits.values()) - first), record(url, traffic, commits, times)
 
@@ -643,6 +653,7 @@ def hub_live(
     for worker in workers:
         commits.update(worker.stop())
     forget_sessions(broker, [w.client_id for w in workers])
+    print(f"  worker batches retried: {retried(workers)}")
     figures = record(url, traffic, commits, times)
     drain = max(commits.values(), default=first) - first
     return figures | {
