@@ -613,10 +613,13 @@ def hub_backlog_rate(
     workers = start_workers(count, url, broker, tmp, "backlog")
     wait_recorded(workers, url, len(traffic.payloads), timeout)
     commits: dict[str, float] = {}
+    spans = []
     for worker in workers:
-        commits.update(worker.stop())
+        own = worker.stop()
+        commits.update(own)
+        spans.append(f"{len(own)} batches in {max(own.values()) - min(own.values()):.0f} s" if own else "none")
     forget_sessions(broker, [w.client_id for w in workers])
-    print(f"  worker batches retried: {retried(workers)}")
+    print(f"  worker batches retried: {retried(workers)}; each worker: {', '.join(spans)}")
     first = min(datetime.fromisoformat(received).timestamp() for received in commits)
     return len(traffic.payloads) / (max(commits.values()) - first), record(url, traffic, commits, times)
 
