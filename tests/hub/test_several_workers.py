@@ -23,6 +23,7 @@ from protocol.messages import (
     AlertState,
     AlertType,
     Envelope,
+    HeartbeatMessage,
     QueueMessage,
     QueueSource,
     TicketEvent,
@@ -150,6 +151,49 @@ def test_a_large_batch_and_a_small_one_of_the_same_device_commit_one_after_the_o
     run_together(lambda: a.send(many), lambda: b.send([numbered("q01", 1)]))
     [stream] = a.store.stream_losses([(SITE, "q01")])
     assert (stream.highest, stream.missing, stream.gaps) == (2, 0, [])
+
+
+def test_two_batches_of_the_same_desks_in_opposite_orders_commit_side_by_side_without_a_deadlock(
+    workers: tuple[Worker, Worker],
+) -> None:
+    """Heartbeats and numbered samples of the same 40 known desks reach both workers at once, one batch in the
+    opposite order of the other: a desk's row of nodes and of its stream is written by both, neither batch
+    holding the other's locks from its start. Both commit (a deadlock between them would fail one with an error
+    here), and each desk keeps its newest heartbeat and all its numbers (neither overwrote the other's)."""
+    a, b = workers
+    desks = [f"d{n:02d}" for n in range(40)]
+
+    def messages(seq: int, minutes: int) -> list[Envelope]:
+        out: list[Envelope] = []
+        for desk in desks:
+            at = NOW + timedelta(minutes=minutes)
+            out.append(
+                HeartbeatMessage(id=f"{desk}-hb-{seq}", ts=at, site=SITE, desk=desk, uptime_s=60.0 * seq, spool_depth=0)
+            )
+            out.append(
+                QueueMessage(
+                    id=f"{desk}-q-{seq}",
+                    ts=at,
+                    site=SITE,
+                    desk=desk,
+                    length=seq,
+                    source=QueueSource.CAMERA,
+                    seq=seq,
+                    stream=f"s-{desk}",
+                )  # fmt: skip
+            )
+        return out
+
+    a.send(messages(1, -3))  # the desks are known (their units and nodes exist): the rows are updated, not added
+    begin = threading.Barrier(2)
+    for worker in workers:
+        side_by_side(begin, worker.store, "claim_messages")
+    outcomes = run_together(lambda: a.send(messages(2, -2)), lambda: b.send(messages(3, -1)[::-1]))
+    assert [o.accepted for o in outcomes] == [80, 80]
+    nodes = {node.desk: node for node in a.store.nodes()}
+    assert all(nodes[desk].heartbeat and nodes[desk].heartbeat["uptime_s"] == 180.0 for desk in desks)
+    streams = {s.desk: s for s in a.store.stream_losses([(SITE, desk) for desk in desks])}
+    assert all((streams[desk].highest, streams[desk].missing) == (3, 0) for desk in desks)
 
 
 def test_two_boards_evaluating_the_same_desk_raise_and_clear_its_alert_once(workers: tuple[Worker, Worker]) -> None:
