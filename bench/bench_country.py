@@ -617,7 +617,10 @@ def hub_backlog_rate(
     for worker in workers:
         own = worker.stop()
         commits.update(own)
-        spans.append(f"{len(own)} batches in {max(own.values()) - min(own.values()):.0f} s" if own else "none")
+        done = sorted(own.values())
+        pause = max((b - a for a, b in zip(done, done[1:], strict=False)), default=0.0)
+        span = f"{len(own)} batches in {done[-1] - done[0]:.0f} s, longest pause {pause:.1f} s" if own else "none"
+        spans.append(span)
     forget_sessions(broker, [w.client_id for w in workers])
     print(f"  worker batches retried: {retried(workers)}; each worker: {', '.join(spans)}")
     first = min(datetime.fromisoformat(received).timestamp() for received in commits)
