@@ -28,6 +28,7 @@ from hub.config import HubSettings, TargetMetric, load_settings, targets_in_forc
 from hub.connection import connect
 from hub.figures import compute_figures
 from hub.live import LiveBoard
+from hub.migrations import HEAD
 from hub.processor import Incoming, Processor
 from hub.reports import service
 from hub.reports.aggregate import Filters, GroupBy, PeriodAggregator, period_figures
@@ -467,7 +468,7 @@ def test_a_record_keeping_the_times_as_text_is_upgraded_to_packed_times_with_the
 
     store = open_store(record_url)  # revision 0008: the times packed, exactly, in place
     try:
-        assert store.query("SELECT version_num FROM alembic_version") == [("0008",)]
+        assert store.query("SELECT version_num FROM alembic_version") == [(HEAD,)]  # 0008 and those after it
         assert rollup_rows(store) == kept
     finally:
         store.close()
