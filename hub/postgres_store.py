@@ -427,13 +427,11 @@ class PostgresStore(SqliteStore):
         for arrays in plan.statements(rows):
             claimed = self._conn.raw.execute(plan.sql + " RETURNING site, desk, kind, id", arrays).fetchall()
             kept.update((site, desk, kind, message_id) for site, desk, kind, message_id in claimed)
-        others: list[MessageKey] = []
-        for message, _, _ in messages:
-            key = message_key(message)
-            if key in kept:
-                self._add_unit(message)
-            else:
-                others.append(key)
+        others = [key for key in (message_key(m) for m, _, _ in messages) if key not in kept]
+        # Each unit and desk once, in key order (two batches adding the same new desks never wait in a cycle).
+        units = {(m.site, m.desk): m for m, _, _ in messages if message_key(m) in kept}
+        for _, message in sorted(units.items()):
+            self._add_unit(message)
         return self.existing_messages(others) if others else {}
 
     def claim_alerts(self, alerts: list[AlertMessage]) -> list[AlertMessage]:
