@@ -253,7 +253,12 @@ class Ingest:
             except (RuntimeError, ValueError) as error:
                 errors.append(f"publishing on {topic} failed: {error}")
                 continue
-            errors.append(None if info.is_published() else f"no PUBACK from the broker within {timeout_s:g} s")
+            if not info.is_published():
+                errors.append(f"no PUBACK from the broker within {timeout_s:g} s")
+                continue
+            # A PUBACK may refuse it (MQTT 5: "Not authorized" where the broker's ACL does not allow the topic).
+            refused = self._refused.pop(info.mid, None)
+            errors.append(None if refused is None else f"the broker refused the publication on {topic}: {refused}")
         return errors
 
     # -- paho callbacks (network thread) ------------------------------------------------------------------

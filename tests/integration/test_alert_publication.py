@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devtools.mosquitto import MosquittoBroker
-from hub.config import DEFAULT_CONFIG_PATH
+from hub.config import DEFAULT_CONFIG_PATH, load_settings
+from hub.runtime import HubRuntime
 from protocol.messages import TicketEvent, TicketMessage
 from tests.integration.test_workers_failover import Worker, record  # noqa: F401 -- a fixture
 from tests.support.waiting import wait_for
@@ -87,3 +89,47 @@ def test_an_alert_committed_by_a_worker_killed_before_publishing_it_is_published
         watch.close()
         for worker in (dying, living):
             worker.stop()
+
+
+def test_an_alert_the_broker_refuses_to_take_is_not_marked_published(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker whose ACL does not let the hub's account write the alert topic answers the publication with a
+    PUBACK that says "Not authorized" (MQTT 5). The publication stays to be retried, with the reason kept, and
+    is never marked sent: a consumer of the alert topic got nothing."""
+    acl = tmp_path / "acl"
+    acl.write_text("user hub\ntopic read onestop/v1/#\n\nuser desk\ntopic write onestop/v1/#\n")
+    monkeypatch.setenv("TEST_ALERT_HUB_PW", "hub-secret")
+    with MosquittoBroker(workdir=tmp_path / "broker", users={"hub": "hub-secret", "desk": "desk-secret"},
+                         extra=f"acl_file {acl}\n") as broker:  # fmt: skip
+        settings = load_settings().with_overrides(
+            mqtt={"host": broker.host, "port": broker.port, "client_id": "hub", "username": "hub",
+                  "password_env": "TEST_ALERT_HUB_PW"},
+            database=f"sqlite:///{tmp_path / 'hub.db'}",
+            live={"tick_s": 0.2},
+        )  # fmt: skip
+        runtime = HubRuntime(settings)
+        runtime.start()
+        desk = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="desk")
+        try:
+            wait_for(lambda: runtime.ingest.connected, 20, "the hub subscribed")
+            late = TicketMessage(
+                ts=datetime.now(UTC) - timedelta(minutes=20), site=SITE, desk=DESK, event=TicketEvent.ISSUED,
+                ticket="9002",
+            )  # fmt: skip
+            desk.username_pw_set("desk", "desk-secret")
+            desk.connect(broker.host, broker.port)
+            desk.loop_start()
+            desk.publish(late.topic, late.to_payload(), qos=1).wait_for_publish(10)
+
+            def publications() -> list[tuple[str, int, str | None]]:
+                sql = "SELECT status, attempts, last_error FROM notify_outbox WHERE channel = 'mqtt'"
+                rows = runtime.store.query(sql)
+                return [(status, attempts, error) for status, attempts, error in rows]
+
+            tried = wait_for(lambda: [p for p in publications() if p[1] >= 1], 30, "a publication tried")
+            assert all(status != "sent" for status, _, _ in publications())
+            assert all(error and "refused" in error for _, _, error in tried)
+        finally:
+            desk.loop_stop()
+            runtime.close()
