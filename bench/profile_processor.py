@@ -54,11 +54,11 @@ def main() -> int:
             processor.process(batch, datetime.now(UTC))
         profile.disable()
         wall, cpu = time.perf_counter() - began, time.process_time() - cpu_began
-        server = sum(cpu_seconds(pid) for pid in postgres_pids(server)) - server_before
+        server_cpu = sum(cpu_seconds(pid) for pid in postgres_pids(server)) - server_before
         count = sum(len(batch) for batch in batches[1:])
         print(
             f"{count:,} messages: {count / wall:,.0f} msg/s; the worker's CPU {cpu / count * 1e6:.0f} µs a message, "
-            f"the server's {server / count * 1e6:.0f} µs"
+            f"the server's {server_cpu / count * 1e6:.0f} µs"
         )
         if args.profile:
             pstats.Stats(profile).sort_stats("cumulative").print_stats(40)

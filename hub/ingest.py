@@ -463,8 +463,11 @@ class Ingest:
         if self._progress is None or self._probe_topic is None or not self._probing or not self._connected.is_set():
             return
         # A probe's refusal is noted (_on_publish) before paho marks it published: those marked are settled.
-        taken = [info for info in self._probes if info.is_published()]
-        self._probes = [info for info in self._probes if not any(info is other for other in taken)]
+        taken: list[mqtt.MQTTMessageInfo] = []
+        waiting: list[mqtt.MQTTMessageInfo] = []
+        for info in self._probes:
+            (taken if info.is_published() else waiting).append(info)
+        self._probes = waiting
         refused = [self._refused.pop(info.mid) for info in taken if info.mid in self._refused]
         if len(self._refused) > 1000:  # others' (an alert's publication) are not this worker's concern here
             self._refused.clear()

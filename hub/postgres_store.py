@@ -43,7 +43,7 @@ from hub.sqlite_store import (
     stream_loss,
     ticket_event,
 )
-from hub.store import QueueSample
+from hub.store import LOCK_SLOTS, QueueSample
 from hub.visits import TicketEventRecord
 from protocol.errors import ConfigError
 from protocol.messages import AlertMessage, Envelope
@@ -54,11 +54,6 @@ REPLACE_KEYS = {"visits": ("site", "day", "ticket"), "evaluation_months": ("staf
 _INSERT_OR_REPLACE = re.compile(r"^\s*INSERT OR REPLACE INTO (\w+) \(([^)]*)\)", re.IGNORECASE)
 _TWO_ARGUMENT_MAX = re.compile(r"\bMAX\(([\w.]+), ([\w.]+)\)")
 _TWO_ARGUMENT_MIN = re.compile(r"\bMIN\(([\w.]+), ([\w.]+)\)")
-# A batch holds at most this many advisory locks (several workers, see lock_keys): its keys are folded onto as
-# many slots, so that three workers' batches of 1,000 messages stay far within the server's lock table
-# (max_locks_per_transaction x max_connections: 6,400 by default). Every batch folds, large or small: a key
-# folded in one batch and left whole in another would not exclude each other.
-MAX_LOCKS = 256
 _LOCK_BASE = 0x0E57_0000_0000_0000  # folded slots: away from the migrations' lock (hub.migrations.ADVISORY_LOCK)
 # The reports' SQLite: ``IS NOT 'text'`` (PostgreSQL's ``IS DISTINCT FROM``), a 0/1 ``counted`` column used as a
 # truth value, and the aggregates ``TOTAL`` and ``group_concat`` (rewritten by ``_rewrite_calls``).
@@ -392,14 +387,14 @@ class PostgresStore(SqliteStore):
         for arrays in plan.statements(rows):
             self._conn.raw.execute(plan.sql, arrays)
 
-    def lock_keys(self, keys: list[int], slots: int = MAX_LOCKS) -> None:
+    def lock_keys(self, keys: list[int], slots: int = LOCK_SLOTS) -> None:
         """Hold these 63-bit keys, folded onto ``slots`` advisory locks, until the transaction ends; taken in
         ascending order so that two workers' transactions never wait on each other in a cycle: another's that
         needs one of them waits for this one to commit. Each number of slots is a space of its own.
 
         The writes buffered so far (but those held to the commit) are sent first: the server's work on them is
         done before, not while, this transaction holds the locks."""
-        base = _LOCK_BASE if slots == MAX_LOCKS else _LOCK_BASE + (slots << 32)
+        base = _LOCK_BASE + (slots << 32)
         folded = sorted({base + key % slots for key in keys})
         if folded:
             self._flush()
@@ -427,9 +422,10 @@ class PostgresStore(SqliteStore):
         for arrays in plan.statements(rows):
             claimed = self._conn.raw.execute(plan.sql + " RETURNING site, desk, kind, id", arrays).fetchall()
             kept.update((site, desk, kind, message_id) for site, desk, kind, message_id in claimed)
-        others = [key for key in (message_key(m) for m, _, _ in messages) if key not in kept]
+        keys = [message_key(m) for m, _, _ in messages]
+        others = [key for key in keys if key not in kept]
         # Each unit and desk once, in key order (two batches adding the same new desks never wait in a cycle).
-        units = {(m.site, m.desk): m for m, _, _ in messages if message_key(m) in kept}
+        units = {(m.site, m.desk): m for (m, _, _), key in zip(messages, keys, strict=True) if key in kept}
         for _, message in sorted(units.items()):
             self._add_unit(message)
         return self.existing_messages(others) if others else {}

@@ -32,7 +32,7 @@ from hub.live_feed import Change, LineChange, NodeChange, RatingChange, VisitCha
 from hub.loss import StreamLoss, overdue_by_device
 from hub.progress import group_drained, stale_after_s
 from hub.rollups import refresh as refresh_rollups
-from hub.store import MessageKey, QueueSample, Store, message_key
+from hub.store import LOCK_SLOTS, MessageKey, QueueSample, Store, message_key
 from hub.visits import TicketEventRecord, build_visit
 from protocol.errors import ProtocolError
 from protocol.messages import (
@@ -64,10 +64,10 @@ _HUB_NOT_COUNTED = (RatingFlag.BURST.value, RatingFlag.REPEAT.value)
 PRUNE_EVERY = timedelta(minutes=1)
 # Advisory lock slots (several workers on PostgreSQL, hub/postgres_store.py ``lock_keys``), each a space of its
 # own. The head's few keys (visits, rated desks) on many slots, so that two batches seldom share one by chance;
-# a batch's numbered devices (up to one per message) on 256, which bounds the locks a batch holds within the
-# server's lock table (max_locks_per_transaction x max_connections: 6,400 by default).
+# a batch's numbered devices (up to one per message) on the store's default, which bounds the locks a batch holds
+# within the server's lock table (max_locks_per_transaction x max_connections: 6,400 by default).
 HEAD_SLOTS = 1 << 16
-DEVICE_SLOTS = 256
+DEVICE_SLOTS = LOCK_SLOTS
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from hub.figures import RatingFact
 from hub.loss import StreamLoss
 from hub.migrations import HEAD, current_revision, upgrade
 from hub.rollups import ROLLUP_SCHEMA, fill_new_rollups
-from hub.store import LineFact, MessageKey, NodeHealth, QueueSample, RejectedMessage, message_key
+from hub.store import LOCK_SLOTS, LineFact, MessageKey, NodeHealth, QueueSample, RejectedMessage, message_key
 from hub.visits import TicketEventRecord, Transaction, TransactionEnd, Visit, VisitStatus
 from protocol.messages import (
     AlertMessage,
@@ -223,13 +223,10 @@ def _utc_text(moment: datetime) -> str:
 def _take_pending(pending: dict[str, list[tuple[Any, ...]]], final: bool) -> dict[str, list[tuple[Any, ...]]]:
     """The buffered writes a flush sends now, taken out of ``pending``: all of them at the commit (``final``),
     else all but the upserts of rows that other workers' transactions write too (:data:`HELD_TO_COMMIT`)."""
-    if final or not any(sql in HELD_TO_COMMIT for sql in pending):
-        taken = dict(pending)
-        pending.clear()
-        return taken
-    taken = {sql: rows for sql, rows in pending.items() if sql not in HELD_TO_COMMIT}
-    for sql in taken:
-        del pending[sql]
+    held = {} if final else {sql: pending.pop(sql) for sql in HELD_TO_COMMIT if sql in pending}
+    taken = dict(pending)
+    pending.clear()
+    pending.update(held)
     return taken
 
 
@@ -616,7 +613,7 @@ class SqliteStore:
                 rows.sort(key=lambda row: row[1])
         return [AlertMessage.model_validate_json(row[0]) for row in rows]
 
-    def lock_keys(self, keys: list[int], slots: int = 256) -> None:
+    def lock_keys(self, keys: list[int], slots: int = LOCK_SLOTS) -> None:
         """Hold these keys until the transaction ends (one SQLite writer: its transaction holds them all)."""
 
     def announce(self, changes: list[Any]) -> None:

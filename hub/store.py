@@ -33,6 +33,9 @@ from protocol.messages import (
 )
 
 MessageKey = tuple[str, str, str, str]
+# How many advisory locks a set of keys is folded onto by default (several workers on PostgreSQL, ``lock_keys``):
+# a batch then holds at most this many, far within the server's lock table.
+LOCK_SLOTS = 256
 
 
 def message_key(message: Envelope) -> MessageKey:
@@ -205,7 +208,7 @@ class Store(Protocol):
         of these (site, desk) devices only, when given."""
         ...
 
-    def lock_keys(self, keys: list[int], slots: int = 256) -> None:
+    def lock_keys(self, keys: list[int], slots: int = LOCK_SLOTS) -> None:
         """Hold these keys, folded onto ``slots`` locks, until the transaction ends, against other workers'
         transactions (PostgreSQL); the writes buffered so far are sent first."""
         ...

@@ -170,18 +170,11 @@ def test_two_batches_of_the_same_desks_in_opposite_orders_commit_side_by_side_wi
             out.append(
                 HeartbeatMessage(id=f"{desk}-hb-{seq}", ts=at, site=SITE, desk=desk, uptime_s=60.0 * seq, spool_depth=0)
             )
-            out.append(
-                QueueMessage(
-                    id=f"{desk}-q-{seq}",
-                    ts=at,
-                    site=SITE,
-                    desk=desk,
-                    length=seq,
-                    source=QueueSource.CAMERA,
-                    seq=seq,
-                    stream=f"s-{desk}",
-                )  # fmt: skip
-            )
+            sample = QueueMessage(
+                id=f"{desk}-q-{seq}", ts=at, site=SITE, desk=desk, length=seq, source=QueueSource.CAMERA, seq=seq,
+                stream=f"s-{desk}",
+            )  # fmt: skip
+            out.append(sample)
         return out
 
     a.send(messages(1, -3))  # the desks are known (their units and nodes exist): the rows are updated, not added
