@@ -30,7 +30,7 @@ from typing import Any
 
 from hub.hall import Call
 from hub.live import DeskKey, LiveBoard
-from hub.store import QueueSample
+from hub.store import QueueSample, record_time
 from hub.visits import Transaction, TransactionEnd, Visit, VisitStatus
 from protocol.messages import AlertMessage
 
@@ -180,13 +180,13 @@ def encode_change(change: Change) -> list[Any]:
         return ["visit", change.site, change.day, _visit_json(change.visit)]
     if isinstance(change, QueueSample):
         s = change
-        return ["queue", s.site, s.desk, s.ts.isoformat(), s.length, s.est_wait_s, s.head_wait_s, s.source, s.present]
+        return ["queue", s.site, s.desk, record_time(s.ts), s.length, s.est_wait_s, s.head_wait_s, s.source, s.present]
     if isinstance(change, RatingChange):
         return ["rating", change.site, change.desk, change.day, change.score, change.scale, change.counted]
     if isinstance(change, LineChange):
         return ["line", change.site, change.desk, change.day, change.event, change.duration_s]
     if isinstance(change, NodeChange):
-        return ["node", change.site, change.desk, change.ts.isoformat(), change.online]
+        return ["node", change.site, change.desk, record_time(change.ts), change.online]
     if isinstance(change, AlertMessage):
         return ["alert", change.model_dump(mode="json", exclude_none=True)]
     if isinstance(change, Call):

@@ -35,7 +35,6 @@ from hub.sqlite_store import (
     SqliteStore,
     VisitKey,
     _take_pending,
-    _utc_text,
     message_key,
     message_row,
     queue_sample,
@@ -43,7 +42,7 @@ from hub.sqlite_store import (
     stream_loss,
     ticket_event,
 )
-from hub.store import LOCK_SLOTS, QueueSample
+from hub.store import LOCK_SLOTS, QueueSample, record_time
 from hub.visits import TicketEventRecord
 from protocol.errors import ConfigError
 from protocol.messages import AlertMessage, Envelope
@@ -238,6 +237,10 @@ class PostgresStore(SqliteStore):
                 self._conn.raw.execute(statement)
         self._pending: dict[str, list[tuple[Any, ...]]] = {}
         self._units_filled = False
+        # Units and desks the record holds (the units table only grows): a batch adds only the others. Those a
+        # transaction adds count as held once it commits.
+        self._known_units: set[tuple[str, str]] = set()
+        self._new_units: set[tuple[str, str]] = set()
         self._column_types = self._read_column_types()
         self._array_inserts: dict[str, _ArrayInsert | None] = {}
         with self._conn.raw.transaction():
@@ -316,7 +319,11 @@ class PostgresStore(SqliteStore):
                 self._flush(final=True)
         except BaseException:
             self._pending.clear()
+            self._new_units.clear()
             raise
+        if self._conn.raw.info.transaction_status == self._psycopg.pq.TransactionStatus.IDLE:  # committed
+            self._known_units |= self._new_units
+            self._new_units.clear()
 
     def existing_messages(self, keys: list[MessageKey]) -> dict[MessageKey, str]:
         """The payloads of those of these (site, desk, kind, id) keys already in the record: one round trip."""
@@ -426,8 +433,10 @@ class PostgresStore(SqliteStore):
         others = [key for key in keys if key not in kept]
         # Each unit and desk once, in key order (two batches adding the same new desks never wait in a cycle).
         units = {(m.site, m.desk): m for (m, _, _), key in zip(messages, keys, strict=True) if key in kept}
-        for _, message in sorted(units.items()):
-            self._add_unit(message)
+        for unit, message in sorted(units.items()):
+            if unit not in self._known_units:
+                self._add_unit(message)
+                self._new_units.add(unit)
         return self.existing_messages(others) if others else {}
 
     def claim_alerts(self, alerts: list[AlertMessage]) -> list[AlertMessage]:
@@ -439,7 +448,7 @@ class PostgresStore(SqliteStore):
         if not alerts:
             return []
         # In key order: two workers' ticks claim the same alerts at once, each row waiting for the other's commit.
-        rows = sorted((*key, a.state.value, a.id, _utc_text(a.ts)) for key, a in zip(keys, alerts, strict=True))
+        rows = sorted((*key, a.state.value, a.id, record_time(a.ts)) for key, a in zip(keys, alerts, strict=True))
         claimed = self._conn.raw.execute(
             "INSERT INTO alert_states (site, desk, alert, state, alert_id, ts) "
             "SELECT * FROM unnest(%b::text[], %b::text[], %b::text[], %b::text[], %b::text[], %b::text[]) "
@@ -479,7 +488,7 @@ class PostgresStore(SqliteStore):
 
     def latest_queue_samples(self, until: datetime | None = None) -> list[QueueSample]:
         """The latest queue sample of every desk (dated at most ``until`` when given)."""
-        where, args = ("WHERE ts <= %s ", (_utc_text(until),)) if until is not None else ("", ())
+        where, args = ("WHERE ts <= %s ", (record_time(until),)) if until is not None else ("", ())
         rows = self._conn.raw.execute(
             "SELECT DISTINCT ON (site, desk) site, desk, ts, length, est_wait_s, head_wait_s, source, present "
             f"FROM queue_samples {where}ORDER BY site, desk, ts DESC",

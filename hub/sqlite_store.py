@@ -8,7 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,16 @@ from hub.figures import RatingFact
 from hub.loss import StreamLoss
 from hub.migrations import HEAD, current_revision, upgrade
 from hub.rollups import ROLLUP_SCHEMA, fill_new_rollups
-from hub.store import LOCK_SLOTS, LineFact, MessageKey, NodeHealth, QueueSample, RejectedMessage, message_key
+from hub.store import (
+    LOCK_SLOTS,
+    LineFact,
+    MessageKey,
+    NodeHealth,
+    QueueSample,
+    RejectedMessage,
+    message_key,
+    record_time,
+)
 from hub.visits import TicketEventRecord, Transaction, TransactionEnd, Visit, VisitStatus
 from protocol.messages import (
     AlertMessage,
@@ -159,8 +168,8 @@ def message_row(message: Envelope, payload: bytes, received_at: datetime) -> tup
         message.kind.value,
         message.site,
         message.desk,
-        _utc_text(message.ts),
-        _utc_text(received_at),
+        record_time(message.ts),
+        record_time(received_at),
         payload.decode("utf-8", errors="replace"),
     )
 
@@ -193,9 +202,6 @@ INSERT_TICKET_EVENT = (
 )
 
 
-_NO_OFFSET = timedelta(0)
-
-
 # A node's heartbeat is replaced only by one at least as new (NULL: none yet, or kept before its time was).
 _NEWER_BEAT = "(nodes.heartbeat_at IS NULL OR excluded.heartbeat_at >= nodes.heartbeat_at)"
 RECORD_NODE = (
@@ -212,12 +218,6 @@ RECORD_NODE = (
 # workers) are sent only by the commit's flush, after the batch has taken its devices' locks (hub/processor.py,
 # "tail"): sent earlier, a row locked by one batch while it waits for another's locks would deadlock the two.
 HELD_TO_COMMIT = frozenset({RECORD_NODE})
-
-
-def _utc_text(moment: datetime) -> str:
-    if moment.utcoffset() == _NO_OFFSET:  # most messages already carry UTC: skip the conversion
-        return moment.isoformat()
-    return moment.astimezone(UTC).isoformat()
 
 
 def _take_pending(pending: dict[str, list[tuple[Any, ...]]], final: bool) -> dict[str, list[tuple[Any, ...]]]:
@@ -351,7 +351,7 @@ class SqliteStore:
         """Keep a rejected message with its reason."""
         self._write(
             "INSERT INTO rejected (received_at, topic, payload, reason) VALUES (?, ?, ?, ?)",
-            (_utc_text(received_at), topic, payload, reason),
+            (record_time(received_at), topic, payload, reason),
         )
 
     def add_ticket_event(self, site: str, day: str, ticket: str, event: TicketEventRecord) -> None:
@@ -365,7 +365,7 @@ class SqliteStore:
                 ticket,
                 event.desk,
                 event.event.value,
-                _utc_text(event.ts),
+                record_time(event.ts),
                 event.staff,
                 event.service,
                 int(event.priority),
@@ -419,7 +419,7 @@ class SqliteStore:
                     t.staff,
                     t.service,
                     _opt_utc(t.wait_started_at),
-                    _utc_text(t.called_at),
+                    record_time(t.called_at),
                     _opt_utc(t.ended_at),
                     t.end.value if t.end else None,
                     t.wait_s,
@@ -438,7 +438,7 @@ class SqliteStore:
                 message.site,
                 message.desk,
                 day,
-                _utc_text(message.ts),
+                record_time(message.ts),
                 message.score,
                 message.scale,
                 message.ticket,
@@ -468,7 +468,7 @@ class SqliteStore:
         args: list[Any] = [site, day, desk]
         if between is not None:
             sql += " AND ts > ? AND ts < ?"
-            args += [_utc_text(between[0]), _utc_text(between[1])]
+            args += [record_time(between[0]), record_time(between[1])]
         if ticket is not None:
             sql += " AND ticket = ?"
             args.append(ticket)
@@ -501,7 +501,7 @@ class SqliteStore:
                 message.site,
                 message.desk,
                 day,
-                _utc_text(message.ts),
+                record_time(message.ts),
                 message.sentiment.value,
                 message.confidence,
                 message.ticket,
@@ -520,7 +520,7 @@ class SqliteStore:
                 message.site,
                 message.desk,
                 day,
-                _utc_text(message.ts),
+                record_time(message.ts),
                 message.ticket,
                 message.frames,
                 message.valence,
@@ -533,7 +533,7 @@ class SqliteStore:
         row = (
             message.site,
             message.desk,
-            _utc_text(message.ts),
+            record_time(message.ts),
             message.length,
             message.est_wait_s,
             message.head_wait_s,
@@ -554,14 +554,14 @@ class SqliteStore:
         beat = heartbeat.model_dump_json(exclude_none=True) if heartbeat else None
         beat_at = heartbeat.ts.astimezone(UTC).isoformat(timespec="microseconds") if heartbeat else None
         self._write(
-            RECORD_NODE, (site, desk, _utc_text(seen_at), None if online is None else int(online), beat, beat_at)
+            RECORD_NODE, (site, desk, record_time(seen_at), None if online is None else int(online), beat, beat_at)
         )
 
     def add_alert(self, alert: AlertMessage) -> None:
         """Keep an alert raised or cleared by the hub."""
         self._write(
             INSERT_ALERT,
-            (alert.id, alert.site, alert.desk, _utc_text(alert.ts), alert.model_dump_json(exclude_none=True)),
+            (alert.id, alert.site, alert.desk, record_time(alert.ts), alert.model_dump_json(exclude_none=True)),
         )
 
     def claim_alert(self, alert: AlertMessage) -> bool:
@@ -572,7 +572,7 @@ class SqliteStore:
             "INSERT INTO alert_states (site, desk, alert, state, alert_id, ts) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (site, desk, alert) DO UPDATE SET state = excluded.state, alert_id = excluded.alert_id, "
             "ts = excluded.ts WHERE alert_states.state <> excluded.state",
-            (alert.site, alert.desk, alert.alert.value, alert.state.value, alert.id, _utc_text(alert.ts)),
+            (alert.site, alert.desk, alert.alert.value, alert.state.value, alert.id, record_time(alert.ts)),
         )
         return bool(cursor.rowcount == 1)
 
@@ -587,7 +587,7 @@ class SqliteStore:
             "INSERT INTO alert_states (site, desk, alert, state, alert_id, ts) VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (site, desk, alert) DO UPDATE SET state = excluded.state, alert_id = excluded.alert_id, "
             "ts = excluded.ts",
-            (alert.site, alert.desk, alert.alert.value, alert.state.value, alert.id, _utc_text(alert.ts)),
+            (alert.site, alert.desk, alert.alert.value, alert.state.value, alert.id, record_time(alert.ts)),
         )
 
     def raised_alerts(
@@ -681,7 +681,7 @@ class SqliteStore:
 
     def latest_queue_samples(self, until: datetime | None = None) -> list[QueueSample]:
         """The latest queue sample of every desk (dated at most ``until`` when given)."""
-        where, args = ("WHERE ts <= ? ", (_utc_text(until),)) if until is not None else ("", ())
+        where, args = ("WHERE ts <= ? ", (record_time(until),)) if until is not None else ("", ())
         return [
             queue_sample(row)
             for row in self._conn.execute(
@@ -734,7 +734,7 @@ class SqliteStore:
         """Set the last-seen time of nodes "seen" after ``horizon`` (a clock gone wrong) to ``now``; how many."""
         with self.transaction():
             cursor = self._conn.execute(
-                "UPDATE nodes SET last_seen = ? WHERE last_seen > ?", (_utc_text(now), _utc_text(horizon))
+                "UPDATE nodes SET last_seen = ? WHERE last_seen > ?", (record_time(now), record_time(horizon))
             )
         return cursor.rowcount
 
@@ -744,7 +744,7 @@ class SqliteStore:
             cursor = self._conn.execute(
                 "DELETE FROM rejected WHERE received_at < ? OR seq <= "
                 "(SELECT seq FROM rejected ORDER BY seq DESC LIMIT 1 OFFSET ?)",
-                (_utc_text(before), keep),
+                (record_time(before), keep),
             )
         return cursor.rowcount
 
@@ -781,7 +781,7 @@ class SqliteStore:
                 message.site,
                 message.desk,
                 day,
-                _utc_text(message.ts),
+                record_time(message.ts),
                 message.event.value,
                 message.duration_s,
             ),
@@ -868,7 +868,7 @@ class SqliteStore:
                 )
                 if loss.gaps
                 else "[]",  # most streams have no gap: a country's batch saves one per device
-                _utc_text(updated_at),
+                record_time(updated_at),
             ),
         )
 
@@ -931,4 +931,4 @@ def _device_id(message: Envelope) -> str:
 
 
 def _opt_utc(moment: datetime | None) -> str | None:
-    return None if moment is None else _utc_text(moment)
+    return None if moment is None else record_time(moment)

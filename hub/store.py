@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,6 +37,21 @@ MessageKey = tuple[str, str, str, str]
 # How many advisory locks a set of keys is folded onto by default (several workers on PostgreSQL, ``lock_keys``):
 # a batch then holds at most this many, far within the server's lock table.
 LOCK_SLOTS = 256
+
+
+@lru_cache(maxsize=8192)
+def record_time(moment: datetime) -> str:
+    """A moment as the record keeps it: ISO 8601 text in UTC.
+
+    Remembered: a batch writes the same moments several times (its time of receipt on every row, a message's
+    own time in its message row, its kind's row and the live feed), and isoformat is among a worker's largest
+    costs."""
+    if moment.utcoffset() == _NO_OFFSET:  # most messages already carry UTC: skip the conversion
+        return moment.isoformat()
+    return moment.astimezone(UTC).isoformat()
+
+
+_NO_OFFSET = timedelta(0)
 
 
 def message_key(message: Envelope) -> MessageKey:
