@@ -81,6 +81,10 @@ class LiveBoard:
         self._counted_services: set[tuple[str, str, int]] = set()
         self._active: dict[tuple[str, str, AlertType], AlertMessage] = {}
         self._ticketing_sites: set[str] = set()
+        # Several workers: the moment up to which every message sent has been heard (the group's sessions are
+        # drained up to it, hub/progress.py); None: no such bound (one worker). A desk is judged offline only on
+        # silence before it: a hub catching up on a backlog would otherwise take every desk for offline.
+        self.heard_until: datetime | None = None
         # The wait target of a unit on a day, looked up once: every tick asks it of every desk (17,000 in the
         # country) and the settings do not change under a board.
         self._targets: dict[tuple[str, date], float | None] = {}
@@ -314,7 +318,8 @@ class LiveBoard:
             elif predicted > target:
                 state = "at_risk"
         online = desk.node_online
-        if desk.node_seen_at is not None and (now - desk.node_seen_at).total_seconds() > live.offline_after_s:
+        heard = now if self.heard_until is None else min(now, self.heard_until)
+        if desk.node_seen_at is not None and (heard - desk.node_seen_at).total_seconds() > live.offline_after_s:
             online = False
         return _Figures(
             waiting, waited, elapsed, queue_length, source, head_wait, present, predicted, service_mean, target,

@@ -22,7 +22,7 @@ import sqlite3
 import sys
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from hub.config import HubSettings
@@ -505,6 +505,8 @@ class Processor:
         About once a minute it also deletes rejected messages beyond the configured count and age.
         """
         self._board.start_day(self.local_day(now))
+        drained = self.drained(now.timestamp())
+        self._board.heard_until = None if math.isinf(drained) else datetime.fromtimestamp(drained, UTC)
         alerts = self._board.evaluate(now)
         missing = self._overdue_tick(now)
         if alerts:

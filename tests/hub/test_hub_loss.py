@@ -26,7 +26,7 @@ from hub.runtime import alert_json
 from hub.sqlite_store import SqliteStore
 from hub.store import Store, open_store
 from protocol.errors import ProtocolError
-from protocol.messages import AlertState, AlertType, QueueMessage, QueueSource, parse_message
+from protocol.messages import AlertState, AlertType, HeartbeatMessage, QueueMessage, QueueSource, parse_message
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 SITE, DESK = "bn-hcc", "q01"
@@ -378,3 +378,25 @@ def test_the_group_is_drained_up_to_its_slowest_session_probed_lately() -> None:
     assert group_drained([(90.0, 99.0), (50.0, 60.0)], 100.0, 30.0) == 90.0  # probed 40 s ago: nobody drains it
     assert group_drained([(90.0, 99.0), (None, 99.0)], 100.0, 30.0) == 0.0  # probed, nothing drained yet
     assert group_drained([(90.0, None)], 100.0, 30.0) == math.inf  # registered, never probed
+
+
+def test_no_desk_is_taken_for_offline_while_a_session_may_still_hold_its_heartbeats(record_url: str) -> None:
+    """A hub catching up on a backlog (a country's took every one of its 17,000 desks for offline, bench_country):
+    the desk's last heartbeat committed is five minutes old, but hub-b's session is drained only up to 30 s after
+    it, and the desk's later heartbeats may wait there. Neither the board nor an alert takes the desk for offline
+    until hub-b is drained past the moment it would have gone silent; then both do."""
+    hub = grouped(record_url)
+    try:
+        beat = HeartbeatMessage(id="hb-1", ts=NOW, site=SITE, desk=DESK, uptime_s=60, spool_depth=0)
+        hub.send(Incoming(beat.topic, beat.to_payload(), NOW))
+        later = NOW + timedelta(minutes=5)
+        progress(hub, "hub-a", later.timestamp(), later.timestamp() - 0.5)
+        progress(hub, "hub-b", later.timestamp(), T + 30)
+        assert [a for a in hub.processor.tick(later) if a.alert is AlertType.NODE_OFFLINE] == []
+        assert hub.board.desk_view(SITE, DESK, later)["node_online"] is True
+        progress(hub, "hub-b", later.timestamp(), later.timestamp() - 1)  # drained: the desk is silent indeed
+        offline = [a.state for a in hub.processor.tick(later) if a.alert is AlertType.NODE_OFFLINE]
+        assert offline == [AlertState.RAISED]
+        assert hub.board.desk_view(SITE, DESK, later)["node_online"] is False
+    finally:
+        hub.store.close()
