@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -45,7 +45,7 @@ from hub.sqlite_store import (
 from hub.store import LOCK_SLOTS, QueueSample, record_time
 from hub.visits import TicketEventRecord
 from protocol.errors import ConfigError
-from protocol.messages import AlertMessage, Envelope
+from protocol.messages import AlertMessage, AlertType, Envelope
 
 # The primary key of each table written with INSERT OR REPLACE (the conflict target in PostgreSQL).
 REPLACE_KEYS = {"visits": ("site", "day", "ticket"), "evaluation_months": ("staff", "month")}
@@ -438,6 +438,25 @@ class PostgresStore(SqliteStore):
                 self._add_unit(message)
                 self._new_units.add(unit)
         return self.existing_messages(others) if others else {}
+
+    def raised_alerts(
+        self, alert: AlertType | None = None, devices: Collection[tuple[str, str]] | None = None
+    ) -> list[AlertMessage]:
+        """:meth:`SqliteStore.raised_alerts`, the devices sent as two arrays: a statement of a batch's thousand
+        devices written out as VALUES is parsed anew by psycopg on every batch."""
+        if devices is None:
+            return super().raised_alerts(alert, devices)
+        keys = list(dict.fromkeys(devices))
+        if not keys:
+            return []
+        of_type, args = ("", []) if alert is None else (" AND s.alert = %s", [alert.value])
+        rows = self._conn.raw.execute(
+            "SELECT a.payload FROM unnest(%b::text[], %b::text[]) AS d (site, desk) "
+            "JOIN alert_states s ON s.site = d.site AND s.desk = d.desk JOIN alerts a ON a.id = s.alert_id "
+            f"WHERE s.state = 'raised'{of_type} ORDER BY a.ts",
+            [[site for site, _ in keys], [desk for _, desk in keys], *args],
+        )
+        return [AlertMessage.model_validate_json(row[0]) for row in rows]
 
     def claim_alerts(self, alerts: list[AlertMessage]) -> list[AlertMessage]:
         """:meth:`claim_alert` of each of these alerts in one statement (a tick that sees a province's desks go

@@ -321,17 +321,19 @@ class Processor:
         # The batch's "tail": its numbered devices, held from here to the commit (read, note, save).
         self._store.lock_keys(_lock_numbers({_device_lock(*device) for device in devices}), DEVICE_SLOTS)
         streams = {(s.site, s.desk, s.stream): s for s in self._store.stream_losses(devices)}
-        had_gaps = any(s.missing for s in streams.values())  # else no alert of these devices can be raised
+        # Only a device with numbers missing before this batch can have its alert raised (a batch that fills the
+        # last gap of a device clears its alert): of the others, none is asked for.
+        gapped = {(s.site, s.desk) for s in streams.values() if s.missing}
         for key, seqs in numbers.items():
             stream = streams.setdefault(key, StreamLoss(*key))
             stream.note(seqs, now.timestamp())
             self._store.save_stream_loss(stream, now)
-        alerts = self._missing_alerts(streams.values(), now, had_gaps)
+        alerts = self._missing_alerts(streams.values(), now, gapped)
         attempt.alerts.extend(alerts)
         effects.extend(alerts)
 
     def _missing_alerts(
-        self, streams: Collection[StreamLoss], now: datetime, maybe_raised: bool = True
+        self, streams: Collection[StreamLoss], now: datetime, maybe_raised: Collection[tuple[str, str]] | None = None
     ) -> list[AlertMessage]:
         """Raise a device's messages_missing alert when its count of numbers missing for longer than the grace
         grows beyond what its alert says; clear it when none is. Runs under the devices' advisory locks, so the
@@ -342,14 +344,16 @@ class Processor:
         With several workers, so are gaps opened after the moment every session of the group is drained up to
         (:meth:`drained`): their numbers may still wait in a session's queue at the broker.
         """
-        if not maybe_raised and not any(s.gaps or s.written_off for s in streams):
+        none_raised = maybe_raised is not None and not maybe_raised  # None: any device may have its alert raised
+        if none_raised and not any(s.gaps or s.written_off for s in streams):
             return []  # nothing overdue anywhere (without counting it stream by stream, a country's batch)
         at, grace = now.timestamp(), self._limits.missing_grace_s
         drained = self.drained(at)
         overdue = overdue_by_device(streams, at, grace, drained)
-        if not any(overdue.values()) and not maybe_raised:
+        if not any(overdue.values()) and none_raised:
             return []
-        raised = self._store.raised_alerts(AlertType.MESSAGES_MISSING, list(overdue))
+        asked = [d for d, count in overdue.items() if count or maybe_raised is None or d in maybe_raised]
+        raised = self._store.raised_alerts(AlertType.MESSAGES_MISSING, asked) if asked else []
         alerted = {(a.site, a.desk): a.count or 0 for a in raised}
         # A raised alert clears when its gaps fill, not when a session falls behind (one started, one back from
         # the dead): the sessions' progress only holds raises back.
