@@ -49,6 +49,7 @@ MAX_BATCH = 1000
 # one is being committed (messages are acknowledged after their commit; with one batch's worth the hub would
 # wait for the network between batches). The inbox bounds what is held in memory (ingest.queue_messages).
 RECEIVE_MAXIMUM = 2 * MAX_BATCH
+BATCH_LINGER_S = 0.05  # behind the broker with a small batch in hand: how long to let the inbox fill (see _work)
 MAX_TICK_SHARE = 0.1  # of the worker's time spent re-evaluating the live board at most (see _work)
 DISCONNECT_WAIT_S = 5.0  # at a stop, how long to wait for the DISCONNECT to be sent
 
@@ -368,8 +369,13 @@ class Ingest:
         next_tick = next_probe = time.monotonic()
         while True:
             timeout = max(0.0, min(next_tick, next_probe) - time.monotonic())
+            behind = True  # a message was waiting already: the broker has more for this worker than it took
             try:
-                first = self._queue.get(timeout=timeout)
+                try:
+                    first = self._queue.get_nowait()
+                except queue.Empty:
+                    behind = False
+                    first = self._queue.get(timeout=timeout)
             except queue.Empty:
                 first = None
                 if self._stopping.is_set():
@@ -380,15 +386,13 @@ class Ingest:
                     return
             if first is not None:
                 batch = [first]
-                while len(batch) < MAX_BATCH:
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        self._queue.put(None)
-                        break
-                    batch.append(item)
+                self._fill(batch)
+                if behind and len(batch) < MAX_BATCH // 2 and not self._stopping.is_set():
+                    # Behind, yet few messages in the inbox: the network thread had little time to read them.
+                    # Give it some, so that the batch's fixed costs (its statements, locks, commit) are shared by
+                    # more messages; a worker that took what came at once kept committing batches of a few dozen.
+                    time.sleep(BATCH_LINGER_S)
+                    self._fill(batch)
                 self._process(batch)
             if time.monotonic() >= next_tick:
                 began = time.monotonic()
@@ -399,6 +403,18 @@ class Ingest:
             if time.monotonic() >= next_probe:
                 self._probe()
                 next_probe = time.monotonic() + self._probe_s
+
+    def _fill(self, batch: list[_Received]) -> None:
+        """Add what the inbox holds to ``batch``, up to ``MAX_BATCH`` (a stop's mark is left in it)."""
+        while len(batch) < MAX_BATCH:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is None:
+                self._queue.put(None)
+                return
+            batch.append(item)
 
     def _drain_and_process(self) -> None:
         batch: list[_Received] = []
