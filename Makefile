@@ -23,6 +23,7 @@ bench: setup
 	$(PY) bench/bench_ingest.py
 	$(PY) bench/bench_ingest.py --engine postgresql
 	$(PY) bench/bench_country.py
+	$(PY) bench/bench_alert_intake.py
 	$(PY) bench/bench_outbox.py
 	./scripts/fetch_test_assets.sh
 	$(PY) bench/bench_camera.py
