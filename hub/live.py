@@ -318,13 +318,17 @@ class LiveBoard:
             elif predicted > target:
                 state = "at_risk"
         online = desk.node_online
-        heard = now if self.heard_until is None else min(now, self.heard_until)
-        if desk.node_seen_at is not None and (heard - desk.node_seen_at).total_seconds() > live.offline_after_s:
+        if self._silent(desk, now if self.heard_until is None else min(now, self.heard_until)):
             online = False
         return _Figures(
             waiting, waited, elapsed, queue_length, source, head_wait, present, predicted, service_mean, target,
             state, online,
         )  # fmt: skip
+
+    def _silent(self, desk: _Desk, until: datetime) -> bool:
+        """Whether a desk's node was silent for longer than ``live.offline_after_s`` up to ``until``."""
+        seen = desk.node_seen_at
+        return seen is not None and (until - seen).total_seconds() > self._settings.live.offline_after_s
 
     def _mismatch_view(self, site: str, desk_id: str, desk: _Desk) -> dict[str, Any] | None:
         """The camera's line against the tickets waiting, once the alert on their disagreement is raised."""
@@ -416,8 +420,12 @@ class LiveBoard:
                     now,
                 )
             if figures.online is not None:
-                offline = figures.online is False
-                changes += self._switch(site, desk_id, AlertType.NODE_OFFLINE, offline, not offline, None, None, now)
+                offline = figures.online is False  # silent up to what has been heard (heard_until): raises
+                # A raised alert clears on a heartbeat, not because a session fell behind (one just started).
+                heard_lately = not self._silent(desk, now)
+                changes += self._switch(
+                    site, desk_id, AlertType.NODE_OFFLINE, offline, not offline and heard_lately, None, None, now
+                )
             changes += self._evaluate_line_mismatch(site, desk_id, figures, now)
         return changes + self._evaluate_no_ratings(now)
 

@@ -384,7 +384,8 @@ def test_no_desk_is_taken_for_offline_while_a_session_may_still_hold_its_heartbe
     """A hub catching up on a backlog (a country's took every one of its 17,000 desks for offline, bench_country):
     the desk's last heartbeat committed is five minutes old, but hub-b's session is drained only up to 30 s after
     it, and the desk's later heartbeats may wait there. Neither the board nor an alert takes the desk for offline
-    until hub-b is drained past the moment it would have gone silent; then both do."""
+    until hub-b is drained past the moment it would have gone silent; then both do. A session that falls behind
+    later does not clear the raised alert; the desk's next heartbeat does."""
     hub = grouped(record_url)
     try:
         beat = HeartbeatMessage(id="hb-1", ts=NOW, site=SITE, desk=DESK, uptime_s=60, spool_depth=0)
@@ -398,5 +399,13 @@ def test_no_desk_is_taken_for_offline_while_a_session_may_still_hold_its_heartbe
         offline = [a.state for a in hub.processor.tick(later) if a.alert is AlertType.NODE_OFFLINE]
         assert offline == [AlertState.RAISED]
         assert hub.board.desk_view(SITE, DESK, later)["node_online"] is False
+        # A third worker joins with its queue still to drain: the raised alert stays (raises only are held back).
+        progress(hub, "hub-c", later.timestamp(), T - 600)
+        assert [a for a in hub.processor.tick(later) if a.alert is AlertType.NODE_OFFLINE] == []
+        back = later + timedelta(seconds=5)  # the desk's next heartbeat clears it
+        beat = HeartbeatMessage(id="hb-2", ts=back, site=SITE, desk=DESK, uptime_s=400, spool_depth=0)
+        hub.send(Incoming(beat.topic, beat.to_payload(), back))
+        cleared = [a.state for a in hub.processor.tick(back) if a.alert is AlertType.NODE_OFFLINE]
+        assert cleared == [AlertState.CLEARED]
     finally:
         hub.store.close()
