@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -212,6 +212,20 @@ def second_burst(start: datetime) -> list[Envelope]:
     return messages
 
 
+BURSTS_SPAN = timedelta(minutes=90)  # from the first burst's first message to the second's last
+
+
+def bursts_start(zone: tzinfo) -> datetime:
+    """Two hours ago, or earlier where the bursts would reach past the unit's local midnight: the day's figures
+    are read by local date, and a run between midnight and two in the morning in Hà Nội split them over two days
+    (it failed in CI at 18:30 UTC)."""
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    day = start.astimezone(zone).date()
+    if (start + BURSTS_SPAN).astimezone(zone).date() != day:
+        start = datetime(day.year, day.month, day.day, 22, tzinfo=zone).astimezone(UTC)  # ends before midnight
+    return start
+
+
 def sink_status(hub: HubServer) -> dict[str, Any]:
     status: dict[str, Any] = hub.get("/api/v1/health")["influxdb"]
     return status
@@ -245,7 +259,7 @@ def test_points_written_equal_points_read_and_the_sink_catches_up_after_an_outag
         "live_interval_s": 0,
     }
     settings = HubSettings.model_validate(data)
-    start = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    start = bursts_start(settings.zone)
     first, second = first_burst(start), second_burst(start)
 
     with HubServer(broker, database, client_id="hub-influx", settings=settings) as hub, Publisher(broker) as publisher:

@@ -32,7 +32,7 @@ from tests.support.waiting import wait_for
 
 SITE = "bn-hcc"
 GRACE_S = 1.0  # ingest.missing_grace_s in these tests
-SLOW_BATCH_S = 0.3  # the slow worker's time per batch (of at most 10 messages: its inbox)
+SLOW_MESSAGE_S = 0.03  # the slow worker's extra time per message, whatever its batches (its inbox holds 10)
 
 
 class Session:
@@ -125,7 +125,7 @@ def sample(desk: str, seq: int) -> tuple[str, bytes]:
 
 class Workers:
     """Two ``HubRuntime`` workers (as ``onestop-hub serve`` runs them) on a shared subscription; the second one
-    drains slowly (each batch takes ``SLOW_BATCH_S`` more, its inbox holds 10 messages)."""
+    drains slowly (each message takes ``SLOW_MESSAGE_S`` more, its inbox holds 10 messages)."""
 
     def __init__(self, broker: MosquittoBroker, url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         self.url = url
@@ -143,7 +143,7 @@ class Workers:
         process = self.slow.processor.process
 
         def slowly(batch: list[Incoming], now: datetime) -> BatchOutcome:
-            time.sleep(SLOW_BATCH_S)
+            time.sleep(SLOW_MESSAGE_S * len(batch))
             return process(batch, now)
 
         monkeypatch.setattr(self.slow.processor, "process", slowly)
