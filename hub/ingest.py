@@ -90,6 +90,10 @@ class _Inbox:
             self._ready.notify_all()
         return True
 
+    def __len__(self) -> int:
+        with self._ready:
+            return len(self._items)
+
     def _full(self, size: int) -> bool:
         # An empty inbox always takes one item, however large, so that nothing waits forever.
         return bool(self._items) and (len(self._items) >= self._max_items or self._bytes + size > self._max_bytes)
@@ -369,13 +373,9 @@ class Ingest:
         next_tick = next_probe = time.monotonic()
         while True:
             timeout = max(0.0, min(next_tick, next_probe) - time.monotonic())
-            behind = True  # a message was waiting already: the broker has more for this worker than it took
+            behind = len(self._queue) > 0  # messages waiting already: the broker has more for this worker
             try:
-                try:
-                    first = self._queue.get_nowait()
-                except queue.Empty:
-                    behind = False
-                    first = self._queue.get(timeout=timeout)
+                first = self._queue.get(timeout=timeout)
             except queue.Empty:
                 first = None
                 if self._stopping.is_set():

@@ -28,6 +28,7 @@ from hub.rollups import fill_new_rollups
 from hub.sqlite_store import (
     INSERT_MESSAGE,
     INSERT_TICKET_EVENT,
+    RAISED_ALERTS,
     SCHEMA,
     STREAM_LOSS_COLUMNS,
     TICKET_EVENT_COLUMNS,
@@ -451,9 +452,8 @@ class PostgresStore(SqliteStore):
             return []
         of_type, args = ("", []) if alert is None else (" AND s.alert = %s", [alert.value])
         rows = self._conn.raw.execute(
-            "SELECT a.payload FROM unnest(%b::text[], %b::text[]) AS d (site, desk) "
-            "JOIN alert_states s ON s.site = d.site AND s.desk = d.desk JOIN alerts a ON a.id = s.alert_id "
-            f"WHERE s.state = 'raised'{of_type} ORDER BY a.ts",
+            f"{RAISED_ALERTS} JOIN unnest(%b::text[], %b::text[]) AS d (site, desk) "
+            f"ON d.site = s.site AND d.desk = s.desk WHERE s.state = 'raised'{of_type} ORDER BY a.ts",
             [[site for site, _ in keys], [desk for _, desk in keys], *args],
         )
         return [AlertMessage.model_validate_json(row[0]) for row in rows]

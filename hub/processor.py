@@ -368,14 +368,15 @@ class Processor:
                 alerts.append(alert)
         return alerts
 
-    def _overdue_tick(self, now: datetime) -> list[AlertMessage]:
+    def _overdue_tick(self, now: datetime, drained: float) -> list[AlertMessage]:
         """Raise the messages_missing alerts of gaps that outlived the grace with no further traffic from their
-        device. Reads first without locks; locks only the devices whose alert must change, and checks again."""
+        device (``drained``: the tick's :meth:`drained`). Reads first without locks; locks only the devices whose
+        alert must change, and checks again."""
         at, grace = now.timestamp(), self._limits.missing_grace_s
         streams = self._store.stream_losses(open_only=True)
         if not streams:
             return []
-        overdue = overdue_by_device(streams, at, grace, self.drained(at))
+        overdue = overdue_by_device(streams, at, grace, drained)
         overdue = {device: count for device, count in overdue.items() if count}  # only these may have grown
         if not overdue:
             return []
@@ -512,7 +513,7 @@ class Processor:
         drained = self.drained(now.timestamp())
         self._board.heard_until = None if math.isinf(drained) else datetime.fromtimestamp(drained, UTC)
         alerts = self._board.evaluate(now)
-        missing = self._overdue_tick(now)
+        missing = self._overdue_tick(now, drained)
         if alerts:
             evaluated = alerts
 

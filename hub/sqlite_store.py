@@ -181,6 +181,8 @@ VisitKey = tuple[str, str, str]
 TICKET_EVENT_COLUMNS = "id, ts, desk, event, staff, service, priority, to_desk"
 STREAM_LOSS_COLUMNS = "site, desk, stream, highest, missing, written_off, gaps"
 
+# Alerts raised and not cleared (:meth:`SqliteStore.raised_alerts`; PostgreSQL's joins its devices as arrays).
+RAISED_ALERTS = "SELECT a.payload, a.ts FROM alert_states s JOIN alerts a ON a.id = s.alert_id"
 INSERT_ALERT = "INSERT OR IGNORE INTO alerts (id, site, desk, ts, payload) VALUES (?, ?, ?, ?, ?)"
 
 # A session's progress (hub/progress.py): each time only moves forward (a probe redelivered late, or two workers
@@ -597,7 +599,7 @@ class SqliteStore:
         of these (site, desk) devices only, when given (a batch asks of its own: a country may have thousands
         raised)."""
         of_type, args = ("", ()) if alert is None else (" AND s.alert = ?", (alert.value,))
-        sql = "SELECT a.payload, a.ts FROM alert_states s JOIN alerts a ON a.id = s.alert_id"
+        sql = RAISED_ALERTS
         if devices is None:
             rows = list(self._conn.execute(f"{sql} WHERE s.state = 'raised'{of_type} ORDER BY a.ts", args))
         else:
